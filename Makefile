@@ -1,0 +1,46 @@
+# The two commands of the README, and what they need. Each creates its own
+# virtual environment; nothing beyond Python and the database servers is
+# assumed. See DEVELOPERS.md.
+
+PYTHON ?= python3
+VENV ?= .venv
+# The Django release the environment is built for (the CI's second leg sets 6.1).
+DJANGO ?= Django>=5.2,<5.3
+# Backends the suite runs on, one pytest session each.
+DATABASES ?= sqlite postgres mysql
+# Set LINT=0 to skip ruff and mypy (the CI's second leg does).
+LINT ?= 1
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.djperf-installed
+
+.PHONY: demo test lint venv clean
+
+demo: $(STAMP)
+	$(BIN)/python -m djperf demo
+
+test: $(STAMP)
+ifeq ($(LINT),1)
+	$(MAKE) --no-print-directory lint
+endif
+	@set -e; for db in $(DATABASES); do \
+		echo "== tests on $$db (Django $$($(BIN)/python -c 'import django; print(django.get_version())'), Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'))"; \
+		DJPERF_TEST_DB=$$db $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	done
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests example benchmarks
+	$(BIN)/ruff format --check src tests example benchmarks
+	$(BIN)/mypy
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,mysql,redis]' '$(DJANGO)'
+	touch $(STAMP)
+
+clean:
+	rm -rf .venv .venv-* example/djperf_shop.sqlite3 .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Slow and optimized scenarios of the rivers app."""

@@ -1,0 +1,3 @@
+from djperf.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""The ``DJPERF`` setting: one dict, read through typed accessors.
+
+    DJPERF = {
+        "ROOT": BASE_DIR,            # locations are shown relative to this
+        "CAPTURE_PARAMS": False,     # store query parameters (never by default)
+        "STACKS": True,              # find the user line of each event
+        "LIBRARY_PATHS": [],         # more paths whose frames are not user code
+    }
+
+Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
+Reading works without Django configured (the defaults apply), so the linter
+and the CLI can import djperf anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "ROOT": None,
+    "CAPTURE_PARAMS": False,
+    "STACKS": True,
+    "LIBRARY_PATHS": (),
+}
+
+_listeners: list[Callable[[], None]] = []
+
+
+class ConfigurationError(ValueError):
+    """The DJPERF setting has a key or value djperf cannot use."""
+
+
+@cache
+def user_settings() -> dict[str, Any]:
+    from django.conf import settings
+
+    if not settings.configured:
+        return dict(DEFAULTS)
+    configured = getattr(settings, "DJPERF", {}) or {}
+    if not isinstance(configured, dict):
+        raise ConfigurationError("settings.DJPERF must be a dict")
+    unknown = sorted(set(configured) - set(DEFAULTS))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown DJPERF key(s): {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}"
+        )
+    return {**DEFAULTS, **configured}
+
+
+def get(key: str) -> Any:
+    return user_settings()[key]
+
+
+def root() -> Path:
+    """The directory locations are shown relative to: DJPERF["ROOT"] or the cwd."""
+    value = get("ROOT")
+    return Path(value).resolve() if value else Path(os.getcwd()).resolve()
+
+
+def library_paths() -> tuple[str, ...]:
+    value = get("LIBRARY_PATHS")
+    if isinstance(value, str):
+        raise ConfigurationError('DJPERF["LIBRARY_PATHS"] must be a list of paths, not a string')
+    return tuple(str(Path(p).resolve()) for p in value)
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call `listener` whenever the DJPERF setting changes (override_settings)."""
+    _listeners.append(listener)
+
+
+def reset() -> None:
+    user_settings.cache_clear()
+    for listener in _listeners:
+        listener()
+
+
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("DJPERF", "BASE_DIR"):
+        reset()
+
+
+def connect_signals() -> None:
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(_setting_changed, dispatch_uid="djperf.conf")

@@ -1,0 +1,212 @@
+"""What a capture records: plain data, one class per kind of event.
+
+`Query` and `Location` are part of the public contract (docs/capture.md).
+`Evaluation`, `Provenance` and `LazyLoad` are the raw material of the N+1
+detectors: which queryset evaluation produced each model instance, and which
+relations were then loaded one instance at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# The relation kinds a lazy load can go through, in the user's terms.
+RelationKind = Literal[
+    "foreign_key",  # book.author
+    "one_to_one",  # bio.author
+    "reverse_one_to_one",  # author.bio
+    "reverse_foreign_key",  # author.books.all(), book.chapter_set.all()
+    "many_to_many",  # book.tags.all(), tag.books.all()
+    "generic_foreign_key",  # note.content_object
+    "generic_relation",  # book.notes.all()
+    "deferred_field",  # Book.objects.only("title") then book.summary
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A line of user code: ``str(location) == "shop/views.py:42"``."""
+
+    path: str
+    line: int
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "function": self.function}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Location:
+        return cls(path=data["path"], line=int(data["line"]), function=data["function"])
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One statement sent to a database."""
+
+    sql: str
+    fingerprint: str
+    # None unless the capture asked for capture_params=True.
+    params: tuple[Any, ...] | None
+    duration: float
+    alias: str
+    many: bool
+    location: Location | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sql": self.sql,
+            "fingerprint": self.fingerprint,
+            "params": None if self.params is None else [repr(p) for p in self.params],
+            "duration": self.duration,
+            "alias": self.alias,
+            "many": self.many,
+            "location": None if self.location is None else self.location.to_dict(),
+        }
+
+
+class _DropOnCopy:
+    """Mixin for objects djperf attaches to the user's instances and queries.
+
+    Copies share the original (a copied model instance came from the same
+    evaluation), and pickling drops it: an instance that went through the cache
+    must not drag a recording along, nor need djperf to be unpickled.
+    """
+
+    __slots__ = ()
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # type(None)() is None: the attribute comes back as None.
+        return (type(None), ())
+
+
+@dataclass(slots=True, eq=False)
+class Evaluation:
+    """One evaluation of a queryset that built model instances.
+
+    ``location`` is the user line that evaluated it (the ``for``, ``list()``,
+    ``get()`` ...). ``select_related`` and ``prefetch_related`` are the lookups
+    it asked for, so that unused ones can be found.
+    """
+
+    model: str
+    location: Location | None
+    select_related: tuple[str, ...]
+    prefetch_related: tuple[str, ...]
+    # Rows built so far; final once the evaluation has been consumed.
+    rows: int = 0
+    # What the rows of this evaluation are tagged with (set right after creation).
+    provenance: Provenance = field(init=False, repr=False)
+
+    @property
+    def select_related_all(self) -> bool:
+        """True for a bare ``select_related()`` (every non-null foreign key)."""
+        return self.select_related == ("*",)
+
+
+class Provenance(_DropOnCopy):
+    """Where a model instance came from, relative to the queryset a fix would change.
+
+    ``root`` is that queryset's evaluation; ``path`` is the lookup from it to
+    this instance ("" for the root's own rows, "book__publisher" for a
+    publisher reached from a Review through a lazy load and a select_related).
+    ``how`` says how the last step was taken.
+
+    One Provenance is shared by every instance that came the same way, so
+    tagging an instance costs one attribute store.
+    """
+
+    __slots__ = ("_children", "evaluation", "how", "path", "root", "via")
+
+    def __init__(
+        self,
+        *,
+        root: Evaluation | None,
+        path: str,
+        how: Literal["row", "select_related", "prefetch", "lazy_load"],
+        evaluation: Evaluation | None,
+        via: LazyLoad | None = None,
+    ) -> None:
+        self.root = root
+        self.path = path
+        self.how = how
+        # The evaluation whose query built the instance (for select_related, the
+        # parent's: one JOIN built both).
+        self.evaluation = evaluation
+        self.via = via
+        self._children: dict[str, Provenance] = {}
+
+    def joined(self, name: str) -> str:
+        """The lookup path of relation `name` taken from this instance."""
+        return f"{self.path}__{name}" if self.path else name
+
+    def selected(self, name: str) -> Provenance:
+        """The provenance of a related instance built by select_related(name)."""
+        child = self._children.get(name)
+        if child is None:
+            child = self._children[name] = Provenance(
+                root=self.root,
+                path=self.joined(name),
+                how="select_related",
+                evaluation=self.evaluation,
+                via=self.via,
+            )
+        return child
+
+    def __repr__(self) -> str:
+        root = self.root.model if self.root is not None else None
+        return f"<Provenance {self.how} root={root} path={self.path!r}>"
+
+
+@dataclass(slots=True, eq=False)
+class LazyLoad:
+    """A relation or deferred field loaded for one instance (or, under Django 6.1's
+    FETCH_PEERS, for all of its peers at once).
+
+    ``model`` and ``field`` name the relation as the user wrote it
+    (``catalogue.Review`` / ``book``); ``location`` is the line of the access.
+    ``source`` is the provenance of ``instance``, so ``lookup`` is the full path
+    from the queryset a fix belongs to (``book__publisher``), and ``origin``
+    is where that queryset was evaluated.
+    """
+
+    model: str
+    field: str
+    kind: RelationKind
+    related_model: str | None
+    instance: Any
+    location: Location | None
+    source: Provenance | None
+    fetch_mode: str | None = None
+    # How many instances this load served: 1, or the peers of FETCH_PEERS.
+    peers: int = 1
+    # The relation had been prefetched, but this load queried it again
+    # (e.g. a prefetched relation filtered with .filter()).
+    bypassed_prefetch: bool = False
+    queries: list[Query] = field(default_factory=list)
+    # The evaluation that built the loaded objects, when the load built any.
+    evaluation: Evaluation | None = None
+
+    @property
+    def lookup(self) -> str:
+        """The lookup to add to the root queryset: ``book__publisher``."""
+        return self.source.joined(self.field) if self.source is not None else self.field
+
+    @property
+    def origin(self) -> Location | None:
+        """Where the queryset that produced ``instance`` was evaluated."""
+        root = self.source.root if self.source is not None else None
+        return root.location if root is not None else None
+
+    @property
+    def duration(self) -> float:
+        return sum(q.duration for q in self.queries)

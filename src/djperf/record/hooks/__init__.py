@@ -1,0 +1,50 @@
+"""The capture hooks: each module installs and uninstalls itself.
+
+- db:        every statement, through Django's ``connection.execute_wrapper``
+- orm:       queryset evaluations and prefetches; tags instances with their provenance
+- relations: lazy loads of every relation kind and of deferred fields
+- threads:   the user line behind an ``await`` that hops to a worker thread
+
+install() is idempotent and called by the djperf app's ready() and by every
+capture() entry, so a capture works even when djperf is not in INSTALLED_APPS.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from djperf.record.hooks import db, orm, relations, threads
+
+_lock = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    with _lock:
+        if _installed:
+            return
+        from djperf import conf
+
+        conf.connect_signals()
+        db.install()
+        orm.install()
+        relations.install()
+        threads.install()
+        _installed = True
+
+
+def uninstall() -> None:
+    global _installed
+    with _lock:
+        threads.uninstall()
+        relations.uninstall()
+        orm.uninstall()
+        db.uninstall()
+        _installed = False
+
+
+def installed() -> bool:
+    return _installed

@@ -1,0 +1,32 @@
+"""Context variables the hooks share while a capture is active.
+
+``CURRENT_LOAD`` is the lazy load in progress: the database hook adds each
+statement to it, and the ORM hook gives the instances it builds that load as
+their provenance. ``CURRENT_PREFETCH`` is the prefetch_related level in
+progress. Both are ContextVars so threads and tasks never see each other's.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from djperf.record.events import LazyLoad, Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchStep:
+    """One level of a prefetch_related lookup being fetched."""
+
+    # Provenance of the instances the relation is fetched for.
+    parent: Provenance | None
+    # The relation, as written in the lookup ("tags" in "book__tags").
+    name: str
+    # The lazy load this prefetch serves (Django 6.1's FETCH_PEERS), if any.
+    load: LazyLoad | None
+
+
+CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", default=None)
+CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(
+    "djperf_current_prefetch", default=None
+)

@@ -1,0 +1,132 @@
+"""Every statement sent to any database, through ``connection.execute_wrapper``.
+
+The wrapper is attached to each connection when it is created (the
+``connection_created`` signal) and to connections that already exist when
+djperf installs, so aliases first used inside a capture are seen too. It is
+inserted first in ``execute_wrappers`` because Django's own
+``connection.execute_wrapper()`` context manager pops the *last* entry on exit:
+appending could let a user's wrapper pop ours.
+
+Django's debug cursor (``force_debug_cursor``) is never touched: it makes
+Django keep a query log of its own, which costs time in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from time import perf_counter
+from typing import Any
+
+from django.db import connections
+from django.db.backends.signals import connection_created
+
+from djperf.record.events import Query
+from djperf.record.hooks._state import CURRENT_LOAD
+from djperf.record.recorder import ACTIVE, Recording, contain
+from djperf.record.sql import fingerprint
+from djperf.record.stack import user_location
+
+_DISPATCH_UID = "djperf.record.hooks.db"
+
+
+def djperf_execute_wrapper(
+    execute: Callable[..., Any],
+    sql: Any,
+    params: Any,
+    many: bool,
+    context: Mapping[str, Any],
+) -> Any:
+    scopes = ACTIVE.get()
+    if not scopes:
+        return execute(sql, params, many, context)
+    if (
+        many
+        and params is not None
+        and not isinstance(params, Sequence)
+        and any(r.options.capture_params for r in scopes)
+    ):
+        # executemany() may get a one-shot iterator: keep a copy we can store.
+        params = list(params)
+    start = perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        duration = perf_counter() - start
+        try:
+            record_query(scopes, sql, params, many, context["connection"].alias, duration)
+        except Exception:
+            contain("database")
+
+
+def record_query(
+    scopes: tuple[Recording, ...],
+    sql: Any,
+    params: Any,
+    many: bool,
+    alias: str,
+    duration: float,
+) -> None:
+    text = sql if isinstance(sql, str) else _as_text(sql)
+    location = user_location() if any(r.options.stacks for r in scopes) else None
+    shape = fingerprint(text)
+    plain = Query(text, shape, None, duration, alias, many, location)
+    with_params: Query | None = None
+    for rec in scopes:
+        if not rec.open:
+            continue
+        if rec.options.capture_params:
+            if with_params is None:
+                with_params = Query(
+                    text, shape, _freeze(params, many), duration, alias, many, location
+                )
+            rec.queries.append(with_params)
+        else:
+            rec.queries.append(plain)
+    load = CURRENT_LOAD.get()
+    if load is not None:
+        load.queries.append(plain)
+
+
+def _as_text(sql: Any) -> str:
+    if isinstance(sql, bytes):
+        return sql.decode("utf-8", "replace")
+    return str(sql)
+
+
+def _freeze(params: Any, many: bool) -> tuple[Any, ...]:
+    if params is None:
+        return ()
+    if many:
+        return tuple(_freeze(p, False) for p in params)
+    if isinstance(params, Mapping):
+        return tuple(sorted(params.items()))
+    return tuple(params)
+
+
+def _attach(connection: Any) -> None:
+    wrappers = connection.execute_wrappers
+    if djperf_execute_wrapper not in wrappers:
+        wrappers.insert(0, djperf_execute_wrapper)
+
+
+def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    _attach(connection)
+
+
+def install() -> None:
+    connection_created.connect(_on_connection_created, dispatch_uid=_DISPATCH_UID)
+    for connection in connections.all(initialized_only=True):
+        _attach(connection)
+
+
+def uninstall() -> None:
+    connection_created.disconnect(dispatch_uid=_DISPATCH_UID)
+    for connection in connections.all(initialized_only=True):
+        while djperf_execute_wrapper in connection.execute_wrappers:
+            connection.execute_wrappers.remove(djperf_execute_wrapper)
+
+
+def attach_current_thread() -> None:
+    """Attach to this thread's existing connections (they may predate install())."""
+    for connection in connections.all(initialized_only=True):
+        _attach(connection)

@@ -1,0 +1,439 @@
+"""Lazy loads: a relation or a deferred field fetched for one instance.
+
+Each relation kind reaches the database through a different door, so each
+door is watched where Django decides to go to the database, never on the
+path that reads a cached value (a select_related FK costs nothing extra):
+
+==========================  ==============================  =====================
+relation                    Django 6.1 (fetch modes)        Django 5.2
+==========================  ==============================  =====================
+forward FK / one-to-one     ``FetchOne/FetchPeers.fetch``   descriptor get_queryset(instance=)
+reverse one-to-one          ``FetchOne/FetchPeers.fetch``   descriptor get_queryset(instance=)
+deferred field              ``FetchOne/FetchPeers.fetch``   ``DeferredAttribute.__get__`` miss
+generic foreign key         ``FetchOne/FetchPeers.fetch``   ``GenericForeignKey.__get__``
+reverse FK, many-to-many,   the related manager's           same
+generic relation            ``_apply_rel_filters``
+==========================  ==============================  =====================
+
+Two mechanisms record them. A *frame* wraps a synchronous fetch: the load is
+current while Django runs it, and the statements and the evaluation inside
+belong to it. A *mark* is put on the Query of a queryset a related manager
+(or a 5.2 descriptor) builds for one instance; Query.clone() copies it, so
+when that queryset, or a ``.filter()`` of it, is evaluated later, the ORM
+hook in orm.py records the load.
+
+FETCH_RAISE is never wrapped: Django's FieldFetchBlocked goes through
+untouched, and no fetch mode's behaviour changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import django
+from django.apps import apps
+from django.db.models.fields import related_descriptors
+from django.db.models.fields.related_descriptors import (
+    ForwardManyToOneDescriptor,
+    ReverseManyToOneDescriptor,
+    ReverseOneToOneDescriptor,
+)
+from django.db.models.query_utils import DeferredAttribute
+
+from djperf.record.events import LazyLoad, RelationKind, _DropOnCopy
+from djperf.record.hooks._patch import Patches
+from djperf.record.hooks._state import CURRENT_LOAD
+from djperf.record.recorder import ACTIVE, Recording, contain
+from djperf.record.stack import user_location
+
+# The attribute a marked Query carries.
+MARK = "_djperf_relation"
+
+_patches = Patches()
+# fetcher (a descriptor) -> what it loads; descriptors live as long as their model.
+_described: dict[Any, RelationInfo | None] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class RelationInfo:
+    """A relation as the user writes it, and where a prefetch of it is cached."""
+
+    field: str
+    kind: RelationKind
+    # None: the instance's own model (deferred fields) or not known until the
+    # load runs (generic foreign keys).
+    related_model: str | None = None
+    # Key in instance._prefetched_objects_cache when the relation is prefetched.
+    prefetch_cache_name: str | None = None
+
+
+class Mark(_DropOnCopy):
+    """Put on a Query: "evaluating this loads `info` for `instance`"."""
+
+    __slots__ = ("info", "instance")
+
+    def __init__(self, info: RelationInfo, instance: Any) -> None:
+        self.info = info
+        self.instance = instance
+
+
+def fetch_modes_available() -> bool:
+    return django.VERSION >= (6, 1)
+
+
+# -- describing relations -------------------------------------------------
+
+
+def describe(fetcher: Any) -> RelationInfo | None:
+    """What the descriptor `fetcher` loads, or None for one djperf does not know."""
+    try:
+        return _described[fetcher]
+    except KeyError:
+        pass
+    info: RelationInfo | None
+    if isinstance(fetcher, ForwardManyToOneDescriptor):
+        field = fetcher.field
+        info = RelationInfo(
+            field=field.name,
+            kind="one_to_one" if field.one_to_one else "foreign_key",
+            related_model=field.related_model._meta.label,
+        )
+    elif isinstance(fetcher, ReverseOneToOneDescriptor):
+        related = fetcher.related
+        info = RelationInfo(
+            field=related.get_accessor_name() or related.name,
+            kind="reverse_one_to_one",
+            related_model=related.related_model._meta.label,
+        )
+    elif isinstance(fetcher, DeferredAttribute):
+        info = RelationInfo(field=fetcher.field.attname, kind="deferred_field")
+    elif _is_generic_foreign_key(fetcher):
+        field = getattr(fetcher, "field", fetcher)
+        info = RelationInfo(field=field.name, kind="generic_foreign_key")
+    else:
+        info = None
+    _described[fetcher] = info
+    return info
+
+
+def _is_generic_foreign_key(fetcher: Any) -> bool:
+    if not apps.is_installed("django.contrib.contenttypes"):
+        return False
+    from django.contrib.contenttypes.fields import GenericForeignKey
+
+    return isinstance(fetcher, GenericForeignKey) or isinstance(
+        getattr(fetcher, "field", None), GenericForeignKey
+    )
+
+
+def _describe_reverse_many_to_one(rel: Any) -> RelationInfo:
+    return RelationInfo(
+        field=rel.get_accessor_name(),
+        kind="reverse_foreign_key",
+        related_model=rel.related_model._meta.label,
+        prefetch_cache_name=rel.cache_name,
+    )
+
+
+def _describe_many_to_many(rel: Any, reverse: bool) -> RelationInfo:
+    if reverse:
+        return RelationInfo(
+            field=rel.get_accessor_name(),
+            kind="many_to_many",
+            related_model=rel.related_model._meta.label,
+            prefetch_cache_name=rel.field.related_query_name(),
+        )
+    return RelationInfo(
+        field=rel.field.name,
+        kind="many_to_many",
+        related_model=rel.model._meta.label,
+        prefetch_cache_name=rel.field.name,
+    )
+
+
+def _describe_generic_relation(rel: Any) -> RelationInfo:
+    return RelationInfo(
+        field=rel.field.name,
+        kind="generic_relation",
+        related_model=rel.model._meta.label,
+        prefetch_cache_name=rel.field.attname,
+    )
+
+
+# -- recording ----------------------------------------------------------------
+
+
+def new_load(
+    scopes: tuple[Recording, ...],
+    info: RelationInfo,
+    instance: Any,
+    *,
+    fetch_mode: str | None = None,
+    peers: int = 1,
+) -> LazyLoad:
+    from djperf.record.hooks.orm import TAG
+
+    label = type(instance)._meta.label
+    related = info.related_model
+    if info.kind == "deferred_field":
+        related = label
+    cache = getattr(instance, "_prefetched_objects_cache", None)
+    return LazyLoad(
+        model=label,
+        field=info.field,
+        kind=info.kind,
+        related_model=related,
+        instance=instance,
+        location=user_location() if any(r.options.stacks for r in scopes) else None,
+        source=instance.__dict__.get(TAG),
+        fetch_mode=fetch_mode,
+        peers=peers,
+        bypassed_prefetch=bool(
+            cache and info.prefetch_cache_name and info.prefetch_cache_name in cache
+        ),
+    )
+
+
+def record(scopes: tuple[Recording, ...], load: LazyLoad) -> None:
+    for rec in scopes:
+        if rec.open:
+            rec.lazy_loads.append(load)
+
+
+def run_load(
+    scopes: tuple[Recording, ...],
+    fetcher: Any,
+    instance: Any,
+    fetch: Callable[[], Any],
+    *,
+    fetch_mode: str | None = None,
+    peers: int = 1,
+) -> Any:
+    """Run `fetch` as the lazy load of `fetcher` on `instance` (a frame).
+
+    The load is recorded only if it ran a statement: a parent link built from
+    the child's own columns, or a peer already fetched, is no load.
+    """
+    try:
+        info = describe(fetcher)
+        load = (
+            None
+            if info is None
+            else new_load(scopes, info, instance, fetch_mode=fetch_mode, peers=peers)
+        )
+    except Exception:
+        contain("lazy load")
+        load = None
+    if load is None:
+        return fetch()
+    token = CURRENT_LOAD.set(load)
+    try:
+        return fetch()
+    finally:
+        CURRENT_LOAD.reset(token)
+        if load.queries:
+            record(scopes, load)
+
+
+def marked_load(scopes: tuple[Recording, ...], mark: Mark, evaluation: Any) -> LazyLoad:
+    """The lazy load performed by evaluating a marked queryset (called by orm.py)."""
+    load = new_load(scopes, mark.info, mark.instance)
+    load.related_model = evaluation.model
+    load.evaluation = evaluation
+    record(scopes, load)
+    return load
+
+
+def _mark(queryset: Any, info: RelationInfo | None, instance: Any) -> None:
+    if info is not None and instance is not None:
+        queryset._query.__dict__[MARK] = Mark(info, instance)
+
+
+# -- Django 6.1: fetch modes --------------------------------------------------
+
+
+def _install_fetch_modes() -> None:
+    from django.db.models import fetch_modes
+
+    _patches.wrap(fetch_modes.FetchOne, "fetch", _watching_fetch_one)
+    _patches.wrap(fetch_modes.FetchPeers, "fetch", _watching_fetch_peers)
+
+
+def _watching_fetch_one(original: Any) -> Any:
+    def fetch(self: Any, fetcher: Any, instance: Any) -> Any:
+        scopes = ACTIVE.get()
+        if not scopes:
+            return original(self, fetcher, instance)
+        return run_load(
+            scopes,
+            fetcher,
+            instance,
+            lambda: original(self, fetcher, instance),
+            fetch_mode="FETCH_ONE",
+        )
+
+    return fetch
+
+
+def _watching_fetch_peers(original: Any) -> Any:
+    def fetch(self: Any, fetcher: Any, instance: Any) -> Any:
+        scopes = ACTIVE.get()
+        if not scopes:
+            return original(self, fetcher, instance)
+        try:
+            peers = sum(1 for ref in instance._state.peers if ref() is not None) or 1
+        except Exception:
+            contain("FETCH_PEERS")
+            peers = 1
+        return run_load(
+            scopes,
+            fetcher,
+            instance,
+            lambda: original(self, fetcher, instance),
+            fetch_mode="FETCH_PEERS",
+            peers=peers,
+        )
+
+    return fetch
+
+
+# -- Django 5.2: descriptors --------------------------------------------------
+
+
+def _install_descriptors() -> None:
+    for descriptor in (ForwardManyToOneDescriptor, ReverseOneToOneDescriptor):
+        _patches.wrap(descriptor, "get_queryset", _marking_get_queryset)
+    _patches.wrap(DeferredAttribute, "__get__", _watching_deferred_get)
+    if apps.is_installed("django.contrib.contenttypes"):
+        from django.contrib.contenttypes.fields import GenericForeignKey
+
+        _patches.wrap(GenericForeignKey, "__get__", _watching_generic_get)
+
+
+def _watching_deferred_get(original: Any) -> Any:
+    def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
+        # Django's own fast path, unchanged: a loaded field costs nothing more.
+        if instance is None:
+            return self
+        data = instance.__dict__
+        attname = self.field.attname
+        if attname in data:
+            return data[attname]
+        scopes = ACTIVE.get()
+        if not scopes:
+            return original(self, instance, cls)
+        return run_load(scopes, self, instance, lambda: original(self, instance, cls))
+
+    return __get__
+
+
+def _watching_generic_get(original: Any) -> Any:
+    def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
+        scopes = ACTIVE.get()
+        if instance is None or not scopes:
+            return original(self, instance, cls)
+        return run_load(scopes, self, instance, lambda: original(self, instance, cls))
+
+    return __get__
+
+
+def _marking_get_queryset(original: Any) -> Any:
+    def get_queryset(self: Any, **hints: Any) -> Any:
+        queryset = original(self, **hints)
+        instance = hints.get("instance")
+        # Only the lazy path passes instance=; prefetches call it without.
+        if instance is not None and ACTIVE.get():
+            try:
+                _mark(queryset, describe(self), instance)
+            except Exception:
+                contain("related descriptor")
+        return queryset
+
+    return get_queryset
+
+
+# -- related managers (both versions) -----------------------------------------
+
+
+def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
+    def _apply_rel_filters(self: Any, queryset: Any) -> Any:
+        queryset = original(self, queryset)
+        if ACTIVE.get():
+            try:
+                _mark(queryset, info, self.instance)
+            except Exception:
+                contain("related manager")
+        return queryset
+
+    return _apply_rel_filters
+
+
+def _wrapping_factory(original: Any, describe_rel: Callable[..., RelationInfo]) -> Any:
+    def factory(superclass: Any, rel: Any, *args: Any) -> Any:
+        manager_class = original(superclass, rel, *args)
+        try:
+            info = describe_rel(rel, *args)
+            manager_class._apply_rel_filters = _marking_apply_rel_filters(
+                manager_class._apply_rel_filters, info
+            )
+        except Exception:
+            contain("related manager class")
+        return manager_class
+
+    return factory
+
+
+def _install_managers() -> None:
+    _patches.wrap(
+        related_descriptors,
+        "create_reverse_many_to_one_manager",
+        lambda original: _wrapping_factory(original, _describe_reverse_many_to_one),
+    )
+    _patches.wrap(
+        related_descriptors,
+        "create_forward_many_to_many_manager",
+        lambda original: _wrapping_factory(original, _describe_many_to_many),
+    )
+    if apps.is_installed("django.contrib.contenttypes"):
+        from django.contrib.contenttypes import fields as generic
+
+        _patches.wrap(
+            generic,
+            "create_generic_related_manager",
+            lambda original: _wrapping_factory(original, _describe_generic_relation),
+        )
+    _forget_manager_classes()
+
+
+def _forget_manager_classes() -> None:
+    """Drop manager classes Django already built, so they are built again
+    by the current factory (``related_manager_cls`` is a cached_property)."""
+    descriptor_types: tuple[type, ...] = (ReverseManyToOneDescriptor,)
+    if apps.is_installed("django.contrib.contenttypes"):
+        from django.contrib.contenttypes.fields import ReverseGenericManyToOneDescriptor
+
+        descriptor_types += (ReverseGenericManyToOneDescriptor,)
+    for model in apps.get_models(include_auto_created=True):
+        for value in vars(model).values():
+            if isinstance(value, descriptor_types):
+                value.__dict__.pop("related_manager_cls", None)
+
+
+def install() -> None:
+    if _patches:
+        return
+    apps.check_apps_ready()
+    if fetch_modes_available():
+        _install_fetch_modes()
+    else:
+        _install_descriptors()
+    _install_managers()
+
+
+def uninstall() -> None:
+    _patches.undo()
+    _described.clear()
+    if apps.ready:
+        _forget_manager_classes()

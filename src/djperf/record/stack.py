@@ -1,0 +1,110 @@
+"""Find the line of user code that caused an event.
+
+User code is any frame whose file is not in Django, djperf, asgiref, the
+standard library, site-packages or DJPERF["LIBRARY_PATHS"]. The verdict is
+cached per file name, so a walk costs one dictionary lookup per frame.
+
+In async code, Django runs the ORM in a worker thread through asgiref's
+``sync_to_async``; that thread's stack holds no user code. The hook in
+``hooks/threads.py`` records the awaiting user line before the hop in
+`ASYNC_CALL_SITE`, and the walk falls back to it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from contextvars import ContextVar
+from pathlib import Path
+from types import FrameType
+
+from djperf import conf
+from djperf.record.events import Location
+
+# The user line that awaited a sync_to_async() call, for code running in the
+# worker thread. Set only while a capture is active.
+ASYNC_CALL_SITE: ContextVar[Location | None] = ContextVar("djperf_async_call_site", default=None)
+
+_NOT_USER = ""
+# file name -> path to show (user code) or "" (library code)
+_verdicts: dict[str, str] = {}
+_library_prefixes: tuple[str, ...] | None = None
+
+
+def _library_roots() -> tuple[str, ...]:
+    import asgiref
+    import django
+
+    import djperf
+
+    roots = {
+        os.path.dirname(django.__file__),
+        os.path.dirname(djperf.__file__),
+        os.path.dirname(asgiref.__file__),
+    }
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if paths.get(key):
+            roots.add(paths[key])
+    for path in sys.path:
+        if path.endswith(("site-packages", "dist-packages")):
+            roots.add(path)
+    roots.update(conf.library_paths())
+    # Resolved and plain spellings: frames report the path they were imported by.
+    resolved = {str(Path(r).resolve()) for r in roots}
+    return tuple(sorted({r.rstrip(os.sep) + os.sep for r in roots | resolved}))
+
+
+def _classify(filename: str) -> str:
+    global _library_prefixes
+    if _library_prefixes is None:
+        _library_prefixes = _library_roots()
+    if filename.startswith("<") or filename.startswith(_library_prefixes):
+        verdict = _NOT_USER
+    else:
+        verdict = display_path(filename)
+    _verdicts[filename] = verdict
+    return verdict
+
+
+def display_path(filename: str) -> str:
+    """`filename` relative to the project root when it is inside it."""
+    root = str(conf.root())
+    absolute = os.path.abspath(filename)
+    if absolute.startswith(root + os.sep):
+        return absolute[len(root) + 1 :]
+    return absolute
+
+
+def reset() -> None:
+    """Forget cached verdicts (the DJPERF setting or the root changed)."""
+    global _library_prefixes
+    _verdicts.clear()
+    _library_prefixes = None
+
+
+conf.on_change(reset)
+
+
+def user_location(frame: FrameType | None = None) -> Location | None:
+    """The innermost frame of user code on the stack, or the async call site."""
+    if frame is None:
+        frame = sys._getframe(1)
+    verdicts = _verdicts
+    while frame is not None:
+        code = frame.f_code
+        path = verdicts.get(code.co_filename)
+        if path is None:
+            path = _classify(code.co_filename)
+        if path:
+            return Location(path, frame.f_lineno, code.co_name)
+        frame = frame.f_back
+    return ASYNC_CALL_SITE.get()
+
+
+def is_user_file(filename: str) -> bool:
+    path = _verdicts.get(filename)
+    if path is None:
+        path = _classify(filename)
+    return bool(path)

@@ -1,0 +1,94 @@
+"""Models for djperf's own tests: one of every relation kind Django has.
+
+Names follow the examples in the issues (Review -> book -> publisher,
+``books``, ``chapter_set``) so a failing test reads like the docs.
+"""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class Publisher(models.Model):
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Bio(models.Model):
+    # Reverse one-to-one: author.bio
+    author = models.OneToOneField(Author, models.CASCADE, related_name="bio")
+    text = models.TextField(default="")
+
+    def __str__(self) -> str:
+        return f"bio of {self.author_id}"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Note(models.Model):
+    # A generic foreign key: note.content_object
+    content_type = models.ForeignKey(ContentType, models.CASCADE)
+    object_id = models.PositiveIntegerField()
+    content_object = GenericForeignKey("content_type", "object_id")
+    text = models.CharField(max_length=100, default="")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=100)
+    # Forward FK with a related_name: author.books
+    author = models.ForeignKey(Author, models.CASCADE, related_name="books")
+    # Forward FK without one: publisher.book_set
+    publisher = models.ForeignKey(Publisher, models.SET_NULL, null=True, blank=True)
+    # Many-to-many: book.tags, tag.books
+    tags = models.ManyToManyField(Tag, related_name="books", blank=True)
+    # A big column to defer.
+    summary = models.TextField(default="")
+    notes = GenericRelation(Note)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Chapter(models.Model):
+    # No related_name: book.chapter_set
+    book = models.ForeignKey(Book, models.CASCADE)
+    title = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Review(models.Model):
+    book = models.ForeignKey(Book, models.CASCADE, related_name="reviews")
+    rating = models.IntegerField(default=3)
+
+    def __str__(self) -> str:
+        return f"review of {self.book_id}"
+
+
+class Edition(Book):
+    # Multi-table inheritance: edition.book_ptr is a parent link.
+    year = models.IntegerField(default=2000)
+
+
+__all__ = ["Author", "Bio", "Book", "Chapter", "ContentType", "Edition", "Note", "Publisher",
+           "Review", "Tag"]
