@@ -32,7 +32,7 @@ endif
 lint: $(STAMP)
 	$(BIN)/ruff check src tests example benchmarks
 	$(BIN)/ruff format --check src tests example benchmarks
-	$(BIN)/mypy
+	PYTHONPATH=. $(BIN)/mypy
 
 venv: $(STAMP)
 

@@ -12,6 +12,7 @@ import os
 import socket
 
 import pytest
+
 from shopsite.databases import server_address
 
 BACKEND = os.environ.get("DJPERF_TEST_DB", "sqlite")
@@ -35,9 +36,7 @@ def _server_problem(backend: str) -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if BACKEND not in NAMES:
-        raise pytest.UsageError(
-            f"DJPERF_TEST_DB={BACKEND!r}: choose one of {', '.join(NAMES)}"
-        )
+        raise pytest.UsageError(f"DJPERF_TEST_DB={BACKEND!r}: choose one of {', '.join(NAMES)}")
     problem = _server_problem(BACKEND)
     if problem and IN_CI:
         raise pytest.UsageError(f"{problem} [CI=true: a missing server is a failure]")

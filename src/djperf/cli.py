@@ -75,10 +75,11 @@ def _demo(path: Path | None, scale: float, only: list[str]) -> int:
         raise SetupError("--scale must be positive")
     sys.path.insert(0, str(shop))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
+    import importlib
+
     import django
 
     django.setup()
-    from shopsite import demo  # type: ignore[import-not-found]
-
+    demo = importlib.import_module("shopsite.demo")
     code: int = demo.main(scale=scale, only=only)
     return code

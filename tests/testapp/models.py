@@ -90,5 +90,15 @@ class Edition(Book):
     year = models.IntegerField(default=2000)
 
 
-__all__ = ["Author", "Bio", "Book", "Chapter", "ContentType", "Edition", "Note", "Publisher",
-           "Review", "Tag"]
+__all__ = [
+    "Author",
+    "Bio",
+    "Book",
+    "Chapter",
+    "ContentType",
+    "Edition",
+    "Note",
+    "Publisher",
+    "Review",
+    "Tag",
+]

@@ -16,8 +16,8 @@ import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from djperf.record.recorder import Recording, contain
 from djperf.detect.findings import Finding
+from djperf.record.recorder import Recording, contain
 
 Detector = Callable[[Recording, Mapping[str, Any]], Iterable[Finding]]
 

@@ -8,7 +8,8 @@ relations were then loaded one instance at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, Literal
 
 # The relation kinds a lazy load can go through, in the user's terms.
@@ -105,7 +106,7 @@ class Evaluation:
     # Rows built so far; final once the evaluation has been consumed.
     rows: int = 0
     # What the rows of this evaluation are tagged with (set right after creation).
-    provenance: Provenance = field(init=False, repr=False)
+    provenance: Provenance = dataclasses.field(init=False, repr=False)
 
     @property
     def select_related_all(self) -> bool:
@@ -192,7 +193,7 @@ class LazyLoad:
     # The relation had been prefetched, but this load queried it again
     # (e.g. a prefetched relation filtered with .filter()).
     bypassed_prefetch: bool = False
-    queries: list[Query] = field(default_factory=list)
+    queries: list[Query] = dataclasses.field(default_factory=list)
     # The evaluation that built the loaded objects, when the load built any.
     evaluation: Evaluation | None = None
 

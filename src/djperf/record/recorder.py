@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from djperf import conf
 
 if TYPE_CHECKING:
-    from djperf.record.events import Evaluation, LazyLoad, Query
     from djperf.detect.findings import Finding
+    from djperf.record.events import Evaluation, LazyLoad, Query
 
 logger = logging.getLogger("djperf")
 
@@ -68,7 +68,7 @@ class Recording:
 ACTIVE: ContextVar[tuple[Recording, ...]] = ContextVar("djperf_active_scopes", default=())
 
 
-class capture:  # noqa: N801 - used like a function: `with djperf.capture() as rec`
+class capture:
     """Record the queries, queryset evaluations and lazy loads of a block.
 
     ::

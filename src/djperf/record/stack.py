@@ -27,6 +27,9 @@ from djperf.record.events import Location
 ASYNC_CALL_SITE: ContextVar[Location | None] = ContextVar("djperf_async_call_site", default=None)
 
 _NOT_USER = ""
+# asgiref's sync.py: library code, and where a worker thread's work for an
+# awaiting coroutine begins (see user_location).
+_THREAD_HOP = "<asgiref.sync>"
 # file name -> path to show (user code) or "" (library code)
 _verdicts: dict[str, str] = {}
 _library_prefixes: tuple[str, ...] | None = None
@@ -60,12 +63,20 @@ def _classify(filename: str) -> str:
     global _library_prefixes
     if _library_prefixes is None:
         _library_prefixes = _library_roots()
-    if filename.startswith("<") or filename.startswith(_library_prefixes):
+    if filename == _asgiref_sync_file():
+        verdict = _THREAD_HOP
+    elif filename.startswith("<") or filename.startswith(_library_prefixes):
         verdict = _NOT_USER
     else:
         verdict = display_path(filename)
     _verdicts[filename] = verdict
     return verdict
+
+
+def _asgiref_sync_file() -> str:
+    import asgiref.sync
+
+    return asgiref.sync.__file__
 
 
 def display_path(filename: str) -> str:
@@ -88,7 +99,13 @@ conf.on_change(reset)
 
 
 def user_location(frame: FrameType | None = None) -> Location | None:
-    """The innermost frame of user code on the stack, or the async call site."""
+    """The innermost frame of user code on the stack, or the async call site.
+
+    A walk that reaches asgiref's ``thread_handler`` stops there: the frames
+    below it are whatever the worker thread was doing before (for
+    thread-sensitive calls under async_to_sync, the sync caller blocked on the
+    event loop), not the code that awaited this work.
+    """
     if frame is None:
         frame = sys._getframe(1)
     verdicts = _verdicts
@@ -98,7 +115,10 @@ def user_location(frame: FrameType | None = None) -> Location | None:
         if path is None:
             path = _classify(code.co_filename)
         if path:
-            return Location(path, frame.f_lineno, code.co_name)
+            if path is not _THREAD_HOP:
+                return Location(path, frame.f_lineno, code.co_name)
+            if code.co_name == "thread_handler":
+                break
         frame = frame.f_back
     return ASYNC_CALL_SITE.get()
 
@@ -107,4 +127,4 @@ def is_user_file(filename: str) -> bool:
     path = _verdicts.get(filename)
     if path is None:
         path = _classify(filename)
-    return bool(path)
+    return bool(path) and path is not _THREAD_HOP

@@ -21,10 +21,10 @@ _installed = False
 
 def install() -> None:
     global _installed
-    if _installed:
+    if installed():
         return
     with _lock:
-        if _installed:
+        if installed():  # another thread won the race
             return
         from djperf import conf
 

@@ -371,10 +371,10 @@ def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
 
 
 def _wrapping_factory(original: Any, describe_rel: Callable[..., RelationInfo]) -> Any:
-    def factory(superclass: Any, rel: Any, *args: Any) -> Any:
-        manager_class = original(superclass, rel, *args)
+    def factory(superclass: Any, rel: Any, *args: Any, **kwargs: Any) -> Any:
+        manager_class = original(superclass, rel, *args, **kwargs)
         try:
-            info = describe_rel(rel, *args)
+            info = describe_rel(rel, *args, **kwargs)
             manager_class._apply_rel_filters = _marking_apply_rel_filters(
                 manager_class._apply_rel_filters, info
             )

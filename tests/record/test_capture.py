@@ -1,0 +1,380 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+
+import pytest
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+import djperf
+from djperf.record import recorder
+from djperf.record.hooks import db as db_hook
+from tests.testapp.models import Author, Book, Tag
+
+pytestmark = pytest.mark.django_db(databases=["default", "other"])
+# Other threads use their own connections: they must see committed data.
+committed = pytest.mark.django_db(databases=["default", "other"], transaction=True)
+
+HERE = "tests/record/test_capture.py"
+
+
+@pytest.fixture(autouse=True)
+def _connected():
+    # Connecting runs backend set-up statements (MySQL sets the isolation
+    # level): do it before the scopes under test, so they see only the test's.
+    for alias in ("default", "other"):
+        connections[alias].ensure_connection()
+
+
+@pytest.fixture
+def author():
+    return Author.objects.create(name="Ann")
+
+
+def _line_of(marker: str) -> int:
+    with open(__file__) as source:
+        for number, line in enumerate(source, start=1):
+            if marker in line and "_line_of" not in line:
+                return number
+    raise AssertionError(marker)
+
+
+# -- what a query carries -------------------------------------------------------
+
+
+def test_query_fields(author):
+    with djperf.capture() as rec:
+        Author.objects.filter(pk=author.pk).first()  # marker: first-query
+    [query] = rec.queries
+    assert "testapp_author" in query.sql
+    assert query.fingerprint.startswith("SELECT testapp_author.id")
+    assert query.params is None
+    assert query.duration > 0
+    assert query.alias == "default"
+    assert query.many is False
+    assert str(query.location) == f"{HERE}:{_line_of('marker: first-query')}"
+    assert query.location.function == "test_query_fields"
+
+
+def test_params_only_when_asked(author):
+    with djperf.capture(capture_params=True) as rec:
+        list(Author.objects.filter(name="Ann"))
+    assert rec.queries[0].params == ("Ann",)
+
+
+def test_params_setting(author, settings):
+    settings.DJPERF = {"CAPTURE_PARAMS": True}
+    with djperf.capture() as rec:
+        list(Author.objects.filter(name="Ann"))
+    assert rec.queries[0].params == ("Ann",)
+
+
+def test_unknown_setting_is_a_clear_error(settings):
+    settings.DJPERF = {"CAPTURE_PARAM": True}
+    with pytest.raises(ValueError, match=r"unknown DJPERF key.*CAPTURE_PARAM"):
+        djperf.capture()
+
+
+def test_no_stacks(author):
+    with djperf.capture(stacks=False) as rec:
+        list(Author.objects.all())
+    assert rec.queries[0].location is None
+    assert rec.evaluations[0].location is None
+
+
+def test_executemany(db):
+    with djperf.capture(capture_params=True) as rec, connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO testapp_tag (name) VALUES (%s)", iter([("a",), ("b",), ("c",)])
+        )
+    [query] = rec.queries
+    assert query.many is True
+    assert query.params == (("a",), ("b",), ("c",))
+    assert Tag.objects.count() == 3
+
+
+def test_executemany_without_params_leaves_the_iterator_to_the_driver(db):
+    with djperf.capture() as rec, connection.cursor() as cursor:
+        cursor.executemany("INSERT INTO testapp_tag (name) VALUES (%s)", iter([("a",), ("b",)]))
+    assert rec.queries[0].many is True
+    assert rec.queries[0].params is None
+    assert Tag.objects.count() == 2
+
+
+def test_failed_statement_is_recorded_and_raised(db):
+    cursor = connection.cursor()
+    with djperf.capture() as rec, pytest.raises(Exception):  # noqa: B017 - the driver's error
+        cursor.execute("SELECT no_such_column FROM testapp_tag")
+    cursor.close()
+    assert len(rec.queries) == 1
+
+
+def test_query_to_dict_is_json_ready(author):
+    with djperf.capture(capture_params=True) as rec:
+        list(Author.objects.filter(name="Ann"))
+    data = json.loads(json.dumps(rec.queries[0].to_dict()))
+    assert data["alias"] == "default"
+    assert data["location"]["path"] == HERE
+
+
+# -- aliases ----------------------------------------------------------------------
+
+
+def test_every_alias(author):
+    Author.objects.using("other").create(name="Bob")
+    with djperf.capture() as rec:
+        list(Author.objects.all())
+        list(Author.objects.using("other").all())
+    assert [q.alias for q in rec.queries] == ["default", "other"]
+
+
+@committed
+def test_connection_opened_inside_the_scope(author):
+    connections["other"].close()
+    # Forget this thread's wrapper for the alias: the next use creates and
+    # connects a new one, inside the scope.
+    del connections["other"]
+    with djperf.capture() as rec:
+        list(Author.objects.using("other").all())
+    assert [q.alias for q in rec.queries if "testapp_author" in q.sql] == ["other"]
+
+
+def test_wrapper_is_first_and_survives_user_wrappers(author):
+    def user_wrapper(execute, sql, params, many, context):
+        return execute(sql, params, many, context)
+
+    list(Author.objects.all())
+    with connection.execute_wrapper(user_wrapper):
+        assert connection.execute_wrappers[0] is db_hook.djperf_execute_wrapper
+    assert db_hook.djperf_execute_wrapper in connection.execute_wrappers
+    with djperf.capture() as rec:
+        list(Author.objects.all())
+    assert len(rec.queries) == 1
+
+
+def test_debug_cursor_is_not_forced(author):
+    with djperf.capture():
+        assert connection.force_debug_cursor is False
+        list(Author.objects.all())
+    assert connection.force_debug_cursor is False
+
+
+# -- scopes -------------------------------------------------------------------
+
+
+def test_nothing_recorded_outside_a_scope(author):
+    with djperf.capture() as rec:
+        pass
+    list(Author.objects.all())
+    assert rec.queries == []
+    assert rec.open is False
+
+
+def test_nested_scopes(author):
+    with djperf.capture() as outer:
+        list(Author.objects.all())
+        with djperf.capture() as inner:
+            list(Book.objects.all())
+        list(Tag.objects.all())
+    assert [q.fingerprint.split(" FROM ")[1][:13] for q in outer.queries] == [
+        "testapp_autho",
+        "testapp_book",
+        "testapp_tag",
+    ]
+    assert len(inner.queries) == 1
+    assert inner.queries[0] is outer.queries[1]
+
+
+def test_nested_scopes_keep_their_own_params_choice(author):
+    with djperf.capture() as outer, djperf.capture(capture_params=True) as inner:
+        list(Author.objects.filter(name="Ann"))
+    assert inner.queries[0].params == ("Ann",)
+    assert outer.queries[0].params is None
+
+
+def test_a_scope_cannot_be_entered_twice(author):
+    scope = djperf.capture()
+    with scope:
+        pass
+    with pytest.raises(RuntimeError, match="entered twice"):
+        scope.__enter__()
+
+
+def test_duration_is_measured(author):
+    with djperf.capture() as rec:
+        list(Author.objects.all())
+    assert rec.duration > 0
+
+
+def test_scope_exits_on_error(author):
+    with pytest.raises(ZeroDivisionError), djperf.capture() as rec:
+        list(Author.objects.all())
+        1 / 0  # noqa: B018
+    assert recorder.ACTIVE.get() == ()
+    assert len(rec.queries) == 1
+
+
+def test_djperf_does_not_change_the_queries(author):
+    Book.objects.create(title="T", author=author)
+
+    def work():
+        for book in Book.objects.all():
+            book.author.name  # noqa: B018
+        list(Author.objects.prefetch_related("books"))
+
+    with CaptureQueriesContext(connection) as bare:
+        work()
+    with CaptureQueriesContext(connection) as captured, djperf.capture() as rec:
+        work()
+    assert [q["sql"] for q in captured.captured_queries] == [
+        q["sql"] for q in bare.captured_queries
+    ]
+    assert len(rec.queries) == len(bare.captured_queries)
+
+
+# -- isolation ---------------------------------------------------------------
+
+
+@committed
+def test_other_threads_are_not_captured(author):
+    started = threading.Event()
+    finish = threading.Event()
+
+    def elsewhere():
+        started.set()
+        finish.wait(5)
+        list(Tag.objects.all())
+        connections.close_all()
+
+    thread = threading.Thread(target=elsewhere)
+    with djperf.capture() as rec:
+        thread.start()
+        started.wait(5)
+        finish.set()
+        thread.join(5)
+        list(Author.objects.all())
+    assert [q for q in rec.queries if "testapp_tag" in q.sql] == []
+    assert len(rec.queries) == 1
+
+
+@committed
+def test_two_threads_capture_concurrently(author):
+    results: dict[str, list[str]] = {}
+    barrier = threading.Barrier(2)
+
+    def run(name, model):
+        with djperf.capture() as rec:
+            barrier.wait(5)
+            for _ in range(5):
+                list(model.objects.all())
+        results[name] = [q.sql for q in rec.queries]
+        connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, args=("authors", Author)),
+        threading.Thread(target=run, args=("tags", Tag)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results["authors"]) == 5
+    assert all("testapp_author" in s for s in results["authors"])
+    assert len(results["tags"]) == 5
+    assert all("testapp_tag" in s for s in results["tags"])
+
+
+def test_async_with_and_tasks_are_isolated(author):
+    async def fetch(model, rounds, gate):
+        async with djperf.capture() as rec:
+            await gate.wait()
+            for _ in range(rounds):
+                await model.objects.acount()
+                await asyncio.sleep(0)
+        return rec
+
+    async def main():
+        gate = asyncio.Event()
+        first = asyncio.create_task(fetch(Author, 3, gate))
+        second = asyncio.create_task(fetch(Tag, 4, gate))
+        await asyncio.sleep(0)
+        gate.set()
+        return await first, await second
+
+    first, second = async_to_sync(main)()
+    assert len(first.queries) == 3
+    assert all("testapp_author" in q.sql for q in first.queries)
+    assert len(second.queries) == 4
+    assert all("testapp_tag" in q.sql for q in second.queries)
+
+
+def test_sync_to_async_hop_belongs_to_the_capturing_task(author):
+    def blocking_lookup():
+        return Author.objects.get(pk=author.pk)
+
+    async def view():
+        async with djperf.capture() as rec:
+            await sync_to_async(blocking_lookup)()
+            await Author.objects.aget(pk=author.pk)  # marker: aget-line
+        return rec
+
+    rec = async_to_sync(view)()
+    assert len(rec.queries) == 2
+    # In the worker thread the user frame is blocking_lookup itself...
+    assert rec.queries[0].location.function == "blocking_lookup"
+    # ...and for Django's own async method it is the awaiting line.
+    assert str(rec.queries[1].location) == f"{HERE}:{_line_of('marker: aget-line')}"
+
+
+def test_database_sync_to_async_style_subclass(author):
+    class DatabaseSyncToAsync(SyncToAsync):
+        """Like channels' database_sync_to_async: a SyncToAsync subclass."""
+
+    def lookup():
+        return list(Author.objects.all())
+
+    async def view():
+        async with djperf.capture() as rec:
+            await DatabaseSyncToAsync(lookup)()
+        return rec
+
+    rec = async_to_sync(view)()
+    assert len(rec.queries) == 1
+
+
+def test_task_outliving_its_scope_is_ignored(author):
+    async def main():
+        gate = asyncio.Event()
+
+        async def late():
+            await gate.wait()
+            await Author.objects.acount()
+
+        async with djperf.capture() as rec:
+            task = asyncio.create_task(late())
+        gate.set()
+        await task
+        return rec
+
+    rec = async_to_sync(main)()
+    assert rec.queries == []
+
+
+# -- containment --------------------------------------------------------------
+
+
+def test_hook_error_is_logged_and_contained(author, monkeypatch, caplog):
+    def broken(sql):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(db_hook, "fingerprint", broken)
+    monkeypatch.setattr(recorder, "_reported", set())
+    with caplog.at_level(logging.ERROR, logger="djperf"), djperf.capture() as rec:
+        names = [a.name for a in Author.objects.all()]
+    assert names == ["Ann"]
+    assert rec.queries == []
+    assert "internal error in the database hook" in caplog.text
