@@ -1,3 +1,14 @@
-from django.urls import URLPattern
+"""The order list: optimized at the app root, slow under slow/."""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from django.urls import path
+
+from orders import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("", views.order_list, name="order-list"),
+    path("slow/", views.order_list_slow, name="order-list-slow"),
+]

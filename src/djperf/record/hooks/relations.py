@@ -57,7 +57,7 @@ _described: dict[Any, RelationInfo | None] = {}
 
 
 @dataclass(frozen=True, slots=True)
-class RelationInfo:
+class RelationInfo(_DropOnCopy):
     """A relation as the user writes it, and where a prefetch of it is cached."""
 
     field: str
@@ -70,7 +70,12 @@ class RelationInfo:
 
 
 class Mark(_DropOnCopy):
-    """Put on a Query: "evaluating this loads `info` for `instance`"."""
+    """Put on a Query: "evaluating this loads `info` for `instance`".
+
+    Only needed where Django does not put the instance in the queryset's hints
+    (generic relations); elsewhere the RelationInfo alone is the mark, which
+    spares an allocation per related manager in prefetch loops.
+    """
 
     __slots__ = ("info", "instance")
 
@@ -237,9 +242,15 @@ def run_load(
             record(scopes, load)
 
 
-def marked_load(scopes: tuple[Recording, ...], mark: Mark, evaluation: Any) -> LazyLoad:
+def marked_load(
+    scopes: tuple[Recording, ...], mark: Mark | RelationInfo, queryset: Any, evaluation: Any
+) -> LazyLoad:
     """The lazy load performed by evaluating a marked queryset (called by orm.py)."""
-    load = new_load(scopes, mark.info, mark.instance)
+    if isinstance(mark, Mark):
+        info, instance = mark.info, mark.instance
+    else:
+        info, instance = mark, queryset._hints.get("instance")
+    load = new_load(scopes, info, instance)
     load.related_model = evaluation.model
     load.evaluation = evaluation
     record(scopes, load)
@@ -247,7 +258,11 @@ def marked_load(scopes: tuple[Recording, ...], mark: Mark, evaluation: Any) -> L
 
 
 def _mark(queryset: Any, info: RelationInfo | None, instance: Any) -> None:
-    if info is not None and instance is not None:
+    if info is None or instance is None:
+        return
+    if queryset._hints.get("instance") is instance:
+        queryset._query.__dict__[MARK] = info
+    else:
         queryset._query.__dict__[MARK] = Mark(info, instance)
 
 

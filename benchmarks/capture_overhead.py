@@ -1,0 +1,136 @@
+"""What does djperf cost on a loop over 400 rows?
+
+    .venv/bin/python benchmarks/capture_overhead.py
+
+Three loops over 400 books (SQLite in memory, the test app's models):
+
+- plain:            for book in Book.objects.all(): book.title, book.summary
+- select_related:   for book in Book.objects.select_related("author"): book.author.name
+- prefetched M2M:   for book in Book.objects.prefetch_related("tags"): tag names
+
+each timed three ways in the same process, interleaved round by round so
+that machine noise hits all of them alike:
+
+- bare:      Django alone, djperf's hooks not installed;
+- idle:      djperf installed (as by INSTALLED_APPS), no capture active;
+- capturing: inside djperf.capture() (stacks on, as in tests).
+
+It prints the best time per loop (noise only ever adds time, so the minimum
+over many interleaved rounds is the steadiest estimate) and the ratios to bare. Budgets (DESIGN.md
+section 7): capturing at most 1.10x, idle at most 1.02x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+
+from _setup import setup_django
+
+BUDGET = {"idle": 1.02, "capturing": 1.10}
+
+
+def populate(rows: int) -> None:
+    from tests.testapp.models import Author, Book, Tag
+
+    authors = Author.objects.bulk_create([Author(name=f"author {i}") for i in range(40)])
+    tags = Tag.objects.bulk_create([Tag(name=f"tag {i}") for i in range(20)])
+    books = Book.objects.bulk_create(
+        [Book(title=f"book {i}", author=authors[i % 40], summary="s" * 200) for i in range(rows)]
+    )
+    through = Book.tags.through
+    through.objects.bulk_create(
+        [
+            through(book_id=book.pk, tag_id=tags[(i + k) % 20].pk)
+            for i, book in enumerate(books)
+            for k in range(3)
+        ]
+    )
+
+
+def loops() -> dict[str, Callable[[], object]]:
+    from tests.testapp.models import Book
+
+    def plain() -> object:
+        return [(book.title, book.summary) for book in Book.objects.all()]
+
+    def select_related() -> object:
+        return [book.author.name for book in Book.objects.select_related("author")]
+
+    def prefetched_m2m() -> object:
+        return [
+            [tag.name for tag in book.tags.all()] for book in Book.objects.prefetch_related("tags")
+        ]
+
+    return {"plain": plain, "select_related FK": select_related, "prefetched M2M": prefetched_m2m}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds")
+    parser.add_argument("--number", type=int, default=5, help="loops per timing")
+    args = parser.parse_args(argv)
+
+    setup_django()
+    import djperf
+    from djperf.record import hooks
+
+    populate(args.rows)
+
+    def timed(loop: Callable[[], object], condition: str) -> float:
+        if condition == "bare":
+            hooks.uninstall()
+        else:
+            hooks.install()
+        # Toggling the hooks makes Django rebuild its related manager classes:
+        # one untimed loop, so that the timing shows the steady state.
+        loop()
+        scope = djperf.capture() if condition == "capturing" else contextlib.nullcontext()
+        start = time.process_time()
+        with scope:
+            for _ in range(args.number):
+                loop()
+        return (time.process_time() - start) / args.number
+
+    conditions = ["bare", "idle", "capturing"]
+    results: dict[str, dict[str, list[float]]] = {}
+    for name, loop in loops().items():
+        samples: dict[str, list[float]] = {c: [] for c in conditions}
+        for condition in conditions:  # warm up caches and code paths
+            timed(loop, condition)
+        for round_number in range(args.rounds):
+            # Rotate the order each round so no condition always runs first.
+            shift = round_number % len(conditions)
+            for condition in conditions[shift:] + conditions[:shift]:
+                samples[condition].append(timed(loop, condition))
+        results[name] = samples
+
+    print(
+        f"{args.rows} rows, SQLite in memory, best of {args.rounds} interleaved rounds "
+        f"x {args.number} loops, Python {sys.version.split()[0]}, "
+        f"Django {__import__('django').get_version()}"
+    )
+    print(f"  {'loop':<18} {'bare':>9} {'idle':>9} {'capturing':>10}   idle/bare  capt/bare")
+    worst = {"idle": 0.0, "capturing": 0.0}
+    for name, samples in results.items():
+        best = {c: min(samples[c]) for c in conditions}
+        idle = best["idle"] / best["bare"]
+        capturing = best["capturing"] / best["bare"]
+        worst["idle"] = max(worst["idle"], idle)
+        worst["capturing"] = max(worst["capturing"], capturing)
+        print(
+            f"  {name:<18} {best['bare'] * 1e3:7.2f}ms {best['idle'] * 1e3:7.2f}ms "
+            f"{best['capturing'] * 1e3:8.2f}ms   {idle:8.3f}x {capturing:8.3f}x"
+        )
+    for condition, budget in BUDGET.items():
+        verdict = "within" if worst[condition] <= budget else "OVER"
+        print(f"  worst {condition}: {worst[condition]:.3f}x ({verdict} the {budget:.2f}x budget)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

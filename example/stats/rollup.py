@@ -1,0 +1,118 @@
+"""Roll one day of impressions into DailyImpressionStats with their tags (seed 004).
+
+seed 004, "Optimizing creation of new many-to-many records": create() in a loop
+is "a surefire way to degrade the performance of your database", and a
+many-to-many cannot be set on an unsaved instance. The way out: bulk_create the
+stats (the backends the shop runs on set their ids), then bulk_create the rows
+of the M2M's through model, ``DailyImpressionStats.tags.through``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.models import Count
+
+from stats.models import DailyImpressionStats, Impression, Tag
+
+# At or above this many impressions in a day, content is tagged "popular".
+POPULAR_FROM = 10
+
+
+def impression_data(for_date: datetime.date) -> Iterator[dict[str, Any]]:
+    """{'content_type': id, 'object_id': id, 'total_impressions': n} per content seen that day."""
+    # A half-open range on the indexed column rather than created__date, which
+    # wraps the column in a function (and needs time zone tables on MySQL).
+    start = datetime.datetime.combine(for_date, datetime.time.min, tzinfo=datetime.UTC)
+    end = start + datetime.timedelta(days=1)
+    rows = (
+        Impression.objects.filter(created__gte=start, created__lt=end)
+        .values("content_type", "object_id")
+        .annotate(total_impressions=Count("id"))
+        .order_by("content_type", "object_id")
+    )
+    yield from rows
+
+
+def tags_for_content(
+    content_type_id: int, total_impressions: int, tags_by_name: Mapping[str, Tag]
+) -> list[Tag]:
+    """The content's kind ('product', 'video') and its traffic ('popular' or 'long-tail')."""
+    kind = ContentType.objects.get_for_id(content_type_id).model  # cached after the first call
+    traffic = "popular" if total_impressions >= POPULAR_FROM else "long-tail"
+    return [tags_by_name[name] for name in (kind, traffic) if name in tags_by_name]
+
+
+def _tags_by_name() -> dict[str, Tag]:
+    return Tag.objects.in_bulk(field_name="name")
+
+
+def roll_up_impressions_slow(for_date: datetime.date) -> int:
+    tags_by_name = _tags_by_name()
+    count = 0
+    for content_impression in impression_data(for_date):
+        # One INSERT per row, then set() queries and inserts the tags of each row.
+        daily_impression = DailyImpressionStats.objects.create(
+            content_type_id=content_impression["content_type"],
+            object_id=content_impression["object_id"],
+            date=for_date,
+            total_impressions=content_impression["total_impressions"],
+        )
+        daily_impression.tags.set(
+            tags_for_content(
+                content_impression["content_type"],
+                content_impression["total_impressions"],
+                tags_by_name,
+            )
+        )
+        count += 1
+    return count
+
+
+def roll_up_impressions(for_date: datetime.date) -> int:
+    tags_by_name = _tags_by_name()
+    through = DailyImpressionStats.tags.through
+    daily_impressions: list[DailyImpressionStats] = []
+    tag_rows: list[tuple[DailyImpressionStats, Tag]] = []
+    for content_impression in impression_data(for_date):
+        daily_impression = DailyImpressionStats(
+            content_type_id=content_impression["content_type"],
+            object_id=content_impression["object_id"],
+            date=for_date,
+            total_impressions=content_impression["total_impressions"],
+        )
+        daily_impressions.append(daily_impression)
+        tags = tags_for_content(
+            content_impression["content_type"],
+            content_impression["total_impressions"],
+            tags_by_name,
+        )
+        tag_rows.extend((daily_impression, tag) for tag in tags)
+
+    DailyImpressionStats.objects.bulk_create(daily_impressions)
+    if not connection.features.can_return_rows_from_bulk_insert:
+        _fetch_ids(daily_impressions, for_date)
+    # Built after the bulk_create: a through row copies its instance's id when
+    # it is created, and the ids exist only now.
+    through.objects.bulk_create(
+        through(dailyimpressionstats=daily_impression, tag=tag)
+        for daily_impression, tag in tag_rows
+    )
+    return len(daily_impressions)
+
+
+def _fetch_ids(daily_impressions: list[DailyImpressionStats], for_date: datetime.date) -> None:
+    # MySQL (unlike MariaDB 10.5+) cannot return ids from a multi-row INSERT: read them
+    # back by the natural key, one query.
+    ids = {
+        (content_type_id, object_id): pk
+        for pk, content_type_id, object_id in DailyImpressionStats.objects.filter(
+            date=for_date
+        ).values_list("pk", "content_type_id", "object_id")
+    }
+    for daily_impression in daily_impressions:
+        daily_impression.pk = ids[(daily_impression.content_type_id, daily_impression.object_id)]
