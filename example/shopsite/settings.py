@@ -73,8 +73,13 @@ TEMPLATES = [
 WSGI_APPLICATION = "shopsite.wsgi.application"
 ASGI_APPLICATION = "shopsite.asgi.application"
 
+# The SQLite file lives beside manage.py unless DJPERF_SQLITE_DIR moves it.
 DATABASES = {
-    "default": database(os.environ.get("DJPERF_DB", "sqlite"), "djperf_shop", BASE_DIR),
+    "default": database(
+        os.environ.get("DJPERF_DB", "sqlite"),
+        "djperf_shop",
+        Path(os.environ.get("DJPERF_SQLITE_DIR") or BASE_DIR),
+    ),
 }
 
 CACHES = {
