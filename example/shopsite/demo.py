@@ -85,7 +85,9 @@ def _time(seconds: float) -> str:
 
 
 def render(rows: Sequence[Row], console: Console) -> None:
-    table = Table(title="djperf demo: the shop's scenarios, slow and optimized", title_justify="left")
+    table = Table(
+        title="djperf demo: the shop's scenarios, slow and optimized", title_justify="left"
+    )
     table.add_column("scenario", no_wrap=True)
     table.add_column("fewer", style="dim", no_wrap=True)
     table.add_column("slow", justify="right", no_wrap=True)

@@ -594,3 +594,11 @@ def test_fetch_raise_goes_through_unchanged(library):
     assert str(watched.value) == str(bare.value) == "Fetching of Book.author blocked."
     assert rec.lazy_loads == []
     assert len(rec.queries) == 1
+
+
+def test_a_related_manager_that_reaches_no_database_is_no_load(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            assert list(author.books.none()) == []
+    assert rec.lazy_loads == []
+    assert len(rec.queries) == 1

@@ -69,7 +69,7 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
         return original(iterable)  # type: ignore[no-any-return]
     rows = original(iterable)
     if load is not None:
-        rows = _first_row_under(load, rows)
+        rows = _first_row_under(scopes, load, rows)
     provenance = evaluation.provenance
     if not select:
         return _tag_rows(rows, evaluation, provenance)
@@ -156,13 +156,17 @@ def loaded_provenance(load: LazyLoad, evaluation: Evaluation) -> Provenance:
 # stored when the evaluation is consumed or dropped.
 
 
-def _first_row_under(load: LazyLoad, rows: Iterator[Any]) -> Iterator[Any]:
+def _first_row_under(
+    scopes: tuple[Recording, ...], load: LazyLoad, rows: Iterator[Any]
+) -> Iterator[Any]:
     """Pull the first row with `load` current: that is when the statement runs."""
     token = CURRENT_LOAD.set(load)
     try:
         first = next(rows, _END)
     finally:
         CURRENT_LOAD.reset(token)
+        if load.queries:
+            relations.record(scopes, load)
     if first is not _END:
         yield first
         yield from rows

@@ -245,7 +245,11 @@ def run_load(
 def marked_load(
     scopes: tuple[Recording, ...], mark: Mark | RelationInfo, queryset: Any, evaluation: Any
 ) -> LazyLoad:
-    """The lazy load performed by evaluating a marked queryset (called by orm.py)."""
+    """The lazy load performed by evaluating a marked queryset (called by orm.py).
+
+    orm.py records it once its statement has run: an empty queryset
+    (``.none()``, an unsaved instance) reaches no database and is no load.
+    """
     if isinstance(mark, Mark):
         info, instance = mark.info, mark.instance
     else:
@@ -253,7 +257,6 @@ def marked_load(
     load = new_load(scopes, info, instance)
     load.related_model = evaluation.model
     load.evaluation = evaluation
-    record(scopes, load)
     return load
 
 
