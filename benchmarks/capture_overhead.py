@@ -15,8 +15,9 @@ that machine noise hits all of them alike:
 - idle:      djperf installed (as by INSTALLED_APPS), no capture active;
 - capturing: inside djperf.capture() (stacks on, as in tests).
 
-It prints the best time per loop (noise only ever adds time, so the minimum
-over many interleaved rounds is the steadiest estimate) and the ratios to bare. Budgets (DESIGN.md
+It prints the best time per loop and, as the verdict, the median over rounds of
+each round's ratio to bare: the three conditions of one round run back to back,
+so a slow spell of the shared machine hits them alike and cancels out. Budgets (DESIGN.md
 section 7): capturing at most 1.10x, idle at most 1.02x.
 """
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         # Toggling the hooks makes Django rebuild its related manager classes:
         # one untimed loop, so that the timing shows the steady state.
         loop()
+        gc.collect()  # every condition starts from the same heap
         scope = djperf.capture() if condition == "capturing" else contextlib.nullcontext()
         start = time.process_time()
         with scope:
@@ -110,21 +114,24 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = samples
 
     print(
-        f"{args.rows} rows, SQLite in memory, best of {args.rounds} interleaved rounds "
-        f"x {args.number} loops, Python {sys.version.split()[0]}, "
-        f"Django {__import__('django').get_version()}"
+        f"{args.rows} rows, SQLite in memory, {args.rounds} interleaved rounds x {args.number} "
+        f"loops, Python {sys.version.split()[0]}, Django {__import__('django').get_version()}"
     )
-    print(f"  {'loop':<18} {'bare':>9} {'idle':>9} {'capturing':>10}   idle/bare  capt/bare")
+    print(f"  {'loop':<18} {'best: bare':>11} {'idle':>9} {'capturing':>10}   idle/bare  capt/bare")
     worst = {"idle": 0.0, "capturing": 0.0}
     for name, samples in results.items():
         best = {c: min(samples[c]) for c in conditions}
-        idle = best["idle"] / best["bare"]
-        capturing = best["capturing"] / best["bare"]
-        worst["idle"] = max(worst["idle"], idle)
-        worst["capturing"] = max(worst["capturing"], capturing)
+        ratios = {
+            c: statistics.median(
+                t / bare for t, bare in zip(samples[c], samples["bare"], strict=True)
+            )
+            for c in ("idle", "capturing")
+        }
+        for condition, ratio in ratios.items():
+            worst[condition] = max(worst[condition], ratio)
         print(
-            f"  {name:<18} {best['bare'] * 1e3:7.2f}ms {best['idle'] * 1e3:7.2f}ms "
-            f"{best['capturing'] * 1e3:8.2f}ms   {idle:8.3f}x {capturing:8.3f}x"
+            f"  {name:<18} {best['bare'] * 1e3:9.2f}ms {best['idle'] * 1e3:7.2f}ms "
+            f"{best['capturing'] * 1e3:8.2f}ms   {ratios['idle']:8.3f}x {ratios['capturing']:8.3f}x"
         )
     for condition, budget in BUDGET.items():
         verdict = "within" if worst[condition] <= budget else "OVER"

@@ -192,7 +192,7 @@ def new_load(
         related_model=related,
         instance=instance,
         location=user_location() if any(r.options.stacks for r in scopes) else None,
-        source=instance.__dict__.get(TAG),
+        source=getattr(instance, TAG, None),
         fetch_mode=fetch_mode,
         peers=peers,
         bypassed_prefetch=bool(
