@@ -327,3 +327,16 @@ def test_backend_string_filter_value(books):
     # Values are parameters on every backend: nothing of the value shows.
     text = fingerprint(_sql_of(Book.objects.filter(title="it's B1")))
     assert "B1" not in text and "#" in text
+
+
+def test_sqlite_like_escape_clause():
+    assert fingerprint("SELECT a FROM t WHERE b LIKE %s ESCAPE '\\' AND c = %s") == (
+        "SELECT a FROM t WHERE b LIKE # ESCAPE # AND c = #"
+    )
+
+
+@pytest.mark.django_db
+def test_backend_icontains(books):
+    text = fingerprint(_sql_of(Book.objects.filter(title__icontains="b")))
+    assert text.endswith("LIKE # ESCAPE #") or "LIKE" in text
+    assert text.count("#") <= 3
