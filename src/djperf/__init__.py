@@ -17,6 +17,7 @@ from __future__ import annotations
 from djperf.detect.findings import Finding, Fix
 from djperf.record.events import Evaluation, LazyLoad, Location, Provenance, Query
 from djperf.record.recorder import Recording, capture
+from djperf.record.tags import provenance_of
 
 __version__ = "0.1.0.dev0"
 
@@ -31,4 +32,5 @@ __all__ = [
     "Recording",
     "__version__",
     "capture",
+    "provenance_of",
 ]

@@ -5,6 +5,7 @@
         "CAPTURE_PARAMS": False,     # store query parameters (never by default)
         "STACKS": True,              # find the user line of each event
         "LIBRARY_PATHS": [],         # more paths whose frames are not user code
+        "USER_PATHS": [],            # user code even inside site-packages
     }
 
 Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
@@ -25,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "CAPTURE_PARAMS": False,
     "STACKS": True,
     "LIBRARY_PATHS": (),
+    "USER_PATHS": (),
 }
 
 _listeners: list[Callable[[], None]] = []
@@ -48,7 +50,22 @@ def user_settings() -> dict[str, Any]:
         raise ConfigurationError(
             f"unknown DJPERF key(s): {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}"
         )
-    return {**DEFAULTS, **configured}
+    merged = {**DEFAULTS, **configured}
+    for key, kinds, expected in _TYPES:
+        if not isinstance(merged[key], kinds):
+            raise ConfigurationError(
+                f'DJPERF["{key}"] must be {expected}, not {type(merged[key]).__name__}'
+            )
+    return merged
+
+
+_TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
+    ("ROOT", (str, os.PathLike, type(None)), "a path"),
+    ("CAPTURE_PARAMS", (bool,), "True or False"),
+    ("STACKS", (bool,), "True or False"),
+    ("LIBRARY_PATHS", (list, tuple), "a list of paths"),
+    ("USER_PATHS", (list, tuple), "a list of paths"),
+)
 
 
 def get(key: str) -> Any:
@@ -62,10 +79,11 @@ def root() -> Path:
 
 
 def library_paths() -> tuple[str, ...]:
-    value = get("LIBRARY_PATHS")
-    if isinstance(value, str):
-        raise ConfigurationError('DJPERF["LIBRARY_PATHS"] must be a list of paths, not a string')
-    return tuple(str(Path(p).resolve()) for p in value)
+    return tuple(str(Path(p).resolve()) for p in get("LIBRARY_PATHS"))
+
+
+def user_paths() -> tuple[str, ...]:
+    return tuple(str(Path(p).resolve()) for p in get("USER_PATHS"))
 
 
 def on_change(listener: Callable[[], None]) -> None:

@@ -378,3 +378,76 @@ def test_hook_error_is_logged_and_contained(author, monkeypatch, caplog):
     assert names == ["Ann"]
     assert rec.queries == []
     assert "internal error in the database hook" in caplog.text
+
+
+def test_exit_in_another_task(author):
+    # An async fixture's set-up and teardown run in different tasks.
+    async def main():
+        scope = djperf.capture()
+        await asyncio.create_task(scope.__aenter__())
+        list_authors = Author.objects.acount()
+        await list_authors
+        await asyncio.create_task(scope.__aexit__(None, None, None))
+        return scope.recording
+
+    rec = async_to_sync(main)()
+    assert rec.open is False
+    assert recorder.ACTIVE.get() == ()
+
+
+def test_scopes_exited_out_of_order(author):
+    outer = djperf.capture()
+    inner = djperf.capture()
+    outer_rec = outer.__enter__()
+    inner_rec = inner.__enter__()
+    outer.__exit__(None, None, None)
+    list(Author.objects.all())
+    inner.__exit__(None, None, None)
+    assert recorder.ACTIVE.get() == ()
+    assert len(inner_rec.queries) == 1
+    assert outer_rec.queries == []
+
+
+def test_closed_scopes_leave_the_hooks_idle(author):
+    async def main():
+        gate = asyncio.Event()
+
+        async def late():
+            await gate.wait()
+            # The scope this task was born in has exited: nothing is recorded
+            # or tagged, as if no capture were active.
+            return [a async for a in Author.objects.all()]
+
+        async with djperf.capture() as rec:
+            task = asyncio.create_task(late())
+        gate.set()
+        return rec, await task
+
+    rec, authors = async_to_sync(main)()
+    assert rec.evaluations == []
+    assert djperf.provenance_of(authors[0]) is None
+
+
+def test_detectors_must_be_a_list():
+    with pytest.raises(TypeError, match=r"list of rule ids, e.g. \['n-plus-one'\]"):
+        djperf.capture(detectors="n-plus-one")
+
+
+def test_unknown_detector_is_an_error():
+    with pytest.raises(ValueError, match=r"unknown rule id.*no-such-rule"):
+        djperf.capture(detectors=["no-such-rule"])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("LIBRARY_PATHS", None, "must be a list of paths, not NoneType"),
+        ("CAPTURE_PARAMS", "yes", "must be True or False, not str"),
+        ("STACKS", 1, "must be True or False, not int"),
+        ("ROOT", 3, "must be a path, not int"),
+    ],
+)
+def test_setting_types_are_checked(settings, key, value, message):
+    settings.DJPERF = {key: value}
+    with pytest.raises(ValueError, match=message):
+        djperf.capture()

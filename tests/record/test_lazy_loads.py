@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import weakref
 
 import django
 import pytest
@@ -14,7 +15,7 @@ from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 
 import djperf
-from djperf.record.hooks.orm import TAG
+from djperf import provenance_of
 from tests.testapp.models import Author, Bio, Book, Chapter, Edition, Note, Publisher, Review, Tag
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +65,8 @@ def loads_of(rec, field):
 
 def test_forward_foreign_key(library):
     with djperf.capture() as rec:
-        for book in Book.objects.all():  # fk-origin
+        books = Book.objects.all()  # fk-built
+        for book in books:  # fk-origin
             book.author  # noqa: B018 # fk-access
     loads = rec.lazy_loads
     assert len(loads) == 6
@@ -74,7 +76,7 @@ def test_forward_foreign_key(library):
     assert str(load.location) == line("fk-access")
     assert str(load.origin) == line("fk-origin")
     assert load.lookup == "author"
-    assert isinstance(load.instance, Book)
+    assert load.instance is books[0]
     assert len(load.queries) == 1
     assert load.queries[0] in rec.queries
     assert "testapp_author" in load.queries[0].sql
@@ -296,9 +298,9 @@ def test_rows_carry_their_evaluation(library):
     assert evaluation.model == "testapp.Book"
     assert str(evaluation.location) == line("rows-origin")
     assert evaluation.rows == 6
-    source = books[0].__dict__[TAG]
+    source = provenance_of(books[0])
     assert (source.root, source.path, source.how) == (evaluation, "", "row")
-    assert all(book.__dict__[TAG] is source for book in books)
+    assert all(provenance_of(book) is source for book in books)
 
 
 def test_select_related_children_have_paths(library):
@@ -308,11 +310,11 @@ def test_select_related_children_have_paths(library):
     assert evaluation.select_related == ("book__publisher", "book__author")
     book = reviews[0].book
     publisher = book.publisher
-    assert book.__dict__[TAG].path == "book"
-    assert book.__dict__[TAG].how == "select_related"
-    assert book.__dict__[TAG].root is evaluation
-    assert publisher.__dict__[TAG].path == "book__publisher"
-    assert book.author.__dict__[TAG].path == "book__author"
+    assert provenance_of(book).path == "book"
+    assert provenance_of(book).how == "select_related"
+    assert provenance_of(book).root is evaluation
+    assert provenance_of(publisher).path == "book__publisher"
+    assert provenance_of(book.author).path == "book__author"
 
 
 # Deprecated in Django 6.1, still supported: djperf must handle it.
@@ -322,8 +324,8 @@ def test_bare_select_related_follows_every_cached_relation(library):
         reviews = list(Review.objects.select_related())
     assert rec.evaluations[0].select_related == ("*",)
     assert rec.evaluations[0].select_related_all
-    assert reviews[0].book.__dict__[TAG].path == "book"
-    assert reviews[0].book.author.__dict__[TAG].path == "book__author"
+    assert provenance_of(reviews[0].book).path == "book"
+    assert provenance_of(reviews[0].book.author).path == "book__author"
 
 
 def test_prefetched_objects_have_paths(library):
@@ -334,10 +336,10 @@ def test_prefetched_objects_have_paths(library):
     assert (books.model, tags.model) == ("testapp.Book", "testapp.Tag")
     book = authors[0].books.all()[0]
     tag = book.tags.all()[0]
-    assert (book.__dict__[TAG].path, book.__dict__[TAG].how) == ("books", "prefetch")
-    assert book.__dict__[TAG].root is root
-    assert tag.__dict__[TAG].path == "books__tags"
-    assert tag.__dict__[TAG].root is root
+    assert (provenance_of(book).path, provenance_of(book).how) == ("books", "prefetch")
+    assert provenance_of(book).root is root
+    assert provenance_of(tag).path == "books__tags"
+    assert provenance_of(tag).root is root
 
 
 def test_prefetch_object_with_queryset_and_to_attr(library):
@@ -353,8 +355,9 @@ def test_prefetch_object_with_queryset_and_to_attr(library):
         )
     assert rec.evaluations[0].prefetch_related == ("books",)
     book = authors[0].book_list[0]
-    assert book.__dict__[TAG].path == "books"
-    assert book.publisher.__dict__[TAG].path == "books__publisher"
+    # Named after to_attr: a later lookup goes through it ("book_list__tags").
+    assert provenance_of(book).path == "book_list"
+    assert provenance_of(book.publisher).path == "book_list__publisher"
     assert rec.evaluations[1].select_related == ("publisher",)
 
 
@@ -494,20 +497,55 @@ def test_results_and_queries_are_unchanged(library):
     assert [q["sql"] for q in watched.captured_queries] == [q["sql"] for q in bare.captured_queries]
 
 
+def test_a_recording_does_not_keep_instances_alive(library):
+    import gc
+
+    with djperf.capture() as rec:
+        reviews = list(Review.objects.all())
+        for review in reviews:
+            review.book.publisher  # noqa: B018
+        probe = weakref.ref(reviews[0])
+        book_probe = weakref.ref(reviews[0].book)
+    assert rec.lazy_loads[0].instance is reviews[0]
+    gc.disable()  # freed by reference counting alone: no cycle through djperf
+    try:
+        del reviews, review
+        assert probe() is None
+        assert book_probe() is None
+    finally:
+        gc.enable()
+    assert rec.lazy_loads[0].instance is None
+    assert rec.lazy_loads[0].lookup == "book"
+
+
+def test_generic_relation_prefetch_adds_no_cycle(library):
+    import gc
+
+    with djperf.capture():
+        books = list(Book.objects.prefetch_related("notes"))
+        probe = weakref.ref(books[0])
+    gc.disable()
+    try:
+        del books
+        assert probe() is None
+    finally:
+        gc.enable()
+
+
 def test_tagged_instances_pickle_without_djperf_state(library):
     with djperf.capture():
         book = Book.objects.select_related("author").first()
     clone = pickle.loads(pickle.dumps(book))
     assert clone == book
-    assert clone.__dict__[TAG] is None
+    assert provenance_of(clone) is None
     assert clone.author.name == book.author.name
 
 
 def test_tagged_instances_copy(library):
     with djperf.capture():
         book = Book.objects.first()
-    assert copy.copy(book).__dict__[TAG] is book.__dict__[TAG]
-    assert copy.deepcopy(book).__dict__[TAG] is book.__dict__[TAG]
+    assert provenance_of(copy.copy(book)) is provenance_of(book)
+    assert provenance_of(copy.deepcopy(book)) is provenance_of(book)
 
 
 def test_querysets_of_related_managers_pickle(library):
@@ -520,7 +558,7 @@ def test_querysets_of_related_managers_pickle(library):
 
 def test_nothing_is_tagged_outside_a_scope(library):
     book = Book.objects.first()
-    assert TAG not in book.__dict__
+    assert provenance_of(book) is None
 
 
 # -- Django 6.1 fetch modes -------------------------------------------------------

@@ -66,9 +66,17 @@ def test_library_paths_setting(settings):
     assert stack.user_location() is None
 
 
+def test_user_paths_setting_wins_over_site_packages(settings):
+    purelib = sysconfig.get_paths()["purelib"]
+    project = os.path.join(purelib, "myshop")
+    settings.DJPERF = {"USER_PATHS": [project]}
+    assert stack.is_user_file(os.path.join(project, "views.py"))
+    assert not stack.is_user_file(os.path.join(purelib, "otherlib", "x.py"))
+
+
 def test_library_paths_must_be_a_list(settings):
     settings.DJPERF = {"LIBRARY_PATHS": "tests"}
-    with pytest.raises(ValueError, match="must be a list"):
+    with pytest.raises(ValueError, match="must be a list of paths"):
         stack.is_user_file("/x.py")
 
 

@@ -85,6 +85,31 @@ class Review(models.Model):
         return f"review of {self.book_id}"
 
 
+class Portrait(models.Model):
+    # Reverse one-to-one whose query name differs from its accessor:
+    # author.portrait, but select_related("painted") / filter(painted__...).
+    author = models.OneToOneField(
+        Author, models.CASCADE, related_name="portrait", related_query_name="painted"
+    )
+    caption = models.CharField(max_length=100, default="")
+
+    def __str__(self) -> str:
+        return self.caption
+
+
+class GuardedBook(Book):
+    """A proxy whose __setattr__ refuses private names, as some dirty-tracking
+    mixins do: djperf must never set an attribute on the user's instance."""
+
+    class Meta:
+        proxy = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_") and name not in ("_state", "_prefetched_objects_cache"):
+            raise AttributeError(f"{name} is not a field")
+        super().__setattr__(name, value)
+
+
 class Edition(Book):
     # Multi-table inheritance: edition.book_ptr is a parent link.
     year = models.IntegerField(default=2000)

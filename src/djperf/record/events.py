@@ -9,6 +9,7 @@ relations were then loaded one instance at a time.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -103,10 +104,8 @@ class Evaluation:
     location: Location | None
     select_related: tuple[str, ...]
     prefetch_related: tuple[str, ...]
-    # Rows built so far; final once the evaluation has been consumed.
+    # Rows built; final once the evaluation has been consumed or dropped.
     rows: int = 0
-    # What the rows of this evaluation are tagged with (set right after creation).
-    provenance: Provenance = dataclasses.field(init=False, repr=False)
 
     @property
     def select_related_all(self) -> bool:
@@ -123,7 +122,8 @@ class Provenance(_DropOnCopy):
     ``how`` says how the last step was taken.
 
     One Provenance is shared by every instance that came the same way, so
-    tagging an instance costs one attribute store.
+    tagging an instance costs one attribute store. `provenance_of(instance)`
+    reads it back.
     """
 
     __slots__ = ("_children", "evaluation", "how", "path", "root", "via")
@@ -178,17 +178,21 @@ class LazyLoad:
     ``source`` is the provenance of ``instance``, so ``lookup`` is the full path
     from the queryset a fix belongs to (``book__publisher``), and ``origin``
     is where that queryset was evaluated.
+
+    ``instance`` is held weakly: a recording never keeps the user's objects
+    alive (a batch job under capture stays flat in memory), and the instances a
+    load fetched never point back at it through a cycle.
     """
 
     model: str
     field: str
     kind: RelationKind
     related_model: str | None
-    instance: Any
+    _instance: weakref.ref[Any] | None = dataclasses.field(repr=False)
     location: Location | None
     source: Provenance | None
     fetch_mode: str | None = None
-    # How many instances this load served: 1, or the peers of FETCH_PEERS.
+    # How many instances this load served: 1, or the peers FETCH_PEERS fetched.
     peers: int = 1
     # The relation had been prefetched, but this load queried it again
     # (e.g. a prefetched relation filtered with .filter()).
@@ -196,6 +200,11 @@ class LazyLoad:
     queries: list[Query] = dataclasses.field(default_factory=list)
     # The evaluation that built the loaded objects, when the load built any.
     evaluation: Evaluation | None = None
+
+    @property
+    def instance(self) -> Any:
+        """The instance whose relation was loaded, while it is alive (else None)."""
+        return None if self._instance is None else self._instance()
 
     @property
     def lookup(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,16 @@ class Recording:
 ACTIVE: ContextVar[tuple[Recording, ...]] = ContextVar("djperf_active_scopes", default=())
 
 
+def live(scopes: tuple[Recording, ...]) -> tuple[Recording, ...]:
+    """The open recordings of `scopes`.
+
+    A task created inside a scope keeps the scope's context after the scope
+    has exited; its events belong to no open recording, so the hooks treat it
+    as idle. Hooks call this only when the innermost scope is closed.
+    """
+    return tuple(rec for rec in scopes if rec.open)
+
+
 class capture:
     """Record the queries, queryset evaluations and lazy loads of a block.
 
@@ -96,11 +106,10 @@ class capture:
                 bool(conf.get("CAPTURE_PARAMS")) if capture_params is None else capture_params
             ),
             stacks=bool(conf.get("STACKS")) if stacks is None else stacks,
-            detectors=None if detectors is None else frozenset(detectors),
+            detectors=None if detectors is None else _rule_ids(detectors),
             thresholds=dict(thresholds or {}),
         )
         self.recording: Recording | None = None
-        self._token: Token[tuple[Recording, ...]] | None = None
 
     def __enter__(self) -> Recording:
         if self.recording is not None:
@@ -111,7 +120,7 @@ class capture:
         # Connections this thread opened before djperf installed.
         hooks.db.attach_current_thread()
         rec = self.recording = Recording(self.options)
-        self._token = ACTIVE.set((*ACTIVE.get(), rec))
+        ACTIVE.set((*ACTIVE.get(), rec))
         rec._started = time.perf_counter()
         return rec
 
@@ -122,11 +131,14 @@ class capture:
         tb: TracebackType | None,
     ) -> None:
         rec = self.recording
-        assert rec is not None and self._token is not None
+        assert rec is not None, "__exit__ without __enter__"
         rec.duration = time.perf_counter() - rec._started
         rec.open = False
-        ACTIVE.reset(self._token)
-        self._token = None
+        # Remove this recording only, rather than ACTIVE.reset(token): that
+        # would raise when the scope exits in another task than it entered (an
+        # async fixture's teardown), and restore a stale tuple when scopes
+        # exit out of order.
+        ACTIVE.set(tuple(scope for scope in ACTIVE.get() if scope is not rec))
         from djperf.detect import registry
 
         rec.findings = registry.run(rec)
@@ -141,6 +153,19 @@ class capture:
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+def _rule_ids(detectors: Iterable[str]) -> frozenset[str]:
+    if isinstance(detectors, str):
+        raise TypeError(f"detectors must be a list of rule ids, e.g. [{detectors!r}], not a string")
+    from djperf.detect import registry
+
+    selected = frozenset(detectors)
+    unknown = sorted(selected - set(registry.rules()))
+    if unknown:
+        known = ", ".join(registry.rules()) or "none registered"
+        raise ValueError(f"unknown rule id(s): {', '.join(unknown)}; known: {known}")
+    return selected
 
 
 _reported: set[str] = set()

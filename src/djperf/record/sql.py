@@ -22,16 +22,20 @@ __all__ = ["fingerprint"]
 
 # Literals that can hold anything (quotes, digits, keywords), removed first.
 # Identifiers containing a quote are not expected (Django never makes them).
-_LITERAL = re.compile(
-    r"""
-      (?P<comment>/\*.*?\*/|--[^\n]*)
-    # '\' on its own first: SQLite's LIKE ... ESCAPE '\' in standard SQL, where
-    # a backslash escapes nothing; then strings with '' or MySQL's \' escapes.
-    | (?P<backslash>'\\'(?!'))
-    | (?P<string>(?:(?<!\w)[EeXxBbNn])?'(?:[^'\\]|\\.|'')*')
-    | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*)?\$.*?\$(?P=tag)?\$)
-    """,
-    re.VERBOSE | re.DOTALL,
+# An unterminated comment, string or dollar quote runs to the end of the
+# text: without the \Z the engine would rescan the rest of the statement from
+# every later opener, quadratic in its length.
+_LITERAL_TEMPLATE = r"""
+      (?P<comment>/\*.*?(?:\*/|\Z)|--[^\n]*)
+    | (?P<string>(?:(?<!\w)[EeXxBbNn])?'{body}(?:'|\Z))
+    | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*)?\$.*?(?:\$(?P=tag)?\$|\Z))
+    """
+# Standard SQL (SQLite, PostgreSQL): a quote is escaped by doubling it; a
+# backslash is an ordinary character ('C:\' is a whole string).
+_LITERAL = re.compile(_LITERAL_TEMPLATE.format(body=r"(?:[^']|'')*"), re.VERBOSE | re.DOTALL)
+# MySQL and MariaDB also escape with a backslash: 'it\'s'.
+_LITERAL_BACKSLASH = re.compile(
+    _LITERAL_TEMPLATE.format(body=r"(?:[^'\\]|\\.|'')*"), re.VERBOSE | re.DOTALL
 )
 _DOUBLE_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
 _BACK_QUOTED = re.compile(r"`((?:[^`]|``)*)`")
@@ -53,29 +57,48 @@ _SAVEPOINT = re.compile(
 )
 # Server-side cursors Django names _django_curs_<thread>_<sync|async>_<n>.
 _CURSOR_NAME = re.compile(r'"?_django_curs_\d+_\w+?_\d+"?')
-# IN (#, #, #) and row-value IN ((#, #), (#, #)), after whitespace is collapsed.
+# IN (#, #, #) and row-value IN ((#, #), (#, #)), after whitespace is
+# collapsed; a value may carry a PostgreSQL cast (#::integer).
+_IN_VALUE = r"#(?:::\w+)?"
+_IN_ROW = rf"\({_IN_VALUE}(?:, ?{_IN_VALUE})*\)"
 _IN_LIST = re.compile(
-    r"\bIN ?\((?:#(?:, ?#)*|\(#(?:, ?#)*\)(?:, ?\(#(?:, ?#)*\))*)\)",
+    rf"\bIN ?\((?:{_IN_VALUE}(?:, ?{_IN_VALUE})*|{_IN_ROW}(?:, ?{_IN_ROW})*)\)",
     re.IGNORECASE,
 )
-# VALUES (..), (..), ... keeps its first row.
-_VALUES = re.compile(r"\b(VALUES ?\([^()]*\))(?:, ?\([^()]*\))+", re.IGNORECASE)
+# VALUES (..), (..), ... keeps its first row; a row may hold calls: (#, NOW()).
+_ROW = r"\((?:[^()]|\([^()]*\))*\)"
+_VALUES = re.compile(rf"\b(VALUES ?{_ROW})(?:, ?{_ROW})+", re.IGNORECASE)
 
-_cache: dict[str, str] = {}
-# Enough for every distinct statement of a large test suite; cleared when full
-# so memory stays bounded in a long-running process.
+# SQL text -> fingerprint, one cache per quoting convention. Bounded by entries
+# and by characters (an IN list of each length is a new text), and cleared
+# when full, so memory stays bounded in a long-running process. Texts too long
+# to be worth keeping are fingerprinted every time.
+_caches: dict[bool, dict[str, str]] = {False: {}, True: {}}
 _CACHE_SIZE = 4096
+_CACHE_CHARS = 2_000_000
+_LONGEST_CACHED = 4096
+_cached_chars = 0
 
 
-def fingerprint(sql: str) -> str:
-    """The shape of `sql`: equal for statements that differ only in values."""
-    cached = _cache.get(sql)
+def fingerprint(sql: str, *, backslash_escapes: bool = False) -> str:
+    """The shape of `sql`: equal for statements that differ only in values.
+
+    `backslash_escapes` is for MySQL and MariaDB, whose strings also escape a
+    quote with a backslash; standard SQL does not.
+    """
+    global _cached_chars
+    cache = _caches[backslash_escapes]
+    cached = cache.get(sql)
     if cached is not None:
         return cached
-    result = _fingerprint(sql)
-    if len(_cache) >= _CACHE_SIZE:
-        _cache.clear()
-    _cache[sql] = result
+    result = _fingerprint(sql, backslash_escapes)
+    if len(sql) <= _LONGEST_CACHED:
+        if len(cache) >= _CACHE_SIZE or _cached_chars >= _CACHE_CHARS:
+            _caches[False].clear()
+            _caches[True].clear()
+            _cached_chars = 0
+        cache[sql] = result
+        _cached_chars += len(sql) + len(result)
     return result
 
 
@@ -83,7 +106,7 @@ def _literal(match: re.Match[str]) -> str:
     return " " if match.lastgroup == "comment" else "#"
 
 
-def _fingerprint(sql: str) -> str:
+def _fingerprint(sql: str, backslash_escapes: bool = False) -> str:
     # Each pass runs only when the text can contain what it rewrites: most of
     # Django's statements need the identifier and value passes alone.
     text = sql
@@ -96,7 +119,8 @@ def _fingerprint(sql: str) -> str:
         # Django's LIKE on SQLite: the only literal in most of its statements.
         text = text.replace("ESCAPE '\\'", "ESCAPE #")
     if "'" in text or "--" in text or "/*" in text or "$" in text:
-        text = _LITERAL.sub(_literal, text)
+        literal = _LITERAL_BACKSLASH if backslash_escapes else _LITERAL
+        text = literal.sub(_literal, text)
     # Quotes left after the literal pass delimit identifiers; dropping them is
     # a plain replace unless an identifier escapes a quote by doubling it.
     if '"' in text:

@@ -1,7 +1,8 @@
 """Find the line of user code that caused an event.
 
 User code is any frame whose file is not in Django, djperf, asgiref, the
-standard library, site-packages or DJPERF["LIBRARY_PATHS"]. The verdict is
+standard library, site-packages or DJPERF["LIBRARY_PATHS"]; files under
+DJPERF["USER_PATHS"] are user code wherever they are installed. The verdict is
 cached per file name, so a walk costs one dictionary lookup per frame.
 
 In async code, Django runs the ORM in a worker thread through asgiref's
@@ -33,6 +34,7 @@ _THREAD_HOP = "<asgiref.sync>"
 # file name -> path to show (user code) or "" (library code)
 _verdicts: dict[str, str] = {}
 _library_prefixes: tuple[str, ...] | None = None
+_user_prefixes: tuple[str, ...] = ()
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -60,10 +62,14 @@ def _library_roots() -> tuple[str, ...]:
 
 
 def _classify(filename: str) -> str:
-    global _library_prefixes
+    global _library_prefixes, _user_prefixes
     if _library_prefixes is None:
         _library_prefixes = _library_roots()
-    if filename == _asgiref_sync_file():
+        _user_prefixes = tuple(p.rstrip(os.sep) + os.sep for p in conf.user_paths())
+    if _user_prefixes and filename.startswith(_user_prefixes):
+        # A project installed into site-packages (DJPERF["USER_PATHS"]).
+        verdict = display_path(filename)
+    elif filename == _asgiref_sync_file():
         verdict = _THREAD_HOP
     elif filename.startswith("<") or filename.startswith(_library_prefixes):
         verdict = _NOT_USER

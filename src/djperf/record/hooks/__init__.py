@@ -3,6 +3,7 @@
 - db:        every statement, through Django's ``connection.execute_wrapper``
 - orm:       queryset evaluations and prefetches; tags instances with their provenance
 - relations: lazy loads of every relation kind and of deferred fields
+- writes:    the reads Django does to write (deletes, related managers' set/add...)
 - threads:   the user line behind an ``await`` that hops to a worker thread
 
 install() is idempotent and called by the djperf app's ready() and by every
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import threading
 
-from djperf.record.hooks import db, orm, relations, threads
+from djperf.record.hooks import db, orm, relations, threads, writes
 
 _lock = threading.Lock()
 _installed = False
@@ -31,6 +32,7 @@ def install() -> None:
         conf.connect_signals()
         db.install()
         orm.install()
+        writes.install()
         relations.install()
         threads.install()
         _installed = True
@@ -41,6 +43,7 @@ def uninstall() -> None:
     with _lock:
         threads.uninstall()
         relations.uninstall()
+        writes.uninstall()
         orm.uninstall()
         db.uninstall()
         _installed = False

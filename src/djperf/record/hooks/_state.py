@@ -26,6 +26,11 @@ class PrefetchStep:
     load: LazyLoad | None
 
 
+# True while Django reads rows only to decide what to write: the deletion
+# collector, a related manager's set()/add()/remove()/clear(). Evaluations of
+# a related manager's queryset there are no lazy loads.
+WRITING: ContextVar[bool] = ContextVar("djperf_writing", default=False)
+
 CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", default=None)
 CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(
     "djperf_current_prefetch", default=None

@@ -22,7 +22,7 @@ from django.db.backends.signals import connection_created
 
 from djperf.record.events import Query
 from djperf.record.hooks._state import CURRENT_LOAD
-from djperf.record.recorder import ACTIVE, Recording, contain
+from djperf.record.recorder import ACTIVE, Recording, contain, live
 from djperf.record.sql import fingerprint
 from djperf.record.stack import user_location
 
@@ -37,6 +37,8 @@ def djperf_execute_wrapper(
     context: Mapping[str, Any],
 ) -> Any:
     scopes = ACTIVE.get()
+    if scopes and not scopes[-1].open:
+        scopes = live(scopes)
     if not scopes:
         return execute(sql, params, many, context)
     if (
@@ -53,7 +55,7 @@ def djperf_execute_wrapper(
     finally:
         duration = perf_counter() - start
         try:
-            record_query(scopes, sql, params, many, context["connection"].alias, duration)
+            record_query(scopes, sql, params, many, context["connection"], duration)
         except Exception:
             contain("database")
 
@@ -63,12 +65,13 @@ def record_query(
     sql: Any,
     params: Any,
     many: bool,
-    alias: str,
+    connection: Any,
     duration: float,
 ) -> None:
     text = sql if isinstance(sql, str) else _as_text(sql)
     location = user_location() if any(r.options.stacks for r in scopes) else None
-    shape = fingerprint(text)
+    shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
+    alias = connection.alias
     plain = Query(text, shape, None, duration, alias, many, location)
     with_params: Query | None = None
     for rec in scopes:

@@ -20,7 +20,8 @@ current while Django runs it, and the statements and the evaluation inside
 belong to it. A *mark* is put on the Query of a queryset a related manager
 (or a 5.2 descriptor) builds for one instance; Query.clone() copies it, so
 when that queryset, or a ``.filter()`` of it, is evaluated later, the ORM
-hook in orm.py records the load.
+hook in orm.py records the load. Marks are set whether or not a capture is
+active, so a queryset built before a capture and evaluated inside it counts.
 
 FETCH_RAISE is never wrapped: Django's FieldFetchBlocked goes through
 untouched, and no fetch mode's behaviour changes.
@@ -28,6 +29,7 @@ untouched, and no fetch mode's behaviour changes.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,10 +44,12 @@ from django.db.models.fields.related_descriptors import (
 )
 from django.db.models.query_utils import DeferredAttribute
 
+from djperf.record import tags
 from djperf.record.events import LazyLoad, RelationKind, _DropOnCopy
+from djperf.record.hooks import writes
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_LOAD
-from djperf.record.recorder import ACTIVE, Recording, contain
+from djperf.record.recorder import ACTIVE, Recording, contain, live
 from djperf.record.stack import user_location
 
 # The attribute a marked Query carries.
@@ -58,7 +62,12 @@ _described: dict[Any, RelationInfo | None] = {}
 
 @dataclass(frozen=True, slots=True)
 class RelationInfo(_DropOnCopy):
-    """A relation as the user writes it, and where a prefetch of it is cached."""
+    """A relation as the user writes it, and where a prefetch of it is cached.
+
+    Alone, it is also the mark of a queryset whose hints name its instance
+    (Django adds the instance to the hints of every related manager's
+    queryset except a generic relation's): no allocation per manager call.
+    """
 
     field: str
     kind: RelationKind
@@ -72,16 +81,15 @@ class RelationInfo(_DropOnCopy):
 class Mark(_DropOnCopy):
     """Put on a Query: "evaluating this loads `info` for `instance`".
 
-    Only needed where Django does not put the instance in the queryset's hints
-    (generic relations); elsewhere the RelationInfo alone is the mark, which
-    spares an allocation per related manager in prefetch loops.
+    The instance is held weakly: the queryset may sit in that very instance's
+    prefetch cache, and a strong reference would make a cycle.
     """
 
     __slots__ = ("info", "instance")
 
     def __init__(self, info: RelationInfo, instance: Any) -> None:
         self.info = info
-        self.instance = instance
+        self.instance = weakref.ref(instance)
 
 
 def fetch_modes_available() -> bool:
@@ -178,8 +186,6 @@ def new_load(
     fetch_mode: str | None = None,
     peers: int = 1,
 ) -> LazyLoad:
-    from djperf.record.hooks.orm import TAG
-
     label = type(instance)._meta.label
     related = info.related_model
     if info.kind == "deferred_field":
@@ -190,9 +196,9 @@ def new_load(
         field=info.field,
         kind=info.kind,
         related_model=related,
-        instance=instance,
+        _instance=weakref.ref(instance),
         location=user_location() if any(r.options.stacks for r in scopes) else None,
-        source=getattr(instance, TAG, None),
+        source=tags.provenance_of(instance),
         fetch_mode=fetch_mode,
         peers=peers,
         bypassed_prefetch=bool(
@@ -214,7 +220,7 @@ def run_load(
     fetch: Callable[[], Any],
     *,
     fetch_mode: str | None = None,
-    peers: int = 1,
+    peers: Callable[[], int] | None = None,
 ) -> Any:
     """Run `fetch` as the lazy load of `fetcher` on `instance` (a frame).
 
@@ -226,7 +232,13 @@ def run_load(
         load = (
             None
             if info is None
-            else new_load(scopes, info, instance, fetch_mode=fetch_mode, peers=peers)
+            else new_load(
+                scopes,
+                info,
+                instance,
+                fetch_mode=fetch_mode,
+                peers=1 if peers is None else peers(),
+            )
         )
     except Exception:
         contain("lazy load")
@@ -244,16 +256,18 @@ def run_load(
 
 def marked_load(
     scopes: tuple[Recording, ...], mark: Mark | RelationInfo, queryset: Any, evaluation: Any
-) -> LazyLoad:
+) -> LazyLoad | None:
     """The lazy load performed by evaluating a marked queryset (called by orm.py).
 
     orm.py records it once its statement has run: an empty queryset
     (``.none()``, an unsaved instance) reaches no database and is no load.
     """
     if isinstance(mark, Mark):
-        info, instance = mark.info, mark.instance
+        info, instance = mark.info, mark.instance()
     else:
         info, instance = mark, queryset._hints.get("instance")
+    if instance is None:
+        return None
     load = new_load(scopes, info, instance)
     load.related_model = evaluation.model
     load.evaluation = evaluation
@@ -269,6 +283,13 @@ def _mark(queryset: Any, info: RelationInfo | None, instance: Any) -> None:
         queryset._query.__dict__[MARK] = Mark(info, instance)
 
 
+def _active() -> tuple[Recording, ...]:
+    scopes = ACTIVE.get()
+    if scopes and not scopes[-1].open:
+        return live(scopes)
+    return scopes
+
+
 # -- Django 6.1: fetch modes --------------------------------------------------
 
 
@@ -281,7 +302,7 @@ def _install_fetch_modes() -> None:
 
 def _watching_fetch_one(original: Any) -> Any:
     def fetch(self: Any, fetcher: Any, instance: Any) -> Any:
-        scopes = ACTIVE.get()
+        scopes = _active()
         if not scopes:
             return original(self, fetcher, instance)
         return run_load(
@@ -297,24 +318,32 @@ def _watching_fetch_one(original: Any) -> Any:
 
 def _watching_fetch_peers(original: Any) -> Any:
     def fetch(self: Any, fetcher: Any, instance: Any) -> Any:
-        scopes = ACTIVE.get()
+        scopes = _active()
         if not scopes:
             return original(self, fetcher, instance)
-        try:
-            peers = sum(1 for ref in instance._state.peers if ref() is not None) or 1
-        except Exception:
-            contain("FETCH_PEERS")
-            peers = 1
         return run_load(
             scopes,
             fetcher,
             instance,
             lambda: original(self, fetcher, instance),
             fetch_mode="FETCH_PEERS",
-            peers=peers,
+            peers=lambda: _missing_peers(fetcher, instance),
         )
 
     return fetch
+
+
+def _missing_peers(fetcher: Any, instance: Any) -> int:
+    """How many peers FETCH_PEERS will fetch for: those not loaded yet."""
+    peers = [peer for ref in instance._state.peers if (peer := ref()) is not None]
+    if isinstance(fetcher, DeferredAttribute):
+        attname = fetcher.field.attname
+        missing = [peer for peer in peers if attname not in peer.__dict__]
+    elif hasattr(fetcher, "is_cached"):
+        missing = [peer for peer in peers if not fetcher.is_cached(peer)]
+    else:
+        missing = peers
+    return max(1, len(missing))
 
 
 # -- Django 5.2: descriptors --------------------------------------------------
@@ -339,7 +368,7 @@ def _watching_deferred_get(original: Any) -> Any:
         attname = self.field.attname
         if attname in data:
             return data[attname]
-        scopes = ACTIVE.get()
+        scopes = _active()
         if not scopes:
             return original(self, instance, cls)
         return run_load(scopes, self, instance, lambda: original(self, instance, cls))
@@ -349,8 +378,10 @@ def _watching_deferred_get(original: Any) -> Any:
 
 def _watching_generic_get(original: Any) -> Any:
     def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
-        scopes = ACTIVE.get()
-        if instance is None or not scopes:
+        if instance is None:
+            return original(self, instance, cls)
+        scopes = _active()
+        if not scopes:
             return original(self, instance, cls)
         return run_load(scopes, self, instance, lambda: original(self, instance, cls))
 
@@ -362,7 +393,7 @@ def _marking_get_queryset(original: Any) -> Any:
         queryset = original(self, **hints)
         instance = hints.get("instance")
         # Only the lazy path passes instance=; prefetches call it without.
-        if instance is not None and ACTIVE.get():
+        if instance is not None:
             try:
                 _mark(queryset, describe(self), instance)
             except Exception:
@@ -376,13 +407,27 @@ def _marking_get_queryset(original: Any) -> Any:
 
 
 def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
-    def _apply_rel_filters(self: Any, queryset: Any) -> Any:
-        queryset = original(self, queryset)
-        if ACTIVE.get():
+    if info.kind == "generic_relation":
+        # Django adds no instance hint here: the mark must name the instance.
+        def _apply_generic_rel_filters(self: Any, queryset: Any) -> Any:
+            queryset = original(self, queryset)
             try:
                 _mark(queryset, info, self.instance)
             except Exception:
                 contain("related manager")
+            return queryset
+
+        return _apply_generic_rel_filters
+
+    # Reverse FK and M2M managers add the instance to the queryset's hints, so
+    # the shared RelationInfo is the whole mark. This runs for every instance
+    # of a prefetch, capture or not: one attribute store, nothing allocated.
+    def _apply_rel_filters(self: Any, queryset: Any) -> Any:
+        queryset = original(self, queryset)
+        try:
+            queryset._query._djperf_relation = info
+        except Exception:
+            contain("related manager")
         return queryset
 
     return _apply_rel_filters
@@ -396,6 +441,7 @@ def _wrapping_factory(original: Any, describe_rel: Callable[..., RelationInfo]) 
             manager_class._apply_rel_filters = _marking_apply_rel_filters(
                 manager_class._apply_rel_filters, info
             )
+            writes.watch_manager(manager_class)
         except Exception:
             contain("related manager class")
         return manager_class

@@ -15,7 +15,7 @@ from typing import Any
 from asgiref.sync import SyncToAsync
 
 from djperf.record.hooks._patch import Patches
-from djperf.record.recorder import ACTIVE
+from djperf.record.recorder import ACTIVE, contain, live
 from djperf.record.stack import ASYNC_CALL_SITE, user_location
 
 _patches = Patches()
@@ -24,10 +24,17 @@ _patches = Patches()
 def _locating_call(original: Any) -> Any:
     async def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
         scopes = ACTIVE.get()
+        if scopes and not scopes[-1].open:
+            scopes = live(scopes)
         if not scopes or not any(rec.options.stacks for rec in scopes):
             return await original(self, *args, **kwargs)
-        # Our own frame is djperf's; the walk starts at the awaiting code.
-        token = ASYNC_CALL_SITE.set(user_location())
+        try:
+            # Our own frame is djperf's; the walk starts at the awaiting code.
+            site = user_location()
+        except Exception:
+            contain("async call site")
+            return await original(self, *args, **kwargs)
+        token = ASYNC_CALL_SITE.set(site)
         try:
             return await original(self, *args, **kwargs)
         finally:
