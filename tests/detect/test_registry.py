@@ -99,6 +99,9 @@ def test_finding_round_trips_through_json():
         location=Location("shop/views.py", 14, "reviews"),
         origin=Location("shop/views.py", 12, "reviews"),
         fix=Fix("select_related", "book__publisher", ".select_related('book__publisher')"),
+        duration=0.012,
+        built=Location("shop/queries.py", 3, "reviews_query"),
+        alternatives=(Fix("fetch_mode", None, ".fetch_mode(models.FETCH_PEERS)"),),
     )
     data = json.loads(json.dumps(finding.to_dict()))
     assert set(data) == {
@@ -111,6 +114,9 @@ def test_finding_round_trips_through_json():
         "location",
         "origin",
         "fix",
+        "duration",
+        "built",
+        "alternatives",
     }
     assert Finding.from_dict(data) == finding
 

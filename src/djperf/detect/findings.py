@@ -34,7 +34,12 @@ class Fix:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One performance problem: which rule, where, how often, and the fix."""
+    """One performance problem: which rule, where, how often, and the fix.
+
+    ``location`` is the user line of the repeated access (a template's file and
+    line when the access is in a template); ``origin`` is where the queryset
+    involved was evaluated.
+    """
 
     rule: str
     message: str
@@ -45,6 +50,12 @@ class Finding:
     location: Location | None = None
     origin: Location | None = None
     fix: Fix | None = None
+    # What the problem cost in the recording: seconds of database, HTTP or cache time.
+    duration: float = 0.0
+    # Where the queryset was built, when that differs from where it was evaluated.
+    built: Location | None = None
+    # Other ways to fix it (Django 6.1's FETCH_PEERS, a Prefetch object ...).
+    alternatives: tuple[Fix, ...] = ()
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -61,6 +72,9 @@ class Finding:
             "location": None if self.location is None else self.location.to_dict(),
             "origin": None if self.origin is None else self.origin.to_dict(),
             "fix": None if self.fix is None else self.fix.to_dict(),
+            "duration": self.duration,
+            "built": None if self.built is None else self.built.to_dict(),
+            "alternatives": [fix.to_dict() for fix in self.alternatives],
         }
 
     @classmethod
@@ -75,4 +89,7 @@ class Finding:
             location=Location.from_dict(data["location"]) if data.get("location") else None,
             origin=Location.from_dict(data["origin"]) if data.get("origin") else None,
             fix=Fix.from_dict(data["fix"]) if data.get("fix") else None,
+            duration=float(data.get("duration", 0.0)),
+            built=Location.from_dict(data["built"]) if data.get("built") else None,
+            alternatives=tuple(Fix.from_dict(f) for f in data.get("alternatives", ())),
         )

@@ -45,6 +45,17 @@ class Location:
         return cls(path=data["path"], line=int(data["line"]), function=data["function"])
 
 
+# Why Django sent a statement, when it was not straight from the user's code.
+QueryRole = Literal[
+    "lazy_load",  # a relation or deferred field loaded for one instance
+    "prefetch",  # a prefetch_related query
+    "delete",  # a deletion and its cascades (Collector.delete)
+    "bulk",  # bulk_create, bulk_update, in_bulk
+    "relation_write",  # a related manager's set(), add(), remove(), clear()
+    "bookkeeping",  # sessions, auth, content types, transaction statements
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """One statement sent to a database."""
@@ -57,6 +68,16 @@ class Query:
     alias: str
     many: bool
     location: Location | None
+    role: QueryRole | None = None
+    # Statements of one Django operation share it: one delete with its
+    # cascades, the batches of one bulk_create, one related manager set().
+    operation: int | None = None
+    # A hash of the parameters (salted per process, like Python's own string
+    # hashes): tells a duplicate (same values) from a repeat (other values)
+    # without keeping the values.
+    params_key: int | None = None
+    # time.perf_counter() when it was sent.
+    started: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,7 +88,41 @@ class Query:
             "alias": self.alias,
             "many": self.many,
             "location": None if self.location is None else self.location.to_dict(),
+            "role": self.role,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """One outbound HTTP request, with the timeout that was in force."""
+
+    library: str  # "requests", "httpx", "urllib3", "urllib"
+    method: str
+    # scheme://host/path; the query string only with capture_params=True.
+    url: str
+    # Seconds: the longest of connect/read/write; None when nothing bounds the call.
+    timeout: float | None
+    started: float
+    duration: float
+    location: Location | None
+    # The thread or asyncio task that made it: calls of one task that do not
+    # overlap ran one after another.
+    task: int
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheCall:
+    """One round trip to a cache: Django's cache API or a Redis command."""
+
+    backend: str  # "cache:default", "redis"
+    command: str  # "get", "set_many", "ZADD", "pipeline"
+    # Keys (or pipelined commands) the round trip carried.
+    keys: int
+    started: float
+    duration: float
+    location: Location | None
 
 
 class _DropOnCopy:
@@ -106,6 +161,17 @@ class Evaluation:
     prefetch_related: tuple[str, ...]
     # Rows built; final once the evaluation has been consumed or dropped.
     rows: int = 0
+    # Where the queryset was created (Model.objects...), when it is known.
+    built: Location | None = None
+    # only("a", "b") -> ("only", ("a", "b")); defer("c") -> ("defer", ("c",)).
+    deferral: tuple[str, tuple[str, ...]] | None = None
+    # Relation paths used from its instances ("book", "book__publisher",
+    # "tags"): select_related or prefetch_related lookups not in here were
+    # never used.
+    used: set[str] = dataclasses.field(default_factory=set)
+    # Prefetch lookups stored with to_attr: read as plain attributes, their
+    # use cannot be seen.
+    prefetch_to_attr: tuple[str, ...] = ()
 
     @property
     def select_related_all(self) -> bool:

@@ -25,7 +25,7 @@ from djperf import conf
 
 if TYPE_CHECKING:
     from djperf.detect.findings import Finding
-    from djperf.record.events import Evaluation, LazyLoad, Query
+    from djperf.record.events import CacheCall, Evaluation, HttpCall, LazyLoad, Query
 
 logger = logging.getLogger("djperf")
 
@@ -53,6 +53,8 @@ class Recording:
         self.queries: list[Query] = []
         self.lazy_loads: list[LazyLoad] = []
         self.evaluations: list[Evaluation] = []
+        self.http_calls: list[HttpCall] = []
+        self.cache_calls: list[CacheCall] = []
         self.findings: list[Finding] = []
         self.duration = 0.0
         self.open = True

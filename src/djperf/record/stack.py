@@ -19,6 +19,7 @@ import sysconfig
 from contextvars import ContextVar
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from djperf import conf
 from djperf.record.events import Location
@@ -28,9 +29,15 @@ from djperf.record.events import Location
 ASYNC_CALL_SITE: ContextVar[Location | None] = ContextVar("djperf_async_call_site", default=None)
 
 _NOT_USER = ""
-# asgiref's sync.py: library code, and where a worker thread's work for an
-# awaiting coroutine begins (see user_location).
+# Library files the walk looks into (compared by identity, never shown):
+# asgiref's sync.py, where a worker thread's work for an awaiting coroutine
+# begins; Django's template engine, whose Node.render_annotated frame knows
+# the template line being rendered; the contrib apps whose queries are
+# Django's own bookkeeping (sessions, auth's request.user, content types).
 _THREAD_HOP = "<asgiref.sync>"
+_TEMPLATE_ENGINE = "<django.template.base>"
+_BOOKKEEPING = "<django bookkeeping>"
+_SENTINELS = (_THREAD_HOP, _TEMPLATE_ENGINE, _BOOKKEEPING)
 # file name -> path to show (user code) or "" (library code)
 _verdicts: dict[str, str] = {}
 _library_prefixes: tuple[str, ...] | None = None
@@ -71,6 +78,10 @@ def _classify(filename: str) -> str:
         verdict = display_path(filename)
     elif filename == _asgiref_sync_file():
         verdict = _THREAD_HOP
+    elif filename == _template_engine_file():
+        verdict = _TEMPLATE_ENGINE
+    elif filename.startswith(_bookkeeping_prefixes()):
+        verdict = _BOOKKEEPING
     elif filename.startswith("<") or filename.startswith(_library_prefixes):
         verdict = _NOT_USER
     else:
@@ -83,6 +94,40 @@ def _asgiref_sync_file() -> str:
     import asgiref.sync
 
     return asgiref.sync.__file__
+
+
+def _template_engine_file() -> str:
+    import django.template.base
+
+    return django.template.base.__file__
+
+
+def _bookkeeping_prefixes() -> tuple[str, ...]:
+    import django
+
+    contrib = os.path.join(os.path.dirname(django.__file__), "contrib")
+    return tuple(os.path.join(contrib, app) + os.sep for app in ("auth", "sessions", "contenttypes"))
+
+
+_render_annotated: Any = None
+
+
+def _template_location(frame: FrameType) -> Location | None:
+    """The template file and line a Node.render_annotated frame is rendering."""
+    node = frame.f_locals.get("self")
+    token = getattr(node, "token", None)
+    origin = getattr(node, "origin", None)
+    line = getattr(token, "lineno", None)
+    if token is None or origin is None or line is None:
+        return None
+    contents = " ".join(str(token.contents).split())
+    if len(contents) > 60:
+        contents = contents[:57] + "..."
+    kind = getattr(getattr(token, "token_type", None), "name", "")
+    tag = f"{{{{ {contents} }}}}" if kind == "VAR" else f"{{% {contents} %}}"
+    name = str(getattr(origin, "name", "") or "<template>")
+    path = display_path(name) if os.path.isabs(name) else name
+    return Location(path, int(line), tag)
 
 
 def display_path(filename: str) -> str:
@@ -105,32 +150,53 @@ conf.on_change(reset)
 
 
 def user_location(frame: FrameType | None = None) -> Location | None:
-    """The innermost frame of user code on the stack, or the async call site.
+    """The innermost line of user code that led here (see `locate`)."""
+    return locate(sys._getframe(1) if frame is None else frame)[0]
 
-    A walk that reaches asgiref's ``thread_handler`` stops there: the frames
-    below it are whatever the worker thread was doing before (for
-    thread-sensitive calls under async_to_sync, the sync caller blocked on the
-    event loop), not the code that awaited this work.
+
+def locate(frame: FrameType) -> tuple[Location | None, bool]:
+    """The innermost user line on the stack from `frame`, and whether the walk
+    passed through Django's bookkeeping apps on the way.
+
+    The user line is a template's file and line when a template is being
+    rendered between here and the user's code, and the awaiting line (the
+    async call site) when the stack holds no user code. A walk that reaches
+    asgiref's ``thread_handler`` stops there: the frames below it are whatever
+    the worker thread was doing before (for thread-sensitive calls under
+    async_to_sync, the sync caller blocked on the event loop), not the code
+    that awaited this work.
     """
-    if frame is None:
-        frame = sys._getframe(1)
+    global _render_annotated
     verdicts = _verdicts
-    while frame is not None:
-        code = frame.f_code
+    bookkeeping = False
+    current: FrameType | None = frame
+    while current is not None:
+        code = current.f_code
         path = verdicts.get(code.co_filename)
         if path is None:
             path = _classify(code.co_filename)
         if path:
-            if path is not _THREAD_HOP:
-                return Location(path, frame.f_lineno, code.co_name)
-            if code.co_name == "thread_handler":
+            if path not in _SENTINELS:
+                return Location(path, current.f_lineno, code.co_name), bookkeeping
+            if path is _BOOKKEEPING:
+                bookkeeping = True
+            elif path is _TEMPLATE_ENGINE:
+                if _render_annotated is None:
+                    from django.template.base import Node
+
+                    _render_annotated = Node.render_annotated.__code__
+                if code is _render_annotated:
+                    location = _template_location(current)
+                    if location is not None:
+                        return location, bookkeeping
+            elif code.co_name == "thread_handler":
                 break
-        frame = frame.f_back
-    return ASYNC_CALL_SITE.get()
+        current = current.f_back
+    return ASYNC_CALL_SITE.get(), bookkeeping
 
 
 def is_user_file(filename: str) -> bool:
     path = _verdicts.get(filename)
     if path is None:
         path = _classify(filename)
-    return bool(path) and path is not _THREAD_HOP
+    return bool(path) and path not in _SENTINELS

@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from djperf.record.events import LazyLoad, Provenance
+from djperf.record.events import LazyLoad, Provenance, QueryRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,18 @@ class PrefetchStep:
     # The lazy load this prefetch serves (Django 6.1's FETCH_PEERS), if any.
     load: LazyLoad | None
 
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One Django operation that sends several statements: a delete with its
+    cascades, a bulk_create in batches, a related manager's set()."""
+
+    kind: QueryRole
+    number: int
+
+
+# The operation in progress; nested operations belong to the outermost.
+OPERATION: ContextVar[Operation | None] = ContextVar("djperf_operation", default=None)
 
 # True while Django reads rows only to decide what to write: the deletion
 # collector, a related manager's set()/add()/remove()/clear(). Evaluations of

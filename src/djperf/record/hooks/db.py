@@ -13,6 +13,8 @@ Django keep a query log of its own, which costs time in production.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
@@ -20,11 +22,11 @@ from typing import Any
 from django.db import connections
 from django.db.backends.signals import connection_created
 
-from djperf.record.events import Query
-from djperf.record.hooks._state import CURRENT_LOAD
+from djperf.record.events import Query, QueryRole
+from djperf.record.hooks._state import CURRENT_LOAD, CURRENT_PREFETCH, OPERATION
 from djperf.record.recorder import ACTIVE, Recording, contain, live
 from djperf.record.sql import fingerprint
-from djperf.record.stack import user_location
+from djperf.record.stack import locate
 
 _DISPATCH_UID = "djperf.record.hooks.db"
 
@@ -55,7 +57,7 @@ def djperf_execute_wrapper(
     finally:
         duration = perf_counter() - start
         try:
-            record_query(scopes, sql, params, many, context["connection"], duration)
+            record_query(scopes, sql, params, many, context["connection"], start, duration)
         except Exception:
             contain("database")
 
@@ -66,28 +68,73 @@ def record_query(
     params: Any,
     many: bool,
     connection: Any,
+    started: float,
     duration: float,
 ) -> None:
     text = sql if isinstance(sql, str) else _as_text(sql)
-    location = user_location() if any(r.options.stacks for r in scopes) else None
+    bookkeeping = False
+    location = None
+    if any(r.options.stacks for r in scopes):
+        location, bookkeeping = locate(sys._getframe(2))
     shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
-    alias = connection.alias
-    plain = Query(text, shape, None, duration, alias, many, location)
+    load = CURRENT_LOAD.get()
+    operation = OPERATION.get()
+    role: QueryRole | None
+    if bookkeeping or shape.startswith(_TRANSACTION_STATEMENTS):
+        role = "bookkeeping"
+    elif load is not None:
+        role = "lazy_load"
+    elif CURRENT_PREFETCH.get() is not None:
+        role = "prefetch"
+    else:
+        role = None if operation is None else operation.kind
+    plain = Query(
+        text,
+        shape,
+        None,
+        duration,
+        connection.alias,
+        many,
+        location,
+        role=role,
+        operation=None if operation is None else operation.number,
+        params_key=None if many else _params_key(params),
+        started=started,
+    )
     with_params: Query | None = None
     for rec in scopes:
         if not rec.open:
             continue
         if rec.options.capture_params:
             if with_params is None:
-                with_params = Query(
-                    text, shape, _freeze(params, many), duration, alias, many, location
-                )
+                with_params = dataclasses.replace(plain, params=_freeze(params, many))
             rec.queries.append(with_params)
         else:
             rec.queries.append(plain)
-    load = CURRENT_LOAD.get()
     if load is not None:
         load.queries.append(plain)
+
+
+# Statements Django sends to manage transactions and connections.
+_TRANSACTION_STATEMENTS = (
+    "SAVEPOINT",
+    "RELEASE SAVEPOINT",
+    "ROLLBACK",
+    "BEGIN",
+    "COMMIT",
+    "START TRANSACTION",
+    "SET ",
+)
+
+
+def _params_key(params: Any) -> int | None:
+    if params is None:
+        return None
+    try:
+        return hash(tuple(params) if not isinstance(params, Mapping) else tuple(params.items()))
+    except TypeError:
+        # A list or dict among the values (an array, a JSON document).
+        return hash(repr(params))
 
 
 def _as_text(sql: Any) -> str:

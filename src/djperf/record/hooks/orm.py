@@ -37,6 +37,9 @@ from djperf.record.stack import user_location
 # relation; they are bookkeeping, never the objects a lazy load is about.
 BOOKKEEPING_MODELS = frozenset({"contenttypes.ContentType"})
 
+# The attribute a Query carries: the user line that built its queryset.
+BUILT = "_djperf_built"
+
 _patches = Patches()
 _original_model_iter: Any = None
 _original_raw_iter: Any = None
@@ -85,11 +88,19 @@ def begin_evaluation(
     query = queryset.__dict__.get("_query") or queryset.query
     select = getattr(query, "select_related", False)
     stacks = any(rec.options.stacks for rec in scopes)
+    lookups = queryset._prefetch_related_lookups
     evaluation = Evaluation(
         model=label,
         location=user_location() if stacks else None,
         select_related=_select_related_paths(select),
-        prefetch_related=_prefetch_paths(queryset._prefetch_related_lookups),
+        prefetch_related=_prefetch_paths(lookups),
+        built=query.__dict__.get(BUILT),
+        deferral=_deferral(query),
+        prefetch_to_attr=tuple(
+            str(lookup.prefetch_through)
+            for lookup in lookups or ()
+            if getattr(lookup, "to_attr", None)
+        ),
     )
     new_load: LazyLoad | None = None
     step = CURRENT_PREFETCH.get()
@@ -191,6 +202,13 @@ def _select_related_paths(select: Any) -> tuple[str, ...]:
     return tuple(paths)
 
 
+def _deferral(query: Any) -> tuple[str, tuple[str, ...]] | None:
+    names, defer = getattr(query, "deferred_loading", ((), True))
+    if not names:
+        return None
+    return ("defer" if defer else "only", tuple(sorted(names)))
+
+
 def _prefetch_paths(lookups: Any) -> tuple[str, ...]:
     return tuple(
         lookup if isinstance(lookup, str) else str(lookup.prefetch_through)
@@ -219,10 +237,28 @@ def _prefetch_one_level(instances: Any, prefetcher: Any, lookup: Any, level: int
         CURRENT_PREFETCH.reset(token)
 
 
+def _noting_where_built(original: Any) -> Any:
+    def get_queryset(self: Any) -> Any:
+        queryset = original(self)
+        scopes = ACTIVE.get()
+        # Not inside a prefetch: it builds a manager queryset per instance.
+        if scopes and CURRENT_PREFETCH.get() is None and any(r.options.stacks for r in scopes):
+            try:
+                queryset._query._djperf_built = user_location()
+            except Exception:
+                contain("queryset building")
+        return queryset
+
+    return get_queryset
+
+
 def install() -> None:
     global _original_model_iter, _original_raw_iter, _original_prefetch_one_level
     if _patches:
         return
+    from django.db.models.manager import BaseManager
+
+    _patches.wrap(BaseManager, "get_queryset", _noting_where_built)
     _original_model_iter = _patches.wrap(ModelIterable, "__iter__", lambda _: _model_iter)
     _original_raw_iter = _patches.wrap(RawModelIterable, "__iter__", lambda _: _raw_iter)
     _original_prefetch_one_level = _patches.wrap(

@@ -1,51 +1,95 @@
-"""Writes that read: evaluations Django runs to decide what to write are no lazy loads.
+"""Operations: Django calls that send several statements, and reads done to write.
 
-The deletion collector evaluates the querysets it deletes (``author.books.all()
-.delete()`` reads the books to cascade), and a related manager's ``set()``,
-``add()``, ``remove()`` and ``clear()`` read the current rows before writing.
-While they run, ``WRITING`` is set, and orm.py records the evaluations of a
-related manager's queryset as plain evaluations, not as lazy loads that a
-prefetch could have saved. Their statements are still recorded.
+- A deletion (``Collector.collect`` then ``Collector.delete``, behind
+  ``Model.delete()`` and ``QuerySet.delete()``) reads the rows to cascade and
+  deletes them: one operation of kind "delete". Its statements are the cost
+  of one ``delete()`` call, never a write-in-loop of their own.
+- ``bulk_create``, ``bulk_update`` and ``in_bulk`` send batches: one
+  operation of kind "bulk".
+- A related manager's ``set()``, ``add()``, ``remove()``, ``clear()``: one
+  operation of kind "relation_write".
+
+Statements sent inside an operation carry its kind and number (see db.py).
+While a deletion collects or a related manager writes, ``WRITING`` is also
+set: the related manager querysets they evaluate are no lazy loads.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models.deletion import Collector
+from django.db.models.query import QuerySet
 
+from djperf.record.events import QueryRole
 from djperf.record.hooks._patch import Patches
-from djperf.record.hooks._state import WRITING
+from djperf.record.hooks._state import OPERATION, WRITING, Operation
 
 _patches = Patches()
+_numbers = itertools.count(1)
 MANAGER_WRITES = ("add", "remove", "clear", "set")
+BULK_METHODS = ("bulk_create", "bulk_update", "in_bulk")
 
 
-def _writing(original: Any) -> Any:
-    # functools.wraps keeps Django's alters_data flag, which templates obey.
+def _operation(kind: QueryRole, *, writing: bool) -> Callable[[Any], Any]:
+    def wrap(original: Any) -> Any:
+        # functools.wraps keeps Django's alters_data flag, which templates obey.
+        @functools.wraps(original)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            token = OPERATION.set(Operation(kind, next(_numbers))) if OPERATION.get() is None else None
+            writing_token = WRITING.set(True) if writing else None
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if writing_token is not None:
+                    WRITING.reset(writing_token)
+                if token is not None:
+                    OPERATION.reset(token)
+
+        return method
+
+    return wrap
+
+
+def _deletion(original: Any) -> Any:
+    """Collector.collect and Collector.delete: one operation per collector."""
+
     @functools.wraps(original)
-    def method(*args: Any, **kwargs: Any) -> Any:
-        token = WRITING.set(True)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        number = self.__dict__.get("_djperf_operation")
+        if number is None:
+            number = self.__dict__["_djperf_operation"] = next(_numbers)
+        token = OPERATION.set(Operation("delete", number)) if OPERATION.get() is None else None
+        writing_token = WRITING.set(True)
         try:
-            return original(*args, **kwargs)
+            return original(self, *args, **kwargs)
         finally:
-            WRITING.reset(token)
+            WRITING.reset(writing_token)
+            if token is not None:
+                OPERATION.reset(token)
 
     return method
 
 
 def watch_manager(manager_class: type) -> None:
     """Mark the write methods of a related manager class Django just built."""
+    wrap = _operation("relation_write", writing=True)
     for name in MANAGER_WRITES:
         original = vars(manager_class).get(name)
         if original is not None:
-            setattr(manager_class, name, _writing(original))
+            setattr(manager_class, name, wrap(original))
 
 
 def install() -> None:
-    if not _patches:
-        _patches.wrap(Collector, "collect", _writing)
+    if _patches:
+        return
+    _patches.wrap(Collector, "collect", _deletion)
+    _patches.wrap(Collector, "delete", _deletion)
+    for name in BULK_METHODS:
+        _patches.wrap(QuerySet, name, _operation("bulk", writing=False))
 
 
 def uninstall() -> None:
