@@ -192,7 +192,7 @@ class Provenance(_DropOnCopy):
     reads it back.
     """
 
-    __slots__ = ("_children", "evaluation", "how", "path", "root", "via")
+    __slots__ = ("_children", "evaluation", "how", "path", "root", "seen", "via")
 
     def __init__(
         self,
@@ -211,6 +211,9 @@ class Provenance(_DropOnCopy):
         self.evaluation = evaluation
         self.via = via
         self._children: dict[str, Provenance] = {}
+        # Relations already noted as used from instances of this provenance
+        # (see hooks/usage.py): each is noted once, not once per access.
+        self.seen: set[object] = set()
 
     def joined(self, name: str) -> str:
         """The lookup path of relation `name` taken from this instance."""

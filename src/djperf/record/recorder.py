@@ -122,6 +122,7 @@ class capture:
         # Connections this thread opened before djperf installed.
         hooks.db.attach_current_thread()
         rec = self.recording = Recording(self.options)
+        hooks.usage.scope_opened()
         ACTIVE.set((*ACTIVE.get(), rec))
         rec._started = time.perf_counter()
         return rec
@@ -141,6 +142,9 @@ class capture:
         # async fixture's teardown), and restore a stale tuple when scopes
         # exit out of order.
         ACTIVE.set(tuple(scope for scope in ACTIVE.get() if scope is not rec))
+        from djperf.record import hooks
+
+        hooks.usage.scope_closed()
         from djperf.detect import registry
 
         rec.findings = registry.run(rec)

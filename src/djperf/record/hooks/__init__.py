@@ -3,7 +3,8 @@
 - db:        every statement, through Django's ``connection.execute_wrapper``
 - orm:       queryset evaluations and prefetches; tags instances with their provenance
 - relations: lazy loads of every relation kind and of deferred fields
-- writes:    the reads Django does to write (deletes, related managers' set/add...)
+- writes:    operations (deletes, bulk_*, related managers' set/add...) and their reads
+- usage:     which select_related / prefetch_related relations were used
 - threads:   the user line behind an ``await`` that hops to a worker thread
 
 install() is idempotent and called by the djperf app's ready() and by every
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from djperf.record.hooks import db, orm, relations, threads, writes
+from djperf.record.hooks import db, orm, relations, threads, usage, writes
 
 _lock = threading.Lock()
 _installed = False
@@ -33,6 +34,7 @@ def install() -> None:
         db.install()
         orm.install()
         writes.install()
+        usage.install()
         relations.install()
         threads.install()
         _installed = True
@@ -43,6 +45,7 @@ def uninstall() -> None:
     with _lock:
         threads.uninstall()
         relations.uninstall()
+        usage.uninstall()
         writes.uninstall()
         orm.uninstall()
         db.uninstall()

@@ -46,7 +46,7 @@ from django.db.models.query_utils import DeferredAttribute
 
 from djperf.record import tags
 from djperf.record.events import LazyLoad, RelationKind, _DropOnCopy
-from djperf.record.hooks import writes
+from djperf.record.hooks import usage, writes
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_LOAD
 from djperf.record.recorder import ACTIVE, Recording, contain, live
@@ -442,6 +442,7 @@ def _wrapping_factory(original: Any, describe_rel: Callable[..., RelationInfo]) 
                 manager_class._apply_rel_filters, info
             )
             writes.watch_manager(manager_class)
+            usage.watch_manager(manager_class, info.field)
         except Exception:
             contain("related manager class")
         return manager_class

@@ -1,0 +1,124 @@
+"""Which eagerly loaded relations were used: the raw material of unused-eager-load.
+
+A select_related relation is used when its descriptor is read on an instance
+(``review.book``); a prefetched one when its related manager's queryset is
+asked for (``author.books.all()``). Each use adds the relation's full path to
+the root evaluation's ``used`` set, so a lookup an evaluation asked for and
+no instance ever used shows as unused.
+
+Reading a relation is the hot path of a select_related loop, so the
+descriptor wrappers are installed only while at least one capture is open
+(`watching()`), and note a relation once per provenance, not once per access.
+A related manager class keeps its wrapper, which checks a module flag.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.db.models.fields.related_descriptors import (
+    ForwardManyToOneDescriptor,
+    ReverseOneToOneDescriptor,
+)
+
+from djperf.record.hooks._patch import Patches
+from djperf.record.hooks._state import CURRENT_PREFETCH
+from djperf.record.recorder import ACTIVE, contain
+from djperf.record.tags import provenance_of
+
+_patches = Patches()
+_open_scopes = 0
+_lock = threading.Lock()
+_watching = False
+# descriptor -> the names a lookup may use for it (field name; for a reverse
+# one-to-one, its accessor and its query name).
+_names: dict[Any, tuple[str, ...]] = {}
+
+
+def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
+    # The common case first: a tagged instance whose relation is already noted.
+    source = getattr(instance, "_djperf_source", None) or provenance_of(instance)
+    if source is None or key in source.seen:
+        return
+    source.seen.add(key)
+    if source.root is not None:
+        used = source.root.used
+        for name in names:
+            used.add(source.joined(name))
+
+
+def _descriptor_names(descriptor: Any) -> tuple[str, ...]:
+    names = _names.get(descriptor)
+    if names is None:
+        if isinstance(descriptor, ReverseOneToOneDescriptor):
+            related = descriptor.related
+            names = tuple({related.get_accessor_name() or related.name, related.name})
+        else:
+            names = (descriptor.field.name,)
+        _names[descriptor] = names
+    return names
+
+
+def _noting_descriptor_use(original: Any) -> Any:
+    def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
+        value = original(self, instance, cls)
+        if instance is not None and ACTIVE.get():
+            try:
+                note_use(instance, self, _names.get(self) or _descriptor_names(self))
+            except Exception:
+                contain("relation use")
+        return value
+
+    return __get__
+
+
+def watch_manager(manager_class: Any, field: str) -> None:
+    """Note uses of a related manager class's relation (called for each class built)."""
+    original = manager_class.get_queryset
+    names = (field,)
+
+    def get_queryset(self: Any) -> Any:
+        queryset = original(self)
+        # prefetch_related itself asks each instance's manager for a queryset.
+        if _watching and ACTIVE.get() and CURRENT_PREFETCH.get() is None:
+            try:
+                note_use(self.instance, names, names)
+            except Exception:
+                contain("relation use")
+        return queryset
+
+    manager_class.get_queryset = get_queryset
+
+
+def scope_opened() -> None:
+    """A capture scope opened: watch relation reads while any is open."""
+    global _open_scopes, _watching
+    with _lock:
+        _open_scopes += 1
+        if _open_scopes == 1 and not _patches:
+            _patches.wrap(ForwardManyToOneDescriptor, "__get__", _noting_descriptor_use)
+            _patches.wrap(ReverseOneToOneDescriptor, "__get__", _noting_descriptor_use)
+        _watching = True
+
+
+def scope_closed() -> None:
+    global _open_scopes, _watching
+    with _lock:
+        _open_scopes = max(0, _open_scopes - 1)
+        if _open_scopes == 0:
+            _watching = False
+            _patches.undo()
+
+
+def install() -> None:
+    """Nothing until a scope opens (see scope_opened)."""
+
+
+def uninstall() -> None:
+    global _open_scopes, _watching
+    with _lock:
+        _patches.undo()
+        _open_scopes = 0
+        _watching = False
+    _names.clear()
