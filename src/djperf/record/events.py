@@ -100,6 +100,8 @@ class HttpCall:
     method: str
     # scheme://host/path; the query string only with capture_params=True.
     url: str
+    # A hash of the whole URL: equal for the same request, without keeping it.
+    url_key: int
     # Seconds: the longest of connect/read/write; None when nothing bounds the call.
     timeout: float | None
     started: float

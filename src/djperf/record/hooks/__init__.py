@@ -5,6 +5,8 @@
 - relations: lazy loads of every relation kind and of deferred fields
 - writes:    operations (deletes, bulk_*, related managers' set/add...) and their reads
 - usage:     which select_related / prefetch_related relations were used
+- http:      outbound HTTP (requests, httpx, urllib3, urllib.request) and its timeout
+- cache:     Django's cache API and redis-py commands
 - threads:   the user line behind an ``await`` that hops to a worker thread
 
 install() is idempotent and called by the djperf app's ready() and by every
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import threading
 
-from djperf.record.hooks import db, orm, relations, threads, usage, writes
+from djperf.record.hooks import cache, db, http, orm, relations, threads, usage, writes
 
 _lock = threading.Lock()
 _installed = False
@@ -37,12 +39,16 @@ def install() -> None:
         usage.install()
         relations.install()
         threads.install()
+        http.install()
+        cache.install()
         _installed = True
 
 
 def uninstall() -> None:
     global _installed
     with _lock:
+        cache.uninstall()
+        http.uninstall()
         threads.uninstall()
         relations.uninstall()
         usage.uninstall()

@@ -1,0 +1,254 @@
+"""Round trips to caches: Django's cache API and Redis (redis-py).
+
+Django's cache backends have no common hook, and each one overrides the
+methods, so the methods of each backend *instance* are wrapped when Django
+creates it (``CacheHandler.create_connection``), and those already created
+when djperf installs. The async methods (``aget`` ...) call the sync ones
+through sync_to_async, so they are recorded once, with the awaiting line.
+redis-py is wrapped at ``Redis.execute_command`` and ``Pipeline.execute``
+(sync and asyncio). A call made inside another (a backend's get_many calling
+get per key, Django's RedisCache calling redis-py) is recorded once, by the
+outermost.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from djperf.record.events import CacheCall
+from djperf.record.hooks._patch import Patches
+from djperf.record.recorder import ACTIVE, Recording, contain, live
+from djperf.record.stack import user_location
+
+_patches = Patches()
+_IN_CALL: ContextVar[bool] = ContextVar("djperf_in_cache_call", default=False)
+
+CACHE_METHODS = (
+    "get",
+    "set",
+    "add",
+    "delete",
+    "touch",
+    "incr",
+    "decr",
+    "has_key",
+    "get_many",
+    "set_many",
+    "delete_many",
+    "get_or_set",
+    "clear",
+)
+_MANY = ("get_many", "set_many", "delete_many")
+_WRAPPED = "_djperf_wrapped"
+
+
+def _active() -> tuple[Recording, ...]:
+    scopes = ACTIVE.get()
+    if scopes and not scopes[-1].open:
+        return live(scopes)
+    return scopes
+
+
+def _record(
+    scopes: tuple[Recording, ...], backend: str, command: str, keys: int, started: float
+) -> None:
+    call = CacheCall(
+        backend=backend,
+        command=command,
+        keys=keys,
+        started=started,
+        duration=time.perf_counter() - started,
+        location=user_location() if any(r.options.stacks for r in scopes) else None,
+    )
+    for rec in scopes:
+        if rec.open:
+            rec.cache_calls.append(call)
+
+
+def _keys(command: str, args: tuple[Any, ...]) -> int:
+    if command in _MANY and args:
+        first = args[0]
+        if isinstance(first, Mapping):
+            return len(first)
+        try:
+            return len(first)
+        except TypeError:
+            return 1
+    return 1
+
+
+def _timed(
+    original: Callable[..., Any], backend: str, command: str, keys: Callable[..., int]
+) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        scopes = _active()
+        if not scopes or _IN_CALL.get():
+            return original(*args, **kwargs)
+        try:
+            # Before the call: a pipeline empties its command stack as it runs.
+            count = keys(*args, **kwargs)
+        except Exception:
+            contain("cache call")
+            return original(*args, **kwargs)
+        token = _IN_CALL.set(True)
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _IN_CALL.reset(token)
+            try:
+                _record(scopes, backend, command, count, started)
+            except Exception:
+                contain("cache call")
+
+    return call
+
+
+def _timed_async(
+    original: Callable[..., Any], backend: str, command: str, keys: Callable[..., int]
+) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        scopes = _active()
+        if not scopes or _IN_CALL.get():
+            return await original(*args, **kwargs)
+        try:
+            count = keys(*args, **kwargs)
+        except Exception:
+            contain("cache call")
+            return await original(*args, **kwargs)
+        token = _IN_CALL.set(True)
+        started = time.perf_counter()
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            _IN_CALL.reset(token)
+            try:
+                _record(scopes, backend, command, count, started)
+            except Exception:
+                contain("cache call")
+
+    return call
+
+
+# -- Django's cache API ---------------------------------------------------------------
+
+
+def watch_backend(backend: Any, alias: str) -> Any:
+    """Wrap the cache methods of one backend instance (idempotent)."""
+    if getattr(backend, _WRAPPED, False):
+        return backend
+    name = f"cache:{alias}"
+    for command in CACHE_METHODS:
+        bound = getattr(backend, command, None)
+        if bound is not None:
+            setattr(
+                backend,
+                command,
+                _timed(bound, name, command, lambda *a, _c=command, **k: _keys(_c, a)),
+            )
+    setattr(backend, _WRAPPED, True)
+    return backend
+
+
+def _watching_handler(original: Any) -> Any:
+    def create_connection(self: Any, alias: str) -> Any:
+        backend = original(self, alias)
+        try:
+            watch_backend(backend, alias)
+        except Exception:
+            contain("cache backend")
+        return backend
+
+    return create_connection
+
+
+def unwatch_backend(backend: Any) -> None:
+    if getattr(backend, _WRAPPED, False):
+        for command in (*CACHE_METHODS, _WRAPPED):
+            backend.__dict__.pop(command, None)
+
+
+# -- redis-py -----------------------------------------------------------------------
+
+
+def _redis_command(*args: Any, **kwargs: Any) -> int:
+    return 1
+
+
+def _watching_redis(original: Any) -> Any:
+    @functools.wraps(original)
+    def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        scopes = _active()
+        if not scopes or _IN_CALL.get() or not args:
+            return original(self, *args, **options)
+        return _timed(original, "redis", str(args[0]).upper(), _redis_command)(
+            self, *args, **options
+        )
+
+    return execute_command
+
+
+def _watching_redis_async(original: Any) -> Any:
+    @functools.wraps(original)
+    async def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        scopes = _active()
+        if not scopes or _IN_CALL.get() or not args:
+            return await original(self, *args, **options)
+        return await _timed_async(original, "redis", str(args[0]).upper(), _redis_command)(
+            self, *args, **options
+        )
+
+    return execute_command
+
+
+def _pipeline_size(pipeline: Any, *args: Any, **kwargs: Any) -> int:
+    return len(getattr(pipeline, "command_stack", ()) or ()) or 1
+
+
+def _watching_pipeline(original: Any) -> Any:
+    return _timed(original, "redis", "pipeline", _pipeline_size)
+
+
+def _watching_pipeline_async(original: Any) -> Any:
+    return _timed_async(original, "redis", "pipeline", _pipeline_size)
+
+
+def install() -> None:
+    if _patches:
+        return
+    from django.core.cache import CacheHandler, caches
+
+    _patches.wrap(CacheHandler, "create_connection", _watching_handler)
+    for alias in caches:
+        # Backends this thread already created (others are created wrapped).
+        if hasattr(caches._connections, alias):
+            try:
+                watch_backend(caches[alias], alias)
+            except Exception:
+                contain("cache backend")
+    try:
+        import redis.client
+    except ImportError:
+        return
+    _patches.wrap(redis.client.Redis, "execute_command", _watching_redis)
+    _patches.wrap(redis.client.Pipeline, "execute", _watching_pipeline)
+    try:
+        import redis.asyncio.client
+    except ImportError:
+        return
+    _patches.wrap(redis.asyncio.client.Redis, "execute_command", _watching_redis_async)
+    _patches.wrap(redis.asyncio.client.Pipeline, "execute", _watching_pipeline_async)
+
+
+def uninstall() -> None:
+    from django.core.cache import caches
+
+    _patches.undo()
+    for backend in caches.all(initialized_only=True):
+        unwatch_backend(backend)
