@@ -46,8 +46,9 @@ class ProductQuerySet(models.QuerySet["Product"]):
         return self.select_related("brand", "category").prefetch_related("images")
 
     def optimize_for_details(self) -> ProductQuerySet:
-        """The product page: the list row plus its reviews."""
-        return self.optimize_for_list().with_reviews()
+        """The product page: the list row, its reviews, and the other products
+        of its category with their brands."""
+        return self.optimize_for_list().with_reviews().prefetch_related("category__products__brand")
 
     def with_reviews(self) -> ProductQuerySet:
         return self.prefetch_related("reviews")

@@ -18,6 +18,7 @@ from djperf.detect.findings import Finding, Fix
 from djperf.record.events import Evaluation, LazyLoad, Location, Provenance, Query
 from djperf.record.recorder import Recording, capture
 from djperf.record.tags import provenance_of
+from djperf.verify import Trial, Verification, verify
 
 __version__ = "0.1.0.dev0"
 
@@ -30,7 +31,10 @@ __all__ = [
     "Provenance",
     "Query",
     "Recording",
+    "Trial",
+    "Verification",
     "__version__",
     "capture",
     "provenance_of",
+    "verify",
 ]

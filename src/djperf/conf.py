@@ -6,6 +6,7 @@
         "STACKS": True,              # find the user line of each event
         "LIBRARY_PATHS": [],         # more paths whose frames are not user code
         "USER_PATHS": [],            # user code even inside site-packages
+        "THRESHOLDS": {"n-plus-one": {"count": 3}},   # per rule, see docs/rules/
     }
 
 Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
@@ -27,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "STACKS": True,
     "LIBRARY_PATHS": (),
     "USER_PATHS": (),
+    "THRESHOLDS": {},
 }
 
 _listeners: list[Callable[[], None]] = []
@@ -65,6 +67,7 @@ _TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("STACKS", (bool,), "True or False"),
     ("LIBRARY_PATHS", (list, tuple), "a list of paths"),
     ("USER_PATHS", (list, tuple), "a list of paths"),
+    ("THRESHOLDS", (dict,), "a dict of rule ids to dicts of thresholds"),
 )
 
 

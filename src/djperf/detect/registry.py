@@ -2,11 +2,14 @@
 
 A rule family is one module under ``djperf/detect/`` that registers itself::
 
-    @register("n-plus-one")
+    @register("n-plus-one", count=2)
     def n_plus_one(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[Finding]:
         ...
 
-Adding a rule touches that module, its test module and docs/rules/<id>.md.
+The keyword arguments are the rule's thresholds and their defaults; the
+``DJPERF["THRESHOLDS"]`` setting overrides them for the project and
+``capture(thresholds=...)`` for one capture. Adding a rule touches that
+module, its test module and docs/rules/<id>.md.
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from djperf.record.recorder import Recording, contain
 Detector = Callable[[Recording, Mapping[str, Any]], Iterable[Finding]]
 
 _detectors: dict[str, Detector] = {}
+_defaults: dict[str, dict[str, Any]] = {}
 _loaded = False
 
 
-def register(rule: str) -> Callable[[Detector], Detector]:
+def register(rule: str, **defaults: Any) -> Callable[[Detector], Detector]:
     def decorator(detector: Detector) -> Detector:
         if rule in _detectors and _detectors[rule] is not detector:
             raise ValueError(f"rule {rule!r} already has a detector")
         _detectors[rule] = detector
+        _defaults[rule] = defaults
         return detector
 
     return decorator
@@ -37,6 +42,29 @@ def register(rule: str) -> Callable[[Detector], Detector]:
 
 def unregister(rule: str) -> None:
     _detectors.pop(rule, None)
+    _defaults.pop(rule, None)
+
+
+def defaults(rule: str) -> dict[str, Any]:
+    """The documented default thresholds of `rule`."""
+    _load()
+    return dict(_defaults.get(rule, {}))
+
+
+def thresholds(rule: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then DJPERF["THRESHOLDS"], then the capture's own."""
+    from djperf import conf
+
+    merged = defaults(rule)
+    for layer in (conf.get("THRESHOLDS").get(rule, {}), overrides or {}):
+        unknown = sorted(set(layer) - set(merged))
+        if unknown:
+            raise ValueError(
+                f"unknown threshold(s) for {rule}: {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(merged)) or 'none'}"
+            )
+        merged.update(layer)
+    return merged
 
 
 def _load() -> None:
@@ -47,7 +75,7 @@ def _load() -> None:
     import djperf.detect as package
 
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in ("findings", "registry"):
+        if module.name not in ("findings", "registry") and not module.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{module.name}")
     _loaded = True
 
@@ -69,8 +97,10 @@ def run(recording: Recording) -> list[Finding]:
         if selected is not None and rule not in selected:
             continue
         try:
-            findings.extend(detector(recording, recording.options.thresholds.get(rule, {})))
+            limits = thresholds(rule, recording.options.thresholds.get(rule))
+            findings.extend(detector(recording, limits))
         except Exception:
             contain(f"detector {rule}")
-    findings.sort(key=lambda f: -f.count)
+    # Most costly first: time when it was measured, then how often.
+    findings.sort(key=lambda f: (-f.duration, -f.count))
     return findings

@@ -110,6 +110,8 @@ class HttpCall:
     # The thread or asyncio task that made it: calls of one task that do not
     # overlap ran one after another.
     task: int
+    # Made by a coroutine (an asyncio task) rather than a thread.
+    asynchronous: bool = False
     status: int | None = None
     error: str | None = None
 
@@ -174,6 +176,10 @@ class Evaluation:
     # Prefetch lookups stored with to_attr: read as plain attributes, their
     # use cannot be seen.
     prefetch_to_attr: tuple[str, ...] = ()
+    # For a prefetch or lazy-load evaluation: the root evaluation its rows
+    # belong to, and their path from it ("books"). None and "" for a root.
+    root: Evaluation | None = None
+    path: str = ""
 
     @property
     def select_related_all(self) -> bool:

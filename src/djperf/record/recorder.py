@@ -109,7 +109,7 @@ class capture:
             ),
             stacks=bool(conf.get("STACKS")) if stacks is None else stacks,
             detectors=None if detectors is None else _rule_ids(detectors),
-            thresholds=dict(thresholds or {}),
+            thresholds=_checked_thresholds(thresholds or {}),
         )
         self.recording: Recording | None = None
 
@@ -172,6 +172,17 @@ def _rule_ids(detectors: Iterable[str]) -> frozenset[str]:
         known = ", ".join(registry.rules()) or "none registered"
         raise ValueError(f"unknown rule id(s): {', '.join(unknown)}; known: {known}")
     return selected
+
+
+def _checked_thresholds(
+    thresholds: Mapping[str, Mapping[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    from djperf.detect import registry
+
+    _rule_ids(thresholds)
+    for rule, values in thresholds.items():
+        registry.thresholds(rule, values)  # raises on an unknown threshold
+    return {rule: dict(values) for rule, values in thresholds.items()}
 
 
 _reported: set[str] = set()

@@ -106,7 +106,9 @@ def _bookkeeping_prefixes() -> tuple[str, ...]:
     import django
 
     contrib = os.path.join(os.path.dirname(django.__file__), "contrib")
-    return tuple(os.path.join(contrib, app) + os.sep for app in ("auth", "sessions", "contenttypes"))
+    return tuple(
+        os.path.join(contrib, app) + os.sep for app in ("auth", "sessions", "contenttypes")
+    )
 
 
 _render_annotated: Any = None

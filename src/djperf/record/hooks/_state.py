@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from djperf.record.events import LazyLoad, Provenance, QueryRole
 
@@ -42,6 +43,9 @@ OPERATION: ContextVar[Operation | None] = ContextVar("djperf_operation", default
 # collector, a related manager's set()/add()/remove()/clear(). Evaluations of
 # a related manager's queryset there are no lazy loads.
 WRITING: ContextVar[bool] = ContextVar("djperf_writing", default=False)
+
+# Fixes djperf.verify() is trying: queryset changes to make at an origin.
+REWRITES: ContextVar[tuple[Any, ...]] = ContextVar("djperf_rewrites", default=())
 
 CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", default=None)
 CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(

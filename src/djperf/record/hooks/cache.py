@@ -42,7 +42,11 @@ CACHE_METHODS = (
     "get_or_set",
     "clear",
 )
-_MANY = ("get_many", "set_many", "delete_many")
+# Django's async methods (aget ...) call the sync ones, one per key for the
+# *_many ones (BaseCache.aget_many awaits aget per key): wrapped too, so a
+# single aget_many is one call and the calls inside it are not.
+ASYNC_CACHE_METHODS = tuple(f"a{name}" for name in CACHE_METHODS)
+_MANY = ("get_many", "set_many", "delete_many", "aget_many", "aset_many", "adelete_many")
 _WRAPPED = "_djperf_wrapped"
 
 
@@ -152,6 +156,14 @@ def watch_backend(backend: Any, alias: str) -> Any:
                 command,
                 _timed(bound, name, command, lambda *a, _c=command, **k: _keys(_c, a)),
             )
+    for command in ASYNC_CACHE_METHODS:
+        bound = getattr(backend, command, None)
+        if bound is not None:
+            setattr(
+                backend,
+                command,
+                _timed_async(bound, name, command[1:], lambda *a, _c=command, **k: _keys(_c, a)),
+            )
     setattr(backend, _WRAPPED, True)
     return backend
 
@@ -170,7 +182,7 @@ def _watching_handler(original: Any) -> Any:
 
 def unwatch_backend(backend: Any) -> None:
     if getattr(backend, _WRAPPED, False):
-        for command in (*CACHE_METHODS, _WRAPPED):
+        for command in (*CACHE_METHODS, *ASYNC_CACHE_METHODS, _WRAPPED):
             backend.__dict__.pop(command, None)
 
 
@@ -227,7 +239,7 @@ def install() -> None:
     _patches.wrap(CacheHandler, "create_connection", _watching_handler)
     for alias in caches:
         # Backends this thread already created (others are created wrapped).
-        if hasattr(caches._connections, alias):
+        if hasattr(caches._connections, alias):  # type: ignore[attr-defined]
             try:
                 watch_backend(caches[alias], alias)
             except Exception:

@@ -40,13 +40,13 @@ def _active() -> tuple[Recording, ...]:
     return scopes
 
 
-def _task() -> int:
-    """The asyncio task or, outside one, the thread making a call."""
+def _task() -> tuple[int, bool]:
+    """The asyncio task or, outside one, the thread making a call, and which."""
     try:
         task = asyncio.current_task()
     except RuntimeError:
         task = None
-    return id(task) if task is not None else threading.get_ident()
+    return (id(task), True) if task is not None else (threading.get_ident(), False)
 
 
 def _shown_url(url: Any, full: bool) -> str:
@@ -71,17 +71,13 @@ def _largest(*values: Any) -> float | None:
 class _Call:
     """Times one call and records it, unless it is nested in another one."""
 
-    def __init__(
-        self, scopes: tuple[Recording, ...], library: str, method: str, url: Any
-    ) -> None:
+    def __init__(self, scopes: tuple[Recording, ...], library: str, method: str, url: Any) -> None:
         self.scopes = scopes
         self.library = library
         self.method = method.upper()
         self.url = url
-        self.location = (
-            user_location() if any(r.options.stacks for r in scopes) else None
-        )
-        self.task = _task()
+        self.location = user_location() if any(r.options.stacks for r in scopes) else None
+        self.task, self.asynchronous = _task()
         self.started = time.perf_counter()
 
     def finish(self, timeout: float | None, status: int | None, error: str | None) -> None:
@@ -97,6 +93,7 @@ class _Call:
             duration=duration,
             location=self.location,
             task=self.task,
+            asynchronous=self.asynchronous,
             status=status,
             error=error,
         )
@@ -234,7 +231,9 @@ def _urllib3_timeout_value(timeout: Any) -> float | None:
     return _largest(resolved(timeout))
 
 
-def _describe_urllib3(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> tuple[str, Any, float | None]:
+def _describe_urllib3(
+    pool: Any, method: str, url: str, *args: Any, **kwargs: Any
+) -> tuple[str, Any, float | None]:
     from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
     # urlopen(method, url, body, headers, retries, redirect, assert_same_host, timeout, ...)
@@ -253,7 +252,9 @@ def _urllib3_status(response: Any) -> int | None:
 # -- urllib.request -----------------------------------------------------------------
 
 
-def _describe_urllib(opener: Any, fullurl: Any, data: Any = None, timeout: Any = None, **kwargs: Any) -> tuple[str, Any, float | None]:
+def _describe_urllib(
+    opener: Any, fullurl: Any, data: Any = None, timeout: Any = None, **kwargs: Any
+) -> tuple[str, Any, float | None]:
     if isinstance(fullurl, str):
         url, verb = fullurl, "POST" if data is not None else "GET"
     else:

@@ -29,7 +29,13 @@ from djperf.record import tags
 from djperf.record.events import Evaluation, LazyLoad, Provenance
 from djperf.record.hooks import relations
 from djperf.record.hooks._patch import Patches
-from djperf.record.hooks._state import CURRENT_LOAD, CURRENT_PREFETCH, WRITING, PrefetchStep
+from djperf.record.hooks._state import (
+    CURRENT_LOAD,
+    CURRENT_PREFETCH,
+    REWRITES,
+    WRITING,
+    PrefetchStep,
+)
 from djperf.record.recorder import ACTIVE, Recording, contain, live
 from djperf.record.stack import user_location
 
@@ -86,12 +92,26 @@ def begin_evaluation(
     # QuerySet keeps its Query in _query (the .query property may apply a
     # deferred filter); RawQuerySet has only .query.
     query = queryset.__dict__.get("_query") or queryset.query
-    select = getattr(query, "select_related", False)
     stacks = any(rec.options.stacks for rec in scopes)
+    location = user_location() if stacks else None
+    step = CURRENT_PREFETCH.get()
+    load = CURRENT_LOAD.get()
+    mark = query.__dict__.get(relations.MARK)
+    if REWRITES.get() and step is None and mark is None and load is None and location:
+        # djperf.verify() is trying a fix at this root evaluation's origin:
+        # change the queryset before Django compiles it (and before its joins
+        # are planned below).
+        from djperf.verify import apply_rewrites
+
+        try:
+            apply_rewrites(location, queryset)
+        except Exception:
+            contain("verify")
+    select = getattr(query, "select_related", False)
     lookups = queryset._prefetch_related_lookups
     evaluation = Evaluation(
         model=label,
-        location=user_location() if stacks else None,
+        location=location,
         select_related=_select_related_paths(select),
         prefetch_related=_prefetch_paths(lookups),
         built=query.__dict__.get(BUILT),
@@ -103,9 +123,6 @@ def begin_evaluation(
         ),
     )
     new_load: LazyLoad | None = None
-    step = CURRENT_PREFETCH.get()
-    load = CURRENT_LOAD.get()
-    mark = query.__dict__.get(relations.MARK)
     if step is not None and label not in BOOKKEEPING_MODELS:
         parent = step.parent
         if step.load is not None:
@@ -129,6 +146,9 @@ def begin_evaluation(
         provenance = loaded_provenance(load, evaluation)
     else:
         provenance = Provenance(root=evaluation, path="", how="row", evaluation=evaluation)
+    if provenance.root is not evaluation:
+        evaluation.root = provenance.root
+        evaluation.path = provenance.path
     for rec in scopes:
         if rec.open:
             rec.evaluations.append(evaluation)

@@ -39,7 +39,9 @@ def _operation(kind: QueryRole, *, writing: bool) -> Callable[[Any], Any]:
         # functools.wraps keeps Django's alters_data flag, which templates obey.
         @functools.wraps(original)
         def method(*args: Any, **kwargs: Any) -> Any:
-            token = OPERATION.set(Operation(kind, next(_numbers))) if OPERATION.get() is None else None
+            token = (
+                OPERATION.set(Operation(kind, next(_numbers))) if OPERATION.get() is None else None
+            )
             writing_token = WRITING.set(True) if writing else None
             try:
                 return original(*args, **kwargs)

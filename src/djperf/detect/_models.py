@@ -1,0 +1,104 @@
+"""What the detectors need to know about models: tables and relation paths."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db.models.constants import LOOKUP_SEP
+
+_tables: dict[str, Any] | None = None
+
+
+def model_for_table(table: str) -> Any:
+    """The model whose table is `table` (auto-created M2M through models included)."""
+    global _tables
+    if _tables is None:
+        _tables = {
+            model._meta.db_table.lower(): model
+            for model in apps.get_models(include_auto_created=True)
+        }
+    return _tables.get(table.lower().strip('"`'))
+
+
+def model_for_label(label: str | None) -> Any:
+    if not label:
+        return None
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+
+
+def short(label: str | None) -> str:
+    """ "catalogue.Product" -> "Product"."""
+    return (label or "?").rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One relation of a lookup path, as a fix needs to know it."""
+
+    name: str  # as written in the path (accessor names for reverse relations)
+    many: bool  # reached many objects (reverse FK, M2M, generic relation, a to_attr list)
+    # The name select_related takes for it, or None when select_related cannot
+    # follow it (many-valued, generic foreign keys, unknown attributes).
+    select_name: str | None
+    model: Any  # the model at the end of the hop, when known
+
+
+def resolve(model: Any, path: str) -> list[Hop]:
+    """The hops of `path` ("book__publisher", "books__tags") from `model`."""
+    hops: list[Hop] = []
+    for name in path.split(LOOKUP_SEP) if path else ():
+        hop = _hop(model, name)
+        hops.append(hop)
+        model = hop.model
+    return hops
+
+
+def _hop(model: Any, name: str) -> Hop:
+    if model is None:
+        return Hop(name, True, None, None)
+    opts = model._meta
+    for field in opts.get_fields(include_hidden=False):
+        if field.auto_created and not field.concrete:
+            # A reverse relation: named by its accessor in attribute access.
+            accessor = field.get_accessor_name() if hasattr(field, "get_accessor_name") else None
+            if name in (accessor, field.name):
+                if field.one_to_one:
+                    return Hop(name, False, field.name, field.related_model)
+                return Hop(name, True, None, field.related_model)
+            continue
+        if field.name != name:
+            continue
+        if not field.is_relation:
+            return Hop(name, False, None, None)
+        if field.many_to_many or field.one_to_many:
+            return Hop(name, True, None, field.related_model)
+        if field.related_model is None:
+            # A generic foreign key: one object, but select_related cannot join it.
+            return Hop(name, False, None, None)
+        return Hop(name, False, name, field.related_model)
+    # An attribute set by Prefetch(to_attr=...) or a FilteredRelation alias.
+    return Hop(name, True, None, None)
+
+
+def select_related_lookup(hops: list[Hop]) -> str | None:
+    """The select_related lookup that joins every hop, or None if one cannot be joined."""
+    if not hops or any(hop.select_name is None for hop in hops):
+        return None
+    return LOOKUP_SEP.join(hop.select_name for hop in hops if hop.select_name)
+
+
+_TABLE = re.compile(
+    r"^\s*(?:SELECT .*? FROM|INSERT(?: OR \w+| IGNORE)? INTO|UPDATE|DELETE FROM)\s+([\w.]+)", re.S
+)
+
+
+def statement_table(fingerprint: str) -> str | None:
+    """The table a statement reads or writes first (from its fingerprint)."""
+    match = _TABLE.match(fingerprint)
+    return match.group(1).rsplit(".", 1)[-1] if match else None
