@@ -1,26 +1,29 @@
 """`djperf demo`: every scenario of the shop, slow and optimized, under djperf.
 
 ``main()`` migrates and seeds the shop's database (SQLite unless DJPERF_DB
-says otherwise), runs both versions of every scenario inside
-``djperf.capture()`` and prints one table: the queries and time of each
-version, the lazy loads djperf saw, and whether both versions returned the
-same data. Findings and fixes arrive with the detectors.
+says otherwise) and runs both versions of every scenario inside
+``djperf.capture()``. It prints one table (queries, time, lazy loads and
+findings of each version, and whether both returned the same data), then for
+each scenario the findings of its slow version, with the fix for each and
+the proof from ``djperf.verify()``, and the findings of its optimized version,
+which should be none.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.management import call_command
 from rich.console import Console
 from rich.table import Table
 
 import djperf
+from djperf import report
+from djperf.detect.findings import Finding
 from shopsite.scenarios import (
     METRICS,
-    VERSIONS,
     Scenario,
     ScenarioUnavailable,
     Version,
@@ -39,6 +42,7 @@ class Run:
     lazy_loads: int
     # The relations loaded lazily, most frequent first: [("Product.brand", 40), ...]
     relations: list[tuple[str, int]]
+    findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Row:
     optimized: Run | None
     same_data: bool | None
     unavailable: str | None = None
+    verification: djperf.Verification | None = None
 
 
 def run_version(scenario: Scenario, version: Version) -> tuple[Run, object]:
@@ -63,20 +68,35 @@ def run_version(scenario: Scenario, version: Version) -> tuple[Run, object]:
         seconds=recording.duration,
         lazy_loads=len(recording.lazy_loads),
         relations=relations.most_common(),
+        findings=list(recording.findings),
     )
     return run, result
 
 
-def run_scenarios(scenarios: Iterable[Scenario]) -> list[Row]:
+def run_scenarios(scenarios: Iterable[Scenario], *, prove: bool = True) -> list[Row]:
+    """Both versions of each scenario; with `prove`, verify the slow one's fixes."""
     rows = []
     for scenario in scenarios:
         try:
             slow, slow_result = run_version(scenario, "slow")
             optimized, optimized_result = run_version(scenario, "optimized")
+            verification = (
+                djperf.verify(lambda s=scenario: execute(s, "slow"), slow.findings)
+                if prove and slow.findings
+                else None
+            )
         except ScenarioUnavailable as error:
             rows.append(Row(scenario, None, None, None, unavailable=str(error)))
             continue
-        rows.append(Row(scenario, slow, optimized, slow_result == optimized_result))
+        rows.append(
+            Row(
+                scenario,
+                slow,
+                optimized,
+                slow_result == optimized_result,
+                verification=verification,
+            )
+        )
     return rows
 
 
@@ -93,11 +113,12 @@ def render(rows: Sequence[Row], console: Console) -> None:
     table.add_column("slow", justify="right", no_wrap=True)
     table.add_column("optimized", justify="right", no_wrap=True)
     table.add_column("lazy loads", justify="right", no_wrap=True)
+    table.add_column("findings", justify="right", no_wrap=True)
     table.add_column("same data", justify="center", no_wrap=True)
     for row in rows:
         name = row.scenario.name
         if row.unavailable is not None or row.slow is None or row.optimized is None:
-            table.add_row(name, row.scenario.metric, "[yellow]skipped", "", "", "")
+            table.add_row(name, row.scenario.metric, "[yellow]skipped", "", "", "", "")
             continue
         table.add_row(
             name,
@@ -105,6 +126,7 @@ def render(rows: Sequence[Row], console: Console) -> None:
             f"{row.slow.queries} q  {_time(row.slow.seconds)}",
             f"{row.optimized.queries} q  {_time(row.optimized.seconds)}",
             f"{row.slow.lazy_loads} -> {row.optimized.lazy_loads}",
+            f"{len(row.slow.findings)} -> {len(row.optimized.findings)}",
             "[green]yes" if row.same_data else "[red]NO",
         )
     console.print(table)
@@ -112,20 +134,21 @@ def render(rows: Sequence[Row], console: Console) -> None:
         "[dim]q: database queries djperf captured. fewer: what each optimized version saves "
         "(" + "; ".join(f"{key}: {text}" for key, text in METRICS.items()) + ")."
     )
-    console.print()
-    console.print("Relations loaded one instance at a time, in the slow versions:")
     for row in rows:
-        if row.slow is not None and row.slow.relations:
-            loads = ", ".join(f"{name} x{count}" for name, count in row.slow.relations)
-            console.print(f"  {row.scenario.name:<30} {loads}")
-    for row in rows:
-        if row.unavailable is not None:
-            console.print(f"[yellow]{row.scenario.name} skipped: {row.unavailable}")
+        console.print()
+        if row.unavailable is not None or row.slow is None or row.optimized is None:
+            console.print(f"[bold]{row.scenario.name}[/bold]  [yellow]skipped: {row.unavailable}")
+            continue
+        console.print(f"[bold]{row.scenario.name}[/bold]  {row.scenario.title}")
+        console.print("  [bold]slow[/bold]")
+        report.render(row.slow.findings, console, verification=row.verification, indent=4)
+        console.print("  [bold]optimized[/bold]")
+        report.render(row.optimized.findings, console, indent=4)
 
 
 def main(scale: float = 1.0, only: Sequence[str] = (), console: Console | None = None) -> int:
     # A pipe or a CI log gets 80 columns from rich by default: too narrow for the table.
-    console = console or Console(width=None if Console().is_terminal else 110)
+    console = console or Console(width=None if Console().is_terminal else 120)
     call_command("migrate", verbosity=0)
     counts = seed_shop(scale=scale)
     console.print(
@@ -144,4 +167,4 @@ def main(scale: float = 1.0, only: Sequence[str] = (), console: Console | None =
     return 0
 
 
-__all__ = ["VERSIONS", "Row", "Run", "main", "render", "run_scenarios"]
+__all__ = ["Row", "Run", "main", "render", "run_scenarios"]

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def counting_rule():
-    @registry.register("test-count")
+    @registry.register("test-count", count=1)
     def count_queries(recording, thresholds):
-        minimum = thresholds.get("count", 1)
+        minimum = thresholds["count"]
         if len(recording.queries) >= minimum:
             yield Finding(
                 rule="test-count",

@@ -78,7 +78,7 @@ def write_in_loop(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
         statements = [q for _, group in operations for q in group]
         duration = sum(q.duration for q in statements)
         label = model._meta.label if model is not None else None
-        what = short(label) if label else table
+        what = _describe(model, table)
         yield Finding(
             rule="write-in-loop",
             message=(
@@ -93,6 +93,19 @@ def write_in_loop(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
             fix=fix,
             duration=duration,
         )
+
+
+def _describe(model: Any, table: str) -> str:
+    """"Product" for a model, "DailyImpressionStats.tags rows" for a through table."""
+    if model is None:
+        return table
+    if model._meta.auto_created:
+        owner = model._meta.auto_created
+        field = next(
+            (f.name for f in owner._meta.many_to_many if f.remote_field.through is model), "?"
+        )
+        return f"{short(owner._meta.label)}.{field} rows"
+    return short(model._meta.label)
 
 
 def _fix(verb: str, model: Any, statement: Query, relation: bool) -> Fix:

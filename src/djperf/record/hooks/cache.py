@@ -143,6 +143,14 @@ def _timed_async(
 # -- Django's cache API ---------------------------------------------------------------
 
 
+def _like_bound(wrapper: Any, bound: Any) -> Any:
+    """Make `wrapper` pass for the bound method it wraps: Django itself checks
+    ``self.get_many.__func__ is not BaseCache.get_many`` to pick a code path."""
+    wrapper.__func__ = getattr(bound, "__func__", bound)
+    wrapper.__self__ = getattr(bound, "__self__", None)
+    return wrapper
+
+
 def watch_backend(backend: Any, alias: str) -> Any:
     """Wrap the cache methods of one backend instance (idempotent)."""
     if getattr(backend, _WRAPPED, False):
@@ -154,7 +162,10 @@ def watch_backend(backend: Any, alias: str) -> Any:
             setattr(
                 backend,
                 command,
-                _timed(bound, name, command, lambda *a, _c=command, **k: _keys(_c, a)),
+                _like_bound(
+                    _timed(bound, name, command, lambda *a, _c=command, **k: _keys(_c, a)),
+                    bound,
+                ),
             )
     for command in ASYNC_CACHE_METHODS:
         bound = getattr(backend, command, None)
