@@ -1,0 +1,443 @@
+"""n-plus-one: must flag every relation kind with the exact fix; must not flag the rest."""
+
+from __future__ import annotations
+
+import django
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.models import Prefetch
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
+
+import djperf
+from tests.detect.conftest import line, of
+from tests.testapp.models import Author, Bio, Book, Note, Publisher, Review, Tag
+
+pytestmark = pytest.mark.django_db
+SIX_ONE = django.VERSION >= (6, 1)
+HERE = __file__
+
+
+def one(rec):
+    [finding] = of(rec, "n-plus-one")
+    return finding
+
+
+# -- must flag --------------------------------------------------------------------
+
+
+def test_forward_foreign_key(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():  # fk-origin
+            book.author.name  # noqa: B018 # fk-access
+    finding = one(rec)
+    assert (finding.model, finding.field, finding.count) == ("testapp.Book", "author", 6)
+    assert finding.fix.method == "select_related"
+    assert finding.fix.lookup == "author"
+    assert finding.fix.text == ".select_related('author')"
+    assert str(finding.location) == line(HERE, "fk-access")
+    assert str(finding.origin) == line(HERE, "fk-origin")
+    assert finding.severity == "warning"
+    assert finding.duration > 0
+    assert "6 queries" in finding.message
+
+
+def test_chain_gives_the_full_lookup(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.all():
+            review.book.publisher.name  # noqa: B018
+    fixes = {f.field: f.fix.text for f in of(rec, "n-plus-one")}
+    assert fixes == {
+        "book": ".select_related('book')",
+        "publisher": ".select_related('book__publisher')",
+    }
+
+
+def test_many_to_many_through_a_foreign_key(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.select_related("book"):
+            list(review.book.tags.all())
+    assert one(rec).fix.text == ".prefetch_related('book__tags')"
+
+
+def test_reverse_foreign_key_uses_the_accessor(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.all())
+    assert one(rec).fix.text == ".prefetch_related('books')"
+
+
+def test_reverse_foreign_key_without_related_name(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.chapter_set.all())
+    assert one(rec).fix.text == ".prefetch_related('chapter_set')"
+
+
+def test_forward_one_to_one(library):
+    with djperf.capture() as rec:
+        for bio in Bio.objects.all():
+            bio.author  # noqa: B018
+    assert one(rec).fix.text == ".select_related('author')"
+
+
+def test_reverse_one_to_one(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.filter(bio__isnull=False):
+            author.bio  # noqa: B018
+    assert one(rec).fix.text == ".select_related('bio')"
+
+
+def test_many_to_many_reverse(library):
+    with djperf.capture() as rec:
+        for tag in Tag.objects.all():
+            list(tag.books.all())
+    assert one(rec).fix.text == ".prefetch_related('books')"
+
+
+def test_generic_foreign_key_is_prefetched(library):
+    ContentType.objects.get_for_model(Book)
+    with djperf.capture() as rec:
+        for note in Note.objects.all():
+            note.content_object  # noqa: B018
+    assert one(rec).fix.text == ".prefetch_related('content_object')"
+
+
+def test_generic_relation(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.notes.all())
+    assert one(rec).fix.text == ".prefetch_related('notes')"
+
+
+def test_relation_reached_through_a_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.prefetch_related("books"):  # prefetch-origin
+            for book in author.books.all():
+                book.publisher  # noqa: B018
+    finding = one(rec)
+    assert finding.fix.text == ".prefetch_related('books__publisher')"
+    assert str(finding.origin) == line(HERE, "prefetch-origin")
+
+
+def test_relation_reached_through_a_to_attr_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.prefetch_related(Prefetch("books", to_attr="book_list")):
+            for book in author.book_list:
+                list(book.tags.all())
+    assert one(rec).fix.text == ".prefetch_related('book_list__tags')"
+
+
+def test_one_finding_per_problem_not_per_access(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.all():
+            review.book  # noqa: B018
+    assert len(of(rec, "n-plus-one")) == 1
+    assert one(rec).count == 12
+
+
+def test_template_loop_points_at_the_template_line(library):
+    template = Template(
+        "{% for book in books %}\n"
+        "  {{ book.title }} by {{ book.author.name }}\n"
+        "{% endfor %}"
+    )
+    with djperf.capture() as rec:
+        template.render(Context({"books": Book.objects.all()}))
+    finding = one(rec)
+    assert finding.location.line == 2
+    assert finding.location.function == "{{ book.author.name }}"
+    assert finding.origin.line == 1
+    assert finding.origin.function == "{% for book in books %}"
+
+
+def test_template_file_and_line(library, tmp_path, settings):
+    (tmp_path / "books.html").write_text(
+        "<ul>\n{% for book in books %}\n<li>{{ book.publisher.name }}</li>\n{% endfor %}\n</ul>\n"
+    )
+    settings.TEMPLATES = [
+        {"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [str(tmp_path)]}
+    ]
+    from django.template.loader import render_to_string
+
+    with djperf.capture() as rec:
+        render_to_string("books.html", {"books": Book.objects.all()})
+    finding = one(rec)
+    assert finding.location.path == str(tmp_path / "books.html")
+    assert finding.location.line == 3
+
+
+def test_async_loop(library):
+    async def view():
+        async with djperf.capture() as rec:
+            async for author in Author.objects.all():
+                [book async for book in author.books.all()]
+        return rec
+
+    rec = async_to_sync(view)()
+    assert one(rec).fix.text == ".prefetch_related('books')"
+
+
+def test_built_elsewhere_is_reported(library):
+    def books_query():
+        return Book.objects.filter(title__startswith="B")  # built-here
+
+    with djperf.capture() as rec:
+        for book in books_query():  # evaluated-here
+            book.author  # noqa: B018
+    finding = one(rec)
+    assert str(finding.origin) == line(HERE, "evaluated-here")
+    assert str(finding.built) == line(HERE, "built-here")
+
+
+def test_threshold_is_configurable(library, settings):
+    settings.DJPERF = {"THRESHOLDS": {"n-plus-one": {"count": 10}}}
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+    with djperf.capture(thresholds={"n-plus-one": {"count": 6}}) as rec:
+        for book in Book.objects.all():
+            book.author  # noqa: B018
+    assert len(of(rec, "n-plus-one")) == 1
+
+
+def test_unknown_threshold_is_an_error(settings):
+    with pytest.raises(ValueError, match=r"unknown threshold.*n-plus-one: limit; known: count"):
+        djperf.capture(thresholds={"n-plus-one": {"limit": 3}})
+
+
+@pytest.mark.skipif(not SIX_ONE, reason="fetch modes need Django 6.1")
+def test_fetch_peers_is_info_with_the_join(library):
+    from django.db.models import FETCH_PEERS
+
+    with djperf.capture() as rec:
+        for book in Book.objects.fetch_mode(FETCH_PEERS):
+            book.author  # noqa: B018
+    finding = one(rec)
+    assert finding.severity == "info"
+    assert finding.fix.text == ".select_related('author')"
+    assert "FETCH_PEERS" in finding.message
+
+
+@pytest.mark.skipif(not SIX_ONE, reason="fetch modes need Django 6.1")
+def test_fetch_peers_is_suggested_on_django_6_1(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.all():
+            review.book.publisher  # noqa: B018
+    for finding in of(rec, "n-plus-one"):
+        assert [alt.text for alt in finding.alternatives] == [".fetch_mode(models.FETCH_PEERS)"]
+
+
+def test_fetch_peers_is_not_suggested_for_many_relations(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.all())
+    assert one(rec).alternatives == ()
+
+
+def test_the_fix_removes_the_queries(library):
+    def work():
+        return [book.author.name for book in Book.objects.all()]  # verify-origin
+
+    with djperf.capture() as rec:
+        work()
+    [trial] = djperf.verify(work, rec.findings).trials
+    assert trial.applied
+    assert (trial.before.queries, trial.after.queries) == (7, 1)
+    assert trial.same_result is True
+
+
+# -- must not flag -------------------------------------------------------------------
+
+
+def test_not_select_related_and_used(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.select_related("book__publisher"):
+            review.book.publisher.name  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_prefetched_and_used(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.filter(bio__isnull=False).prefetch_related(
+            "books__tags", "bio"
+        ):
+            author.bio  # noqa: B018
+            for book in author.books.all():
+                list(book.tags.all())
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_one_object_from_get_then_one_access(library):
+    with djperf.capture() as rec:
+        book = Book.objects.get(title="B00")
+        book.author  # noqa: B018
+        book.publisher  # noqa: B018
+        list(book.tags.all())
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_loop_over_one_row(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.filter(title="B00"):
+            book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_loop_over_no_rows(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.filter(title="nothing"):
+            book.author  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_a_cascade_delete(library):
+    with djperf.capture() as rec:
+        Author.objects.all().delete()
+    assert rec.findings == []
+
+
+def test_not_bulk_operations(library):
+    with djperf.capture() as rec:
+        books = list(Book.objects.all())
+        for book in books:
+            book.title = book.title + "!"
+        Book.objects.bulk_update(books, ["title"])
+        Tag.objects.bulk_create([Tag(name=f"new {i}") for i in range(20)])
+        Book.objects.in_bulk([b.pk for b in books])
+    assert rec.findings == []
+
+
+def test_not_a_relation_assigned_in_memory(library):
+    publisher = Publisher.objects.first()
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.publisher = publisher
+            book.publisher.name  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_counts_on_a_related_manager(library):
+    # count() per row is a repeated query, not a relation loaded one at a time.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            author.books.count()
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_the_same_instance_twice(library):
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        book.author  # noqa: B018
+        book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_djangos_own_content_type_lookups(library):
+    ContentType.objects.clear_cache()
+    with djperf.capture() as rec:
+        for model in (Book, Author, Tag, Note, Review):
+            ContentType.objects.get_for_model(model)
+    assert rec.findings == []
+
+
+@pytest.mark.skipif(not SIX_ONE, reason="fetch modes need Django 6.1")
+def test_not_fetch_raise(library):
+    from django.core.exceptions import FieldFetchBlocked
+    from django.db.models import FETCH_RAISE
+
+    with djperf.capture() as rec:
+        for book in Book.objects.fetch_mode(FETCH_RAISE):
+            with pytest.raises(FieldFetchBlocked):
+                book.author  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_a_deferred_field(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.only("title"):
+            book.summary  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_bypassed_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.prefetch_related("books"):
+            list(author.books.filter(title__startswith="B"))
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_when_django_alone_would_not_query(library):
+    with CaptureQueriesContext(connection) as bare:
+        [r.book.title for r in Review.objects.select_related("book")]
+    with djperf.capture() as rec:
+        [r.book.title for r in Review.objects.select_related("book")]
+    assert len(bare.captured_queries) == 1
+    assert rec.findings == []
+
+
+def test_not_only_the_first_row(library):
+    with djperf.capture() as rec:
+        for index, book in enumerate(Book.objects.all()):
+            if index == 0:
+                book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_iterator_with_select_related_used(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.select_related("author").iterator(chunk_size=2):
+            book.author.name  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_one_row_from_each_of_several_querysets(library):
+    with djperf.capture() as rec:
+        for title in ("B00", "B10", "B20"):
+            for book in Book.objects.filter(title=title):
+                book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_prefetch_related_objects_then_used(library):
+    from django.db.models import prefetch_related_objects
+
+    with djperf.capture() as rec:
+        books = list(Book.objects.all())
+        prefetch_related_objects(books, "author", "tags")
+        for book in books:
+            book.author.name  # noqa: B018
+            list(book.tags.all())
+    assert rec.findings == []
+
+
+def test_not_a_prefetch_object_with_its_queryset_used(library):
+    with djperf.capture() as rec:
+        authors = Author.objects.prefetch_related(
+            Prefetch("books", queryset=Book.objects.select_related("publisher"))
+        )
+        for author in authors:
+            for book in author.books.all():
+                book.publisher.name  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_a_parent_link_built_in_memory(library):
+    from tests.testapp.models import Edition
+
+    for i in range(3):
+        Edition.objects.create(title=f"E{i}", author=Author.objects.first(), year=2000 + i)
+    with djperf.capture() as rec:
+        for edition in Edition.objects.all():
+            edition.book_ptr  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_values_loops(library):
+    with djperf.capture() as rec:
+        for row in Book.objects.values("title", "author__name"):
+            row["author__name"]  # noqa: B018
+    assert rec.findings == []
