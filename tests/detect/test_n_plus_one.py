@@ -140,9 +140,7 @@ def test_one_finding_per_problem_not_per_access(library):
 
 def test_template_loop_points_at_the_template_line(library):
     template = Template(
-        "{% for book in books %}\n"
-        "  {{ book.title }} by {{ book.author.name }}\n"
-        "{% endfor %}"
+        "{% for book in books %}\n  {{ book.title }} by {{ book.author.name }}\n{% endfor %}"
     )
     with djperf.capture() as rec:
         template.render(Context({"books": Book.objects.all()}))
@@ -439,5 +437,5 @@ def test_not_a_parent_link_built_in_memory(library):
 def test_not_values_loops(library):
     with djperf.capture() as rec:
         for row in Book.objects.values("title", "author__name"):
-            row["author__name"]  # noqa: B018
+            row["author__name"]
     assert rec.findings == []

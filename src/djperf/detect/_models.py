@@ -16,9 +16,11 @@ def model_for_table(table: str) -> Any:
     """The model whose table is `table` (auto-created M2M through models included)."""
     global _tables
     if _tables is None:
+        # Proxy models share their concrete model's table: name the concrete one.
         _tables = {
             model._meta.db_table.lower(): model
             for model in apps.get_models(include_auto_created=True)
+            if not model._meta.proxy
         }
     return _tables.get(table.lower().strip('"`'))
 

@@ -1,0 +1,196 @@
+"""repeated-query, duplicate-query, large-in-clause."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import transaction
+
+import djperf
+from tests.detect.conftest import line, of
+from tests.testapp.models import Author, Book, Tag
+
+pytestmark = pytest.mark.django_db
+HERE = __file__
+
+
+# -- repeated-query: must flag ----------------------------------------------------
+
+
+def test_get_in_a_loop(library):
+    ids = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        for pk in ids:
+            Book.objects.get(pk=pk)  # get-in-loop
+    [finding] = of(rec, "repeated-query")
+    assert (finding.model, finding.count) == ("testapp.Book", 6)
+    assert finding.fix.method == "in_bulk"
+    assert finding.fix.text == "Book.objects.in_bulk(ids)"
+    assert str(finding.location) == line(HERE, "get-in-loop")
+
+
+def test_filter_by_another_column_in_a_loop(library):
+    with djperf.capture() as rec:
+        for name in ("A0", "A1", "A2", "nobody", "x", "y"):
+            Author.objects.filter(name=name).first()
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == "Author.objects.filter(name__in=values)"
+
+
+def test_repeated_query_names_the_loop_queryset(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():  # loop-origin
+            Author.objects.get(pk=book.author_id)
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.origin) == line(HERE, "loop-origin")
+
+
+def test_aget_in_an_async_for(library):
+    async def view():
+        async with djperf.capture() as rec:
+            async for book in Book.objects.all():
+                await Author.objects.aget(pk=book.author_id)  # aget-in-loop
+        return rec
+
+    rec = async_to_sync(view)()
+    [finding] = of(rec, "repeated-query")
+    assert finding.count == 6
+    assert str(finding.location) == line(HERE, "aget-in-loop")
+
+
+# -- repeated-query: must not flag ---------------------------------------------------
+
+
+def test_repeated_not_below_the_threshold(library):
+    with djperf.capture() as rec:
+        for pk in list(Book.objects.values_list("pk", flat=True))[:4]:
+            Book.objects.get(pk=pk)
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_when_the_values_are_the_same(library):
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        for _ in range(6):
+            Book.objects.get(pk=book.pk)
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_from_different_lines(library):
+    pks = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        Book.objects.get(pk=pks[0])
+        Book.objects.get(pk=pks[1])
+        Book.objects.get(pk=pks[2])
+        Book.objects.get(pk=pks[3])
+        Book.objects.get(pk=pks[4])
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_the_queries_of_an_n_plus_one(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.author  # noqa: B018
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_savepoints(library):
+    with djperf.capture() as rec:
+        for i in range(8):
+            with transaction.atomic():
+                Tag.objects.create(name=f"x{i}")
+    assert of(rec, "repeated-query") == []
+
+
+# -- duplicate-query: must flag -----------------------------------------------------
+
+
+def test_the_same_query_twice(library):
+    with djperf.capture() as rec:
+        list(Book.objects.filter(title__startswith="B0"))  # first-dup
+        list(Book.objects.filter(title__startswith="B0"))
+    [finding] = of(rec, "duplicate-query")
+    assert (finding.model, finding.count) == ("testapp.Book", 2)
+    assert finding.fix.method == "reuse"
+    assert str(finding.location) == line(HERE, "first-dup")
+
+
+def test_the_same_count_in_a_loop(library):
+    with djperf.capture() as rec:
+        for _ in Book.objects.all():
+            Author.objects.count()
+    [finding] = of(rec, "duplicate-query")
+    assert finding.count == 6
+
+
+# -- duplicate-query: must not flag ---------------------------------------------------
+
+
+def test_duplicate_not_with_other_values(library):
+    with djperf.capture() as rec:
+        list(Book.objects.filter(title__startswith="B0"))
+        list(Book.objects.filter(title__startswith="B1"))
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_writes(library):
+    with djperf.capture() as rec:
+        Tag.objects.filter(name="t0").update(name="t0")
+        Tag.objects.filter(name="t0").update(name="t0")
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_djangos_lazy_loads(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.publisher  # noqa: B018 - two publishers, each loaded three times
+    assert of(rec, "duplicate-query") == []
+
+
+# -- large-in-clause: must flag ------------------------------------------------------
+
+
+def test_a_long_in_list(library):
+    pks = list(range(1, 300))
+    with djperf.capture() as rec:
+        list(Book.objects.filter(pk__in=pks))  # big-in
+    [finding] = of(rec, "large-in-clause")
+    assert (finding.model, finding.count) == ("testapp.Book", 299)
+    assert finding.fix.method == "subquery"
+    assert str(finding.location) == line(HERE, "big-in")
+
+
+def test_a_long_in_list_in_a_delete(library):
+    with djperf.capture(thresholds={"large-in-clause": {"count": 5}}) as rec:
+        Book.objects.filter(pk__in=list(range(1000, 1010))).delete()
+    assert len(of(rec, "large-in-clause")) == 1
+
+
+# -- large-in-clause: must not flag -------------------------------------------------
+
+
+def test_in_list_not_below_the_threshold(library):
+    with djperf.capture() as rec:
+        list(Book.objects.filter(pk__in=list(range(1, 150))))
+    assert of(rec, "large-in-clause") == []
+
+
+def test_in_list_not_of_a_prefetch(library):
+    for i in range(250):
+        Tag.objects.create(name=f"many {i}")
+    with djperf.capture() as rec:
+        for tag in Tag.objects.prefetch_related("books"):
+            list(tag.books.all())
+    assert of(rec, "large-in-clause") == []
+
+
+def test_in_list_not_of_in_bulk_or_bulk_update(library):
+    tags = [Tag(name=f"bulk {i}") for i in range(250)]
+    Tag.objects.bulk_create(tags)
+    tags = list(Tag.objects.filter(name__startswith="bulk"))
+    with djperf.capture() as rec:
+        Tag.objects.in_bulk([t.pk for t in tags])
+        for tag in tags:
+            tag.name = tag.name.upper()
+        Tag.objects.bulk_update(tags, ["name"])
+    assert of(rec, "large-in-clause") == []
