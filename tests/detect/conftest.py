@@ -40,3 +40,26 @@ def line(path: str, marker: str) -> str:
             if text.rstrip().endswith(f"# {marker}"):
                 return f"tests/detect/{path.rsplit('/', 1)[-1]}:{number}"
     raise AssertionError(f"no line ends with # {marker}")
+
+
+@pytest.fixture
+def redis_client(settings):
+    """A client of the real Redis at settings.REDIS_URL; the test's keys are removed."""
+    import os
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (RedisError, OSError) as error:
+        client.close()
+        reason = f"no Redis at {settings.REDIS_URL} ({error})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} [CI=true: a missing server is a failure]")
+        pytest.skip(reason)
+    yield client
+    for key in client.scan_iter("djperf-test:*"):
+        client.delete(key)
+    client.close()

@@ -28,15 +28,29 @@ def test_runs_record_what_djperf_saw(seeded):
     assert row.slow.seconds > 0
 
 
+def test_slow_version_is_caught_and_proved(seeded):
+    [row] = demo.run_scenarios([get("pizzas.menu")])
+    [finding] = row.slow.findings
+    assert (finding.rule, finding.field) == ("n-plus-one", "toppings")
+    assert finding.fix.text == ".prefetch_related('toppings')"
+    assert row.optimized.findings == []
+    [trial] = row.verification.trials
+    assert trial.applied and trial.same_result
+    assert trial.after.queries < trial.before.queries
+
+
 def test_render(seeded):
     rows = demo.run_scenarios([get("pizzas.menu"), get("catalogue.review_list")])
-    console = Console(width=120, record=True)
+    console = Console(width=160, record=True)
     demo.render(rows, console)
     text = console.export_text()
     assert "pizzas.menu" in text
     assert "catalogue.review_list" in text
-    assert "Pizza.toppings x" in text
-    assert "Review.product x" in text
+    assert "n-plus-one  pizzas.Pizza.toppings" in text
+    assert "fix      .prefetch_related('toppings')" in text
+    assert "fix      .select_related('product__brand')" in text
+    assert "proved   " in text
+    assert "clean: no findings" in text
 
 
 def test_unavailable_scenario_is_reported_not_fatal(seeded, settings):
@@ -45,7 +59,7 @@ def test_unavailable_scenario_is_reported_not_fatal(seeded, settings):
     assert row.unavailable.startswith("no Redis at redis://127.0.0.1:1/0")
     console = Console(width=120, record=True)
     demo.render([row], console)
-    assert "media.autocomplete_prefixes skipped: no Redis" in console.export_text()
+    assert "media.autocomplete_prefixes  skipped: no Redis" in console.export_text()
 
 
 @pytest.mark.skipif(
@@ -67,5 +81,6 @@ def test_djperf_demo_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "pizzas.menu" in result.stdout
-    assert "Pizza.toppings x" in result.stdout
+    assert ".prefetch_related('toppings')" in result.stdout
+    assert "clean: no findings" in result.stdout
     assert (tmp_path / "djperf_shop.sqlite3").exists()

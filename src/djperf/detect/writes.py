@@ -96,7 +96,7 @@ def write_in_loop(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
 
 
 def _describe(model: Any, table: str) -> str:
-    """"Product" for a model, "DailyImpressionStats.tags rows" for a through table."""
+    """ "Product" for a model, "DailyImpressionStats.tags rows" for a through table."""
     if model is None:
         return table
     if model._meta.auto_created:

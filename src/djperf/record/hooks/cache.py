@@ -14,7 +14,9 @@ outermost.
 from __future__ import annotations
 
 import functools
+import inspect
 import time
+import types
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -143,12 +145,25 @@ def _timed_async(
 # -- Django's cache API ---------------------------------------------------------------
 
 
-def _like_bound(wrapper: Any, bound: Any) -> Any:
-    """Make `wrapper` pass for the bound method it wraps: Django itself checks
-    ``self.get_many.__func__ is not BaseCache.get_many`` to pick a code path."""
-    wrapper.__func__ = getattr(bound, "__func__", bound)
-    wrapper.__self__ = getattr(bound, "__self__", None)
-    return wrapper
+def _bound(wrapper: Callable[..., Any], backend: Any) -> Any:
+    """`wrapper` as a method of `backend`: code that inspects ``backend.get``
+    (Django checks ``self.get_many.__func__``) sees a real bound method.
+
+    Never copy the original's ``__func__`` onto a plain function instead:
+    asgiref's sync_to_async copies a callable's attributes and marks their
+    ``__func__`` as a coroutine function, which would corrupt Django's own
+    method for every caller (seen on Python 3.13).
+    """
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return wrapper(*args, **kwargs)
+
+    async def async_method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await wrapper(*args, **kwargs)
+
+    function = async_method if inspect.iscoroutinefunction(wrapper) else method
+    function.__name__ = function.__qualname__ = getattr(wrapper, "__name__", "method")
+    return types.MethodType(function, backend)
 
 
 def watch_backend(backend: Any, alias: str) -> Any:
@@ -159,24 +174,19 @@ def watch_backend(backend: Any, alias: str) -> Any:
     for command in CACHE_METHODS:
         bound = getattr(backend, command, None)
         if bound is not None:
-            setattr(
-                backend,
-                command,
-                _like_bound(
-                    _timed(bound, name, command, lambda *a, _c=command, **k: _keys(_c, a)),
-                    bound,
-                ),
-            )
+            keys = functools.partial(_keys_of, command)
+            setattr(backend, command, _bound(_timed(bound, name, command, keys), backend))
     for command in ASYNC_CACHE_METHODS:
         bound = getattr(backend, command, None)
         if bound is not None:
-            setattr(
-                backend,
-                command,
-                _timed_async(bound, name, command[1:], lambda *a, _c=command, **k: _keys(_c, a)),
-            )
+            keys = functools.partial(_keys_of, command)
+            setattr(backend, command, _bound(_timed_async(bound, name, command[1:], keys), backend))
     setattr(backend, _WRAPPED, True)
     return backend
+
+
+def _keys_of(command: str, *args: Any, **kwargs: Any) -> int:
+    return _keys(command, args)
 
 
 def _watching_handler(original: Any) -> Any:

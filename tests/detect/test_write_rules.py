@@ -1,0 +1,129 @@
+"""write-in-loop: per-row writes, counted per operation."""
+
+from __future__ import annotations
+
+import pytest
+
+import djperf
+from tests.detect.conftest import line, of
+from tests.testapp.models import Author, Book, Publisher, Tag
+
+pytestmark = pytest.mark.django_db
+HERE = __file__
+
+
+# -- must flag ------------------------------------------------------------------
+
+
+def test_create_in_a_loop(library):
+    with djperf.capture() as rec:
+        for i in range(5):
+            Tag.objects.create(name=f"new {i}")  # create-in-loop
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Tag", 5)
+    assert finding.fix.method == "bulk_create"
+    assert finding.fix.text == "Tag.objects.bulk_create(objs)"
+    assert str(finding.location) == line(HERE, "create-in-loop")
+
+
+def test_save_in_a_loop_names_the_fields(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.title = book.title.upper()
+            book.save(update_fields=["title"])
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "bulk_update"
+    assert finding.fix.text == "Book.objects.bulk_update(objs, ['title'])"
+
+
+def test_full_save_in_a_loop(library):
+    with djperf.capture() as rec:
+        for publisher in Publisher.objects.all():
+            publisher.save()
+        for author in Author.objects.all():
+            author.save()
+    [finding] = of(rec, "write-in-loop")
+    assert finding.model == "testapp.Author"
+    assert finding.fix.text == "Author.objects.bulk_update(objs, ['name'])"
+
+
+def test_delete_in_a_loop_is_one_finding_despite_cascades(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.delete()  # delete-in-loop
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Book", 6)
+    assert finding.fix.text == "Book.objects.filter(pk__in=ids).delete()"
+    assert str(finding.location) == line(HERE, "delete-in-loop")
+
+
+def test_many_to_many_set_in_a_loop(library):
+    tags = list(Tag.objects.all())
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.tags.set(tags)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.model == "testapp.Book_tags"
+    assert finding.fix.text.startswith("Book.tags.through.objects.bulk_create(")
+    assert "Book.tags rows" in finding.message
+
+
+def test_queryset_update_in_a_loop(library):
+    with djperf.capture() as rec:
+        for i, book in enumerate(Book.objects.all()):
+            Book.objects.filter(title=book.title).update(summary=str(i))
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "update"
+
+
+# -- must not flag -----------------------------------------------------------------
+
+
+def test_not_below_the_threshold(library):
+    with djperf.capture() as rec:
+        Tag.objects.create(name="one")
+        for i in range(2):
+            Tag.objects.create(name=f"two {i}")
+    assert of(rec, "write-in-loop") == []
+
+
+def test_not_bulk_create(library):
+    with djperf.capture() as rec:
+        Tag.objects.bulk_create([Tag(name=f"bulk {i}") for i in range(50)], batch_size=5)
+    assert rec.findings == []
+
+
+def test_not_bulk_update(library):
+    books = list(Book.objects.all())
+    for book in books:
+        book.title += "!"
+    with djperf.capture() as rec:
+        Book.objects.bulk_update(books, ["title"], batch_size=1)
+    assert rec.findings == []
+
+
+def test_not_one_delete_with_many_cascades(library):
+    with djperf.capture() as rec:
+        Author.objects.all().delete()
+    assert rec.findings == []
+
+
+def test_not_one_queryset_update(library):
+    with djperf.capture() as rec:
+        Book.objects.update(summary="")
+    assert rec.findings == []
+
+
+def test_not_writes_to_different_tables(library):
+    with djperf.capture() as rec:
+        Tag.objects.create(name="a")
+        Publisher.objects.create(name="b")
+        Author.objects.create(name="c")
+    assert rec.findings == []
+
+
+def test_not_one_set_of_many_rows(library):
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        book.tags.set(list(Tag.objects.all()))
+    assert of(rec, "write-in-loop") == []
