@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_django() -> None:
+def setup_django(extra_apps: tuple[str, ...] = ()) -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "example")]
     import django
     from django.conf import settings
@@ -27,6 +27,7 @@ def setup_django() -> None:
             "django.contrib.contenttypes",
             "django.contrib.auth",
             "tests.testapp",
+            *extra_apps,
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         USE_TZ=True,
