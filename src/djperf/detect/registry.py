@@ -19,6 +19,7 @@ import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from djperf import conf
 from djperf.detect.findings import Finding
 from djperf.record.recorder import Recording, contain
 
@@ -35,6 +36,7 @@ def register(rule: str, **defaults: Any) -> Callable[[Detector], Detector]:
             raise ValueError(f"rule {rule!r} already has a detector")
         _detectors[rule] = detector
         _defaults[rule] = defaults
+        _configured.pop(rule, None)
         return detector
 
     return decorator
@@ -43,6 +45,7 @@ def register(rule: str, **defaults: Any) -> Callable[[Detector], Detector]:
 def unregister(rule: str) -> None:
     _detectors.pop(rule, None)
     _defaults.pop(rule, None)
+    _configured.pop(rule, None)
 
 
 def defaults(rule: str) -> dict[str, Any]:
@@ -51,20 +54,34 @@ def defaults(rule: str) -> dict[str, Any]:
     return dict(_defaults.get(rule, {}))
 
 
+# rule -> defaults merged with DJPERF["THRESHOLDS"]; cleared when settings change.
+_configured: dict[str, dict[str, Any]] = {}
+
+
+def _clear_configured() -> None:
+    _configured.clear()
+
+
+conf.on_change(_clear_configured)
+
+
 def thresholds(rule: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then DJPERF["THRESHOLDS"], then the capture's own."""
-    from djperf import conf
+    configured = _configured.get(rule)
+    if configured is None:
+        configured = _merged(rule, defaults(rule), conf.get("THRESHOLDS").get(rule, {}))
+        _configured[rule] = configured
+    return _merged(rule, configured, overrides) if overrides else configured
 
-    merged = defaults(rule)
-    for layer in (conf.get("THRESHOLDS").get(rule, {}), overrides or {}):
-        unknown = sorted(set(layer) - set(merged))
-        if unknown:
-            raise ValueError(
-                f"unknown threshold(s) for {rule}: {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(merged)) or 'none'}"
-            )
-        merged.update(layer)
-    return merged
+
+def _merged(rule: str, base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(layer) - set(base))
+    if unknown:
+        raise ValueError(
+            f"unknown threshold(s) for {rule}: {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(base)) or 'none'}"
+        )
+    return {**base, **layer}
 
 
 def _load() -> None:

@@ -257,7 +257,10 @@ def _prefetch_one_level(instances: Any, prefetcher: Any, lookup: Any, level: int
         CURRENT_PREFETCH.reset(token)
 
 
-def _noting_where_built(original: Any) -> Any:
+def noting_where_built(original: Any) -> Any:
+    """BaseManager.get_queryset, noting the user line on the Query (see usage.py,
+    which installs it while a capture is open)."""
+
     def get_queryset(self: Any) -> Any:
         queryset = original(self)
         scopes = ACTIVE.get()
@@ -276,9 +279,6 @@ def install() -> None:
     global _original_model_iter, _original_raw_iter, _original_prefetch_one_level
     if _patches:
         return
-    from django.db.models.manager import BaseManager
-
-    _patches.wrap(BaseManager, "get_queryset", _noting_where_built)
     _original_model_iter = _patches.wrap(ModelIterable, "__iter__", lambda _: _model_iter)
     _original_raw_iter = _patches.wrap(RawModelIterable, "__iter__", lambda _: _raw_iter)
     _original_prefetch_one_level = _patches.wrap(

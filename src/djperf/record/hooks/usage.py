@@ -6,15 +6,18 @@ asked for (``author.books.all()``). Each use adds the relation's full path to
 the root evaluation's ``used`` set, so a lookup an evaluation asked for and
 no instance ever used shows as unused.
 
-Reading a relation is the hot path of a select_related loop, so the
-descriptor wrappers are installed only while at least one capture is open
-(`watching()`), and note a relation once per provenance, not once per access.
-A related manager class keeps its wrapper, which checks a module flag.
+Reading a relation is the hot path of a select_related loop, and asking a
+related manager for its queryset the hot path of a prefetch loop, so these
+wrappers (and BaseManager.get_queryset's, which notes where querysets are
+built) are installed only while at least one capture is open: djperf
+installed but idle pays nothing for them. A use is noted once per relation
+and provenance, not once per access.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 from django.db.models.fields.related_descriptors import (
@@ -29,17 +32,15 @@ from djperf.record.tags import provenance_of
 
 _patches = Patches()
 _open_scopes = 0
-_lock = threading.Lock()
-_watching = False
+_lock = threading.RLock()
 # descriptor -> the names a lookup may use for it (field name; for a reverse
 # one-to-one, its accessor and its query name).
 _names: dict[Any, tuple[str, ...]] = {}
 
 
 def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
-    # The common case first: a tagged instance whose relation is already noted.
     source = getattr(instance, "_djperf_source", None) or provenance_of(instance)
-    if source is None or key in source.seen:
+    if source is None or key in source.seen or not ACTIVE.get():
         return
     source.seen.add(key)
     if source.root is not None:
@@ -63,51 +64,71 @@ def _descriptor_names(descriptor: Any) -> tuple[str, ...]:
 def _noting_descriptor_use(original: Any) -> Any:
     def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
         value = original(self, instance, cls)
-        if instance is not None and ACTIVE.get():
-            try:
-                note_use(instance, self, _names.get(self) or _descriptor_names(self))
-            except Exception:
-                contain("relation use")
+        if instance is not None:
+            # The common case in two lookups: a tagged instance whose relation
+            # is already noted (wrapper installed only while a capture is open).
+            source = getattr(instance, "_djperf_source", None)
+            if source is None or self not in source.seen:
+                try:
+                    note_use(instance, self, _names.get(self) or _descriptor_names(self))
+                except Exception:
+                    contain("relation use")
         return value
 
     return __get__
 
 
-def watch_manager(manager_class: Any, field: str) -> None:
-    """Note uses of a related manager class's relation (called for each class built)."""
-    original = manager_class.get_queryset
-    names = (field,)
+def _noting_manager_use(names: tuple[str, ...]) -> Any:
+    def wrap(original: Any) -> Any:
+        def get_queryset(self: Any) -> Any:
+            queryset = original(self)
+            # prefetch_related itself asks each instance's manager for a queryset.
+            if ACTIVE.get() and CURRENT_PREFETCH.get() is None:
+                try:
+                    note_use(self.instance, names, names)
+                except Exception:
+                    contain("relation use")
+            return queryset
 
-    def get_queryset(self: Any) -> Any:
-        queryset = original(self)
-        # prefetch_related itself asks each instance's manager for a queryset.
-        if _watching and ACTIVE.get() and CURRENT_PREFETCH.get() is None:
-            try:
-                note_use(self.instance, names, names)
-            except Exception:
-                contain("relation use")
-        return queryset
+        return get_queryset
 
-    manager_class.get_queryset = get_queryset
+    return wrap
+
+
+# Related manager classes Django built, and the relation each manages.
+_managers: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def watch_manager(manager_class: type, field: str) -> None:
+    """Register a related manager class Django just built (see relations.py)."""
+    with _lock:
+        _managers[manager_class] = (field,)
+        if _open_scopes:
+            _patches.wrap(manager_class, "get_queryset", _noting_manager_use((field,)))
 
 
 def scope_opened() -> None:
     """A capture scope opened: watch relation reads while any is open."""
-    global _open_scopes, _watching
+    global _open_scopes
     with _lock:
         _open_scopes += 1
         if _open_scopes == 1 and not _patches:
+            from django.db.models.manager import BaseManager
+
+            from djperf.record.hooks.orm import noting_where_built
+
             _patches.wrap(ForwardManyToOneDescriptor, "__get__", _noting_descriptor_use)
             _patches.wrap(ReverseOneToOneDescriptor, "__get__", _noting_descriptor_use)
-        _watching = True
+            _patches.wrap(BaseManager, "get_queryset", noting_where_built)
+            for manager_class, names in list(_managers.items()):
+                _patches.wrap(manager_class, "get_queryset", _noting_manager_use(names))
 
 
 def scope_closed() -> None:
-    global _open_scopes, _watching
+    global _open_scopes
     with _lock:
         _open_scopes = max(0, _open_scopes - 1)
         if _open_scopes == 0:
-            _watching = False
             _patches.undo()
 
 
@@ -116,9 +137,9 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    global _open_scopes, _watching
+    global _open_scopes
     with _lock:
         _patches.undo()
         _open_scopes = 0
-        _watching = False
+        _managers.clear()
     _names.clear()
