@@ -35,6 +35,7 @@ ROOT = HERE.parent
 VENV = HERE / ".venv-peers"
 PEERS = ["Django>=5.2,<5.3", "django-zeal==2.3.0", "nplusone==1.0.0"]
 TOOLS = ["djperf", "zeal", "nplusone"]
+WARM_UP = 10
 
 
 def environment() -> Path:
@@ -101,12 +102,19 @@ def measure(tool: str, rows: int, number: int, repeat: int) -> dict[str, dict[st
     loops = capture_overhead.loops()
     nothing = contextlib.nullcontext
     results: dict[str, dict[str, float]] = {name: {} for name in loops}
+    # Warm up well: the bare timing comes first in the process, and must not
+    # pay for cold caches that the tool's timings later would not.
+    for _ in range(WARM_UP):
+        for loop in loops.values():
+            loop()
     for name, loop in loops.items():
-        loop()
         results[name]["bare"] = _time(loop, nothing, number, repeat)
     active, _ = _install(tool)
+    for _ in range(WARM_UP):
+        for loop in loops.values():
+            with active():
+                loop()
     for name, loop in loops.items():
-        loop()
         results[name]["idle"] = _time(loop, nothing, number, repeat)
         results[name]["active"] = _time(loop, active, number, repeat)
     return results
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--number", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--condition", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
