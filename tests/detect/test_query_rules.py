@@ -194,3 +194,24 @@ def test_in_list_not_of_in_bulk_or_bulk_update(library):
             tag.name = tag.name.upper()
         Tag.objects.bulk_update(tags, ["name"])
     assert of(rec, "large-in-clause") == []
+
+
+def test_not_djangos_session_and_auth_bookkeeping(library, rf):
+    from django.contrib.auth import get_user
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user = User.objects.create_user("reader", password="x")
+    store = SessionStore()
+    store["_auth_user_id"] = str(user.pk)
+    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    store["_auth_user_hash"] = user.get_session_auth_hash()
+    store.save()
+    with djperf.capture() as rec:
+        for _ in range(6):
+            request = rf.get("/")
+            request.session = SessionStore(session_key=store.session_key)
+            assert get_user(request) == user
+    assert len(rec.queries) >= 12
+    assert {q.role for q in rec.queries} == {"bookkeeping"}
+    assert rec.findings == []
