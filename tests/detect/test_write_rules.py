@@ -127,3 +127,13 @@ def test_not_one_set_of_many_rows(library):
     with djperf.capture() as rec:
         book.tags.set(list(Tag.objects.all()))
     assert of(rec, "write-in-loop") == []
+
+
+def test_not_a_set_that_changes_nothing(library, caplog):
+    import logging
+
+    with caplog.at_level(logging.ERROR, logger="djperf"), djperf.capture() as rec:
+        for book in Book.objects.prefetch_related("tags"):
+            book.tags.set(list(book.tags.all()))
+    assert of(rec, "write-in-loop") == []
+    assert "internal error" not in caplog.text

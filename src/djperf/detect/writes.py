@@ -44,6 +44,8 @@ def _operations(recording: Recording) -> list[tuple[str, str, Query, list[Query]
     operations = []
     for statements in [*grouped.values(), *single]:
         writes = [q for q in statements if _verb(q) is not None]
+        if not writes:
+            continue
         # A deletion is about its last DELETE; a relation write about its INSERT.
         chosen = writes[-1] if writes[0].role == "delete" else _main_write(writes)
         table = statement_table(chosen.fingerprint) or "?"
