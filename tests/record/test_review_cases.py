@@ -14,7 +14,17 @@ from django.test.utils import CaptureQueriesContext
 import djperf
 from djperf import provenance_of
 from djperf.record.hooks import relations
-from tests.testapp.models import Author, Book, GuardedBook, Note, Portrait, Publisher, Review, Tag
+from tests.testapp.models import (
+    Author,
+    Book,
+    DynamicBook,
+    GuardedBook,
+    Note,
+    Portrait,
+    Publisher,
+    Review,
+    Tag,
+)
 
 pytestmark = pytest.mark.django_db
 SIX_ONE = django.VERSION >= (6, 1)
@@ -122,6 +132,21 @@ def test_a_guarded_model_is_never_touched(library):
     assert provenance_of(books[0]).root is rec.evaluations[0]
     assert {load.lookup for load in rec.lazy_loads} == {"author"}
     assert {str(load.origin) for load in rec.lazy_loads} == {str(rec.evaluations[0].location)}
+
+
+def test_a_model_with_its_own_getattr_is_never_asked_for_djperf_names(library):
+    # Built outside the capture: untagged, so every djperf lookup misses.
+    book = DynamicBook.objects.get(title="B00")
+    with djperf.capture() as rec:
+        name = book.author.name
+        books = list(DynamicBook.objects.select_related("publisher"))
+        for each in books:
+            each.author  # noqa: B018
+            each.publisher  # noqa: B018
+    assert name == "A0"
+    assert provenance_of(book) is None
+    assert provenance_of(books[0]).root.model == "testapp.DynamicBook"
+    assert {load.lookup for load in rec.lazy_loads} == {"author"}
 
 
 def test_a_guarded_model_with_select_related_is_never_touched(library):

@@ -110,6 +110,20 @@ class GuardedBook(Book):
         super().__setattr__(name, value)
 
 
+class DynamicBook(Book):
+    """A proxy with a __getattr__ that raises KeyError for unknown names, as
+    some attribute-bag models do: djperf must never trigger it."""
+
+    class Meta:
+        proxy = True
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        extras: dict[str, object] = self.__dict__.setdefault("extras", {})
+        return extras[name]
+
+
 class Edition(Book):
     # Multi-table inheritance: edition.book_ptr is a parent link.
     year = models.IntegerField(default=2000)
@@ -121,6 +135,7 @@ __all__ = [
     "Book",
     "Chapter",
     "ContentType",
+    "DynamicBook",
     "Edition",
     "Note",
     "Publisher",

@@ -42,9 +42,17 @@ ALL_JOINS: JoinPlan = ()
 
 def provenance_of(instance: Any) -> Provenance | None:
     """Where `instance` came from, if it was built inside a capture."""
-    found = getattr(instance, TAG, None)
+    # Read the instance's dict, never getattr(): a missing attribute would
+    # run the model's own __getattr__, which may raise anything.
+    try:
+        attributes = object.__getattribute__(instance, "__dict__")
+    except AttributeError:
+        return None
+    found: Provenance | None = attributes.get(TAG)
     if found is None:
-        found = getattr(getattr(instance, "_state", None), STATE_TAG, None)
+        state = attributes.get("_state")
+        if state is not None:
+            found = getattr(state, "__dict__", {}).get(STATE_TAG)
     return found
 
 
@@ -166,7 +174,7 @@ def _rows_and_joins(
                 if parent is None:
                     child = None
                 elif attribute:
-                    child = getattr(parent, key, None)
+                    child = parent.__dict__.get(key)
                 else:
                     child = parent._state.fields_cache.get(key)
                 nodes.append(child)
@@ -229,7 +237,7 @@ def _rows_on_state(
                     if parent is None:
                         child = None
                     elif attribute:
-                        child = getattr(parent, key, None)
+                        child = parent.__dict__.get(key)
                     else:
                         child = parent._state.fields_cache.get(key)
                     nodes.append(child)

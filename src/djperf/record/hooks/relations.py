@@ -190,7 +190,7 @@ def new_load(
     related = info.related_model
     if info.kind == "deferred_field":
         related = label
-    cache = getattr(instance, "_prefetched_objects_cache", None)
+    cache = instance.__dict__.get("_prefetched_objects_cache")
     return LazyLoad(
         model=label,
         field=info.field,

@@ -28,7 +28,7 @@ from django.db.models.fields.related_descriptors import (
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_PREFETCH
 from djperf.record.recorder import ACTIVE, contain
-from djperf.record.tags import provenance_of
+from djperf.record.tags import TAG, provenance_of
 
 _patches = Patches()
 _open_scopes = 0
@@ -39,7 +39,7 @@ _names: dict[Any, tuple[str, ...]] = {}
 
 
 def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
-    source = getattr(instance, "_djperf_source", None) or provenance_of(instance)
+    source = provenance_of(instance)
     if source is None or key in source.seen or not ACTIVE.get():
         return
     source.seen.add(key)
@@ -67,7 +67,7 @@ def _noting_descriptor_use(original: Any) -> Any:
         if instance is not None:
             # The common case in two lookups: a tagged instance whose relation
             # is already noted (wrapper installed only while a capture is open).
-            source = getattr(instance, "_djperf_source", None)
+            source = instance.__dict__.get(TAG)
             if source is None or self not in source.seen:
                 try:
                     note_use(instance, self, _names.get(self) or _descriptor_names(self))
