@@ -27,6 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models.constants import LOOKUP_SEP
+
+from djperf.detect._models import covers
 from djperf.detect.findings import Finding, Fix
 from djperf.record.events import Location
 from djperf.record.hooks._state import REWRITES
@@ -43,49 +46,99 @@ class Rewrite:
     fix: Fix
     # The models of the querysets it was applied to.
     applied: list[str] = field(default_factory=list, compare=False)
+    # (queryset, its Query, its prefetch lookups) before the fix: put back
+    # after the run, so a queryset that outlives `func` (a class attribute,
+    # a module global) is not left changed.
+    changed: list[tuple[Any, Any, Any]] = field(default_factory=list, compare=False)
+
+    def restore(self) -> None:
+        for queryset, query, lookups in reversed(self.changed):
+            queryset._query = query
+            queryset._prefetch_related_lookups = lookups
+        self.changed.clear()
 
 
 def apply_rewrites(location: Location, queryset: Any) -> None:
     """Called by the ORM hook for each root evaluation (not a prefetch's, not
     a lazy load's: those run on the same user line) while verify runs a fix."""
     for rewrite in REWRITES.get():
-        if rewrite.origin == location and _apply(rewrite.fix, queryset):
+        if rewrite.origin != location or not _applies(rewrite.fix, queryset):
+            continue
+        before = (queryset, queryset._query, queryset._prefetch_related_lookups)
+        # Change a copy: the user's Query object is never touched.
+        queryset._query = queryset._query.clone()
+        if _apply(rewrite.fix, queryset):
+            rewrite.changed.append(before)
             rewrite.applied.append(queryset.model._meta.label)
+        else:
+            queryset._query = before[1]
+
+
+def _applies(fix: Fix, queryset: Any) -> bool:
+    """Whether `fix` names a lookup of this queryset's model: the origin line
+    may evaluate another queryset too."""
+    from djperf.detect._models import resolve
+
+    query = queryset.__dict__.get("_query")
+    if not fix.lookup or query is None or not hasattr(query, "add_select_related"):
+        return False
+    hops = resolve(queryset.model, fix.lookup)
+    return not (
+        fix.method in ("select_related", "prefetch_related")
+        and any(hop.model is None and hop.select_name is None and hop.many for hop in hops)
+    )
 
 
 def _apply(fix: Fix, queryset: Any) -> bool:
-    from djperf.detect._models import resolve
-
+    """Change `queryset` as `fix` says; False when that changes nothing."""
     lookup = fix.lookup
-    query = getattr(queryset, "query", None)
-    if not lookup or query is None or not hasattr(query, "add_select_related"):
-        return False
-    # Only a lookup that exists on this queryset's model: the origin line may
-    # evaluate another queryset too.
-    hops = resolve(queryset.model, lookup)
-    if fix.method in ("select_related", "prefetch_related") and any(
-        hop.model is None and hop.select_name is None and hop.many for hop in hops
-    ):
-        return False
+    assert lookup is not None
+    query = queryset._query
+    names, defer = query.deferred_loading
     if fix.method == "select_related":
-        if query.select_related is not True:
-            query.add_select_related([lookup])
+        if query.select_related is True or lookup in _joined(query.select_related):
+            return False
+        # only()/defer() must load the first field of the join, or Django
+        # refuses to join it ("cannot be both deferred and traversed").
+        first = lookup.split(LOOKUP_SEP, 1)[0]
+        if names and not defer and not covers(names, first):
+            query.add_immediate_loading([*names, first])
+        elif names and defer and first in names:
+            _defer_only(query, [name for name in names if name != first])
+        query.add_select_related([lookup])
         return True
     if fix.method == "prefetch_related":
-        if lookup not in queryset._prefetch_related_lookups:
-            queryset._prefetch_related_lookups = (*queryset._prefetch_related_lookups, lookup)
+        if lookup in queryset._prefetch_related_lookups:
+            return False
+        queryset._prefetch_related_lookups = (*queryset._prefetch_related_lookups, lookup)
         return True
-    names, defer = query.deferred_loading
-    if fix.method == "only" and not defer:
+    if fix.method == "only" and names and not defer and lookup not in names:
         query.add_immediate_loading([*names, lookup])
         return True
-    if fix.method == "defer" and defer:
-        query.clear_deferred_loading()
-        remaining = [name for name in names if name != lookup]
-        if remaining:
-            query.add_deferred_loading(remaining)
+    if fix.method == "defer" and defer and lookup in names:
+        _defer_only(query, [name for name in names if name != lookup])
         return True
     return False
+
+
+def _defer_only(query: Any, names: list[str]) -> None:
+    query.clear_deferred_loading()
+    if names:
+        query.add_deferred_loading(names)
+
+
+def _joined(select: Any) -> set[str]:
+    """The lookups a select_related tree already joins, at every depth."""
+    paths: set[str] = set()
+
+    def walk(tree: dict[str, Any], prefix: str) -> None:
+        for name, sub in tree.items():
+            paths.add(prefix + name)
+            walk(sub, f"{prefix}{name}{LOOKUP_SEP}")
+
+    if isinstance(select, dict):
+        walk(select, "")
+    return paths
 
 
 @dataclass(frozen=True)
@@ -107,15 +160,27 @@ class Trial:
     after: Run | None = None
     same_result: bool | None = None
 
+    @property
+    def improved(self) -> bool:
+        """Fewer queries, or (same queries) less time: the fix did something."""
+        if not self.applied or self.before is None or self.after is None:
+            return False
+        if self.after.queries != self.before.queries:
+            return self.after.queries < self.before.queries
+        return self.after.seconds < self.before.seconds
+
     def __str__(self) -> str:
         if not self.applied or self.before is None or self.after is None:
             return f"{self.name}: not applied ({self.reason})"
         same = {True: "same result", False: "DIFFERENT result", None: "result not compared"}
-        return (
+        text = (
             f"{self.name}: {self.before.queries} -> {self.after.queries} queries, "
             f"{_ms(self.before.seconds)} -> {_ms(self.after.seconds)}, "
             f"{same[self.same_result]}"
         )
+        if self.after.queries >= self.before.queries:
+            text += ", no fewer queries"
+        return text
 
 
 @dataclass(frozen=True)
@@ -145,12 +210,18 @@ def _rewriting(rewrites: tuple[Rewrite, ...]) -> Iterator[None]:
         yield
     finally:
         REWRITES.reset(token)
+        for rewrite in rewrites:
+            rewrite.restore()
 
 
 def _run(func: Callable[[], Any], rewrites: tuple[Rewrite, ...] = ()) -> Run:
     with _rewriting(rewrites), capture(detectors=[]) as rec:
         started = time.perf_counter()
         result = func()
+        # A TemplateResponse renders later, outside `func`: its template's
+        # queries are part of the work.
+        if callable(getattr(result, "render", None)) and not getattr(result, "is_rendered", True):
+            result.render()
         seconds = time.perf_counter() - started
     # Transaction statements (the savepoint of an atomic block) are not the work.
     queries = sum(1 for q in rec.queries if q.role != "bookkeeping")
@@ -158,12 +229,42 @@ def _run(func: Callable[[], Any], rewrites: tuple[Rewrite, ...] = ()) -> Run:
 
 
 def _same(before: Run, after: Run) -> bool | None:
-    if before.result is None and after.result is None:
+    """Whether both runs returned equal results; None when equality says
+    nothing (no result, or objects compared by identity only)."""
+    first, second = _comparable(before.result), _comparable(after.result)
+    if first is None and second is None:
+        return None
+    if _identity_only(first) or _identity_only(second):
         return None
     try:
-        return bool(before.result == after.result)
+        return bool(first == second)
     except Exception:
         return None
+
+
+def _comparable(value: Any) -> Any:
+    """An HTTP response compares by status and body; anything else as itself."""
+    from django.http import HttpResponse, HttpResponseBase
+
+    if isinstance(value, HttpResponse):
+        return (value.status_code, bytes(value.content))
+    if isinstance(value, HttpResponseBase):  # streamed: reading it would consume it
+        return _NOT_COMPARABLE
+    return value
+
+
+class _NotComparable:
+    """Compared by identity, so never equal to another run's."""
+
+
+_NOT_COMPARABLE = _NotComparable()
+
+
+def _identity_only(value: Any) -> bool:
+    if isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    equality: Any = type(value).__eq__
+    return equality is object.__eq__
 
 
 def _applicable(finding: Finding) -> str | None:
@@ -180,7 +281,11 @@ def _applicable(finding: Finding) -> str | None:
 
 
 def verify(func: Callable[[], Any], findings: Iterable[Finding]) -> Verification:
-    """Run `func` before and after each finding's fix; see the module docstring."""
+    """Run `func` before and after each finding's fix; see the module docstring.
+
+    An exception from `func` as it is propagates: there is nothing to compare.
+    An exception from `func` with a fix applied is reported on that trial.
+    """
     before = _run(func)
     trials: list[Trial] = []
     rewrites: list[Rewrite] = []
@@ -192,30 +297,37 @@ def verify(func: Callable[[], Any], findings: Iterable[Finding]) -> Verification
             continue
         assert finding.fix is not None and finding.origin is not None
         rewrite = Rewrite(finding.origin, finding.fix)
-        after = _run(func, (rewrite,))
+        try:
+            after = _run(func, (rewrite,))
+        except Exception as error:
+            reason = f"with the fix, {_callable_name(func)} raised {type(error).__name__}: {error}"
+            trials.append(Trial(name, finding, applied=False, reason=reason))
+            continue
         if not rewrite.applied:
-            trials.append(
-                Trial(
-                    name,
-                    finding,
-                    applied=False,
-                    reason=f"no queryset evaluated at {finding.origin} took {finding.fix.text}",
-                )
+            reason = (
+                f"no queryset evaluated at {finding.origin} could take {finding.fix.text}"
+                " (already there, or another model)"
             )
+            trials.append(Trial(name, finding, applied=False, reason=reason))
             continue
         rewrites.append(Rewrite(finding.origin, finding.fix))
         trials.append(
             Trial(name, finding, True, before=before, after=after, same_result=_same(before, after))
         )
-    combined = None
-    if len(rewrites) > 1:
+    return Verification(before=before, trials=trials, combined=_combined(func, before, rewrites))
+
+
+def _combined(func: Callable[[], Any], before: Run, rewrites: list[Rewrite]) -> Trial | None:
+    if len(rewrites) < 2:
+        return None
+    name = "all fixes together"
+    try:
         after = _run(func, tuple(rewrites))
-        combined = Trial(
-            "all fixes together",
-            None,
-            True,
-            before=before,
-            after=after,
-            same_result=_same(before, after),
-        )
-    return Verification(before=before, trials=trials, combined=combined)
+    except Exception as error:
+        reason = f"{_callable_name(func)} raised {type(error).__name__}: {error}"
+        return Trial(name, None, applied=False, reason=reason)
+    return Trial(name, None, True, before=before, after=after, same_result=_same(before, after))
+
+
+def _callable_name(func: Callable[[], Any]) -> str:
+    return getattr(func, "__qualname__", None) or repr(func)

@@ -236,6 +236,54 @@ def test_fetch_peers_is_not_suggested_for_many_relations(library):
     assert one(rec).alternatives == ()
 
 
+@pytest.mark.parametrize(
+    ("refine", "refinement"),
+    [
+        (lambda books: list(books.filter(title__startswith="B")), ".filter(...)"),
+        (lambda books: list(books.order_by("-title")), ".order_by('-title')"),
+        (lambda books: list(books.all()[:1]), ".all()[:1]"),
+        (lambda books: books.first(), ".order_by('pk')[:1]"),
+        (lambda books: books.get(title__endswith="0"), ".filter(...)"),
+        (lambda books: list(books.select_related("publisher")), ".filter(...)"),
+    ],
+    ids=["filter", "order_by", "slice", "first", "get", "select_related"],
+)
+def test_a_refined_manager_gets_a_prefetch_object(library, refine, refinement):
+    # prefetch_related('books') would not help: a refined manager queries again.
+    with djperf.capture() as rec:
+        for author in Author.objects.exclude(name="nobody"):
+            refine(author.books)
+    finding = one(rec)
+    assert (finding.field, finding.count) == ("books", 3)
+    assert finding.fix.method == "Prefetch"
+    assert finding.fix.lookup == "books"
+    assert finding.fix.text.startswith(
+        f".prefetch_related(Prefetch('books', queryset=Book.objects{refinement}, "
+        "to_attr='selected_books')), then read author.selected_books"
+    )
+    assert f"instead of refining .books at {finding.location}" in finding.fix.text
+
+
+def test_a_refined_many_to_many_and_its_plain_use_are_two_findings(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.tags.all())
+            list(book.tags.filter(name="t0"))
+    fixes = sorted(f.fix.method for f in of(rec, "n-plus-one"))
+    assert fixes == ["Prefetch", "prefetch_related"]
+
+
+def test_a_refined_manager_cannot_be_verified_automatically(library):
+    def work():
+        return [list(author.books.order_by("title")) for author in Author.objects.all()]
+
+    with djperf.capture() as rec:
+        work()
+    [trial] = djperf.verify(work, of(rec, "n-plus-one")).trials
+    assert not trial.applied
+    assert "apply it by hand" in trial.reason
+
+
 def test_the_fix_removes_the_queries(library):
     def work():
         return [book.author.name for book in Book.objects.all()]  # verify-origin
@@ -432,6 +480,32 @@ def test_not_a_parent_link_built_in_memory(library):
         for edition in Edition.objects.all():
             edition.book_ptr  # noqa: B018
     assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_refined_manager_on_one_instance(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        list(author.books.filter(title__startswith="B"))
+        author.books.first()
+    assert rec.findings == []
+
+
+def test_not_a_prefetch_object_for_the_refinement_then_used(library):
+    with djperf.capture() as rec:
+        authors = Author.objects.prefetch_related(
+            Prefetch("books", queryset=Book.objects.order_by("-title"), to_attr="selected_books")
+        )
+        for author in authors:
+            author.selected_books[:1]
+    assert rec.findings == []
+
+
+def test_not_a_manager_queryset_evaluated_as_handed_out(library):
+    # iterator() and all() evaluate the manager's own queryset: plain prefetch fits.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.iterator())
+    assert one(rec).fix.method == "prefetch_related"
 
 
 def test_not_values_loops(library):

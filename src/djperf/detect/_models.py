@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,12 @@ def select_related_lookup(hops: list[Hop]) -> str | None:
     if not hops or any(hop.select_name is None for hop in hops):
         return None
     return LOOKUP_SEP.join(hop.select_name for hop in hops if hop.select_name)
+
+
+def covers(names: Iterable[str], field_name: str) -> bool:
+    """Whether only(*names) loads `field_name` (itself, or a field through it)."""
+    prefix = field_name + LOOKUP_SEP
+    return any(name == field_name or name.startswith(prefix) for name in names)
 
 
 _TABLE = re.compile(

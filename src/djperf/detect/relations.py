@@ -15,7 +15,7 @@ from typing import Any
 
 import django
 
-from djperf.detect._models import model_for_label, resolve, select_related_lookup, short
+from djperf.detect._models import covers, model_for_label, resolve, select_related_lookup, short
 from djperf.detect.findings import Finding, Fix
 from djperf.detect.registry import register
 from djperf.record.events import Evaluation, LazyLoad, Location
@@ -34,7 +34,9 @@ def _group(loads: Iterable[LazyLoad]) -> dict[tuple[Any, ...], list[LazyLoad]]:
     for load in loads:
         root = load.source.root if load.source is not None else None
         if root is not None:
-            key: tuple[Any, ...] = (id(root), load.lookup)
+            # A refined manager (.filter() ...) needs its own Prefetch per line.
+            refined_at = load.location if load.refined else None
+            key: tuple[Any, ...] = (id(root), load.lookup, refined_at)
         else:
             key = (None, load.model, load.field, load.location)
         groups[key].append(load)
@@ -57,15 +59,52 @@ def _built(root: Evaluation | None) -> Location | None:
 
 
 def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
-    """select_related when every hop of the lookup can be joined, else prefetch_related."""
+    """select_related when every hop of the lookup can be joined, else
+    prefetch_related; a Prefetch object for a refined related manager."""
     lookup = load.lookup
+    if load.refined:
+        return _prefetch_object_fix(load)
     hops = resolve(model_for_label(root.model) if root is not None else None, lookup)
     if root is None:
         hops = resolve(model_for_label(load.model), load.field)
     joined = select_related_lookup(hops) if load.kind != "generic_foreign_key" else None
     if joined is not None:
-        return Fix("select_related", joined, f".select_related({joined!r})")
+        text = f".select_related({joined!r})"
+        return Fix("select_related", joined, _loading_the_join(root, joined, text))
     return Fix("prefetch_related", lookup, f".prefetch_related({lookup!r})")
+
+
+def _loading_the_join(root: Evaluation | None, joined: str, text: str) -> str:
+    """Django refuses to join a field only()/defer() leaves out: the fix
+    loads it too (.only('title', 'author').select_related('author'))."""
+    deferral = root.deferral if root is not None else None
+    if deferral is None:
+        return text
+    first = joined.split("__", 1)[0]
+    how, names = deferral
+    if how == "only" and not covers(names, first):
+        return f".only({', '.join(repr(name) for name in (*names, first))}){text}"
+    if how == "defer" and first in names:
+        remaining = [name for name in names if name != first]
+        if remaining:
+            return f".defer({', '.join(repr(name) for name in remaining)}){text}"
+        return f"drop {first!r} from defer(), then {text}"
+    return text
+
+
+def _prefetch_object_fix(load: LazyLoad) -> Fix:
+    """A manager refined with .filter(), .order_by(), a slice, .get() or
+    .first() queries again whatever was prefetched: prefetch the refined rows
+    into an attribute, and read that attribute instead."""
+    related = short(load.related_model) if load.related_model else "Related"
+    attribute = f"selected_{load.field}"
+    text = (
+        f".prefetch_related(Prefetch({load.lookup!r}, "
+        f"queryset={related}.objects{load.refined}, to_attr={attribute!r})), then read "
+        f"{_verbose(load.model).replace(' ', '_')}.{attribute} instead of refining "
+        f".{load.field} at {load.location or 'the access'}"
+    )
+    return Fix("Prefetch", load.lookup, text)
 
 
 def _fetch_peers_alternative(loads: list[LazyLoad], root: Evaluation | None) -> tuple[Fix, ...]:

@@ -274,6 +274,10 @@ class LazyLoad:
     # The relation had been prefetched, but this load queried it again
     # (e.g. a prefetched relation filtered with .filter()).
     bypassed_prefetch: bool = False
+    # A related manager's queryset refined before evaluation (.filter(),
+    # .order_by(), a slice, .get(), .first()): prefetch_related cannot serve
+    # it. The refinement as code (".order_by('-title')[:1]"), else None.
+    refined: str | None = None
     queries: list[Query] = dataclasses.field(default_factory=list)
     # The evaluation that built the loaded objects, when the load built any.
     evaluation: Evaluation | None = None

@@ -107,6 +107,7 @@ def begin_evaluation(
             apply_rewrites(location, queryset)
         except Exception:
             contain("verify")
+        query = queryset.__dict__.get("_query") or query
     select = getattr(query, "select_related", False)
     lookups = queryset._prefetch_related_lookups
     evaluation = Evaluation(

@@ -54,6 +54,12 @@ from djperf.record.stack import user_location
 
 # The attribute a marked Query carries.
 MARK = "_djperf_relation"
+# The attribute of the queryset a related manager hands out. A QuerySet's
+# clones never copy it, so a queryset evaluated without it was refined by the
+# caller (.filter(), .order_by(), a slice, .get(), .first() ...): a refined
+# manager never reads prefetch_related's cache, and the fix is a Prefetch object.
+AS_HANDED_OUT = "_djperf_as_handed_out"
+MANY_KINDS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
 
 _patches = Patches()
 # fetcher (a descriptor) -> what it loads; descriptors live as long as their model.
@@ -271,7 +277,25 @@ def marked_load(
     load = new_load(scopes, info, instance)
     load.related_model = evaluation.model
     load.evaluation = evaluation
+    if info.kind in MANY_KINDS and AS_HANDED_OUT not in queryset.__dict__:
+        load.refined = refinement(queryset.query)
     return load
+
+
+def refinement(query: Any) -> str:
+    """The refinement of a related manager's queryset, as code for a Prefetch
+    queryset: ".order_by('-title')[:1]"; ".filter(...)" where djperf cannot
+    tell (filters, select_related, annotations ...)."""
+    from django.db.models.query import MAX_GET_RESULTS
+
+    ordering = ", ".join(repr(term) if isinstance(term, str) else "..." for term in query.order_by)
+    text = f".order_by({ordering})" if ordering else ""
+    low, high = query.low_mark, query.high_mark
+    if query.is_sliced and not (low == 0 and high == MAX_GET_RESULTS):
+        text += f"[{low or ''}:{'' if high is None else high}]"
+    if text.startswith("["):
+        text = ".all()" + text
+    return text or ".filter(...)"
 
 
 def _mark(queryset: Any, info: RelationInfo | None, instance: Any) -> None:
@@ -413,6 +437,7 @@ def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
             queryset = original(self, queryset)
             try:
                 _mark(queryset, info, self.instance)
+                queryset.__dict__[AS_HANDED_OUT] = True
             except Exception:
                 contain("related manager")
             return queryset
@@ -426,6 +451,7 @@ def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
         queryset = original(self, queryset)
         try:
             queryset._query._djperf_relation = info
+            queryset.__dict__[AS_HANDED_OUT] = True
         except Exception:
             contain("related manager")
         return queryset

@@ -1,0 +1,155 @@
+"""djperf.verify(): fixes applied at the origin, numbers before and after, and
+every way a trial can go wrong reported on the trial, never raised."""
+
+from __future__ import annotations
+
+import pytest
+from django.http import HttpResponse, StreamingHttpResponse
+
+import djperf
+from djperf.detect.findings import Finding, Fix
+from tests.detect.conftest import of
+from tests.testapp.models import Book
+
+pytestmark = pytest.mark.django_db
+
+
+def names_of_authors(queryset):
+    def work():
+        return [book.author.name for book in queryset()]
+
+    return work
+
+
+def one_trial(work):
+    with djperf.capture() as rec:
+        work()
+    [finding] = of(rec, "n-plus-one")
+    [trial] = djperf.verify(work, [finding]).trials
+    return finding, trial
+
+
+def test_a_join_behind_only_also_loads_the_joined_field(library):
+    # .only('title').select_related('author') would raise FieldError.
+    finding, trial = one_trial(names_of_authors(lambda: Book.objects.only("title")))
+    assert finding.fix.text == ".only('title', 'author').select_related('author')"
+    assert trial.applied, trial.reason
+    # Each book also loaded its deferred author_id first.
+    assert (trial.before.queries, trial.after.queries, trial.same_result) == (13, 1, True)
+    assert trial.improved
+
+
+def test_a_join_behind_only_through_the_relation_needs_nothing_more(library):
+    with djperf.capture() as rec:
+        [b.author.bio.text for b in Book.objects.only("title", "author__name")]
+    fixes = {f.fix.text for f in of(rec, "n-plus-one")}
+    assert fixes == {".select_related('author')", ".select_related('author__bio')"}
+
+
+def test_a_join_behind_defer_stops_deferring_the_joined_field(library):
+    finding, trial = one_trial(names_of_authors(lambda: Book.objects.defer("author", "summary")))
+    assert finding.fix.text == ".defer('summary').select_related('author')"
+    assert (trial.before.queries, trial.after.queries) == (13, 1)
+
+    finding, trial = one_trial(names_of_authors(lambda: Book.objects.defer("author")))
+    assert finding.fix.text == "drop 'author' from defer(), then .select_related('author')"
+    assert (trial.before.queries, trial.after.queries) == (13, 1)
+
+
+def test_an_exception_under_a_fix_is_reported_on_its_trial(library):
+    def work():
+        books = list(Book.objects.all())
+        if Book.author.is_cached(books[0]):
+            raise RuntimeError("joined")
+        return [book.author.name for book in books]
+
+    _, trial = one_trial(work)
+    assert not trial.applied
+    assert "raised RuntimeError: joined" in trial.reason
+    assert "not applied" in str(trial)
+
+
+def test_an_exception_without_any_fix_propagates(library):
+    def work():
+        raise LookupError("broken before any fix")
+
+    with pytest.raises(LookupError):
+        djperf.verify(work, [])
+
+
+def test_a_shared_queryset_is_restored_after_each_run(library):
+    shared = Book.objects.all()
+
+    def work():
+        return [book.author.name for book in shared.iterator()]
+
+    _, trial = one_trial(work)
+    assert (trial.before.queries, trial.after.queries) == (7, 1)
+    assert shared.query.select_related is False
+    assert shared._prefetch_related_lookups == ()
+
+
+def test_a_fix_already_in_place_is_not_applied(library):
+    def work():
+        return [book.author.name for book in Book.objects.select_related("author")]
+
+    with djperf.capture() as rec:
+        work()
+    origin = rec.evaluations[0].location
+    finding = Finding(
+        rule="n-plus-one",
+        message="",
+        severity="warning",
+        origin=origin,
+        fix=Fix("select_related", "author", ".select_related('author')"),
+    )
+    [trial] = djperf.verify(work, [finding]).trials
+    assert not trial.applied
+    assert "already there" in trial.reason
+
+
+def test_a_fix_that_saves_nothing_says_so(library):
+    def work():
+        return [book.title for book in Book.objects.all()]
+
+    with djperf.capture() as rec:
+        work()
+    finding = Finding(
+        rule="unused-eager-load",
+        message="",
+        severity="warning",
+        origin=rec.evaluations[0].location,
+        fix=Fix("select_related", "publisher", ".select_related('publisher')"),
+    )
+    [trial] = djperf.verify(work, [finding]).trials
+    assert trial.applied
+    assert not trial.improved
+    assert str(trial).endswith("no fewer queries")
+
+
+def test_responses_compare_by_status_and_body(library):
+    def view():
+        return HttpResponse(", ".join(book.author.name for book in Book.objects.all()))
+
+    _, trial = one_trial(view)
+    assert trial.same_result is True
+
+
+def test_objects_compared_by_identity_are_not_compared(library):
+    class Page:
+        def __init__(self, names):
+            self.names = names
+
+    def view():
+        return Page([book.author.name for book in Book.objects.all()])
+
+    _, trial = one_trial(view)
+    assert trial.same_result is None
+    assert "result not compared" in str(trial)
+
+    def streamed():
+        names = [book.author.name for book in Book.objects.all()]
+        return StreamingHttpResponse(iter(names))
+
+    _, trial = one_trial(streamed)
+    assert trial.same_result is None
