@@ -29,7 +29,7 @@ from typing import Any
 
 from django.db.models.constants import LOOKUP_SEP
 
-from djperf.detect._models import covers
+from djperf.detect._models import bare_select_related_paths, covers
 from djperf.detect.findings import Finding, Fix
 from djperf.record.events import Location
 from djperf.record.hooks._state import REWRITES
@@ -96,8 +96,12 @@ def _apply(fix: Fix, queryset: Any) -> bool:
     query = queryset._query
     names, defer = query.deferred_loading
     if fix.method == "select_related":
-        if query.select_related is True or lookup in _joined(query.select_related):
+        if lookup in _joined(query.select_related):
             return False
+        if query.select_related is True:
+            # Naming a relation replaces a bare select_related(): keep its joins.
+            query.select_related = False
+            query.add_select_related(bare_select_related_paths(queryset.model))
         # only()/defer() must load the first field of the join, or Django
         # refuses to join it ("cannot be both deferred and traversed").
         first = lookup.split(LOOKUP_SEP, 1)[0]

@@ -188,6 +188,22 @@ def test_used_select_related(library):
     assert rec.findings == []
 
 
+def test_used_select_related_through_a_reverse_one_to_one_query_name(library):
+    from djperf.detect._models import attribute_path
+    from tests.testapp.models import Portrait
+
+    for author in Author.objects.all():
+        Portrait.objects.create(author=author, caption=f"of {author.name}")
+    with djperf.capture() as rec:
+        reviews = Review.objects.select_related("book__author__painted")
+        [review.book.author.portrait.caption for review in reviews]
+    assert rec.findings == []
+    # select_related's query names, as instances hold them.
+    assert attribute_path(Author, "painted__author") == "portrait__author"
+    assert attribute_path(Review, "book__author__painted") == "book__author__portrait"
+    assert attribute_path(Review, "no_such__thing") == "no_such__thing"
+
+
 def test_used_prefetch_in_a_template(library):
     from django.template import Context, Template
 

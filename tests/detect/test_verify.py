@@ -9,7 +9,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 import djperf
 from djperf.detect.findings import Finding, Fix
 from tests.detect.conftest import of
-from tests.testapp.models import Book
+from tests.testapp.models import Book, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +153,17 @@ def test_objects_compared_by_identity_are_not_compared(library):
 
     _, trial = one_trial(streamed)
     assert trial.same_result is None
+
+
+def test_a_join_beside_a_bare_select_related_keeps_its_joins(library):
+    def work():
+        return [review.book.publisher.name for review in Review.objects.select_related()]
+
+    with djperf.capture() as rec:
+        work()
+    [finding] = of(rec, "n-plus-one")
+    # A bare select_related() joins book and book.author (non-null); naming
+    # book__publisher alone would drop book__author.
+    assert finding.fix.text == ".select_related('book__author', 'book__publisher')"
+    [trial] = djperf.verify(work, [finding]).trials
+    assert (trial.before.queries, trial.after.queries, trial.same_result) == (13, 1, True)

@@ -89,6 +89,56 @@ def _hop(model: Any, name: str) -> Hop:
     return Hop(name, True, None, None)
 
 
+def attribute_path(model: Any, select_path: str) -> str:
+    """A select_related path as attribute access names it: select_related
+    takes a reverse one-to-one by its query name ("painted"), an instance
+    holds it under its accessor ("portrait")."""
+    names: list[str] = []
+    for name in select_path.split(LOOKUP_SEP):
+        field = None
+        if model is not None:
+            try:
+                field = model._meta.get_field(name)
+            except Exception:  # FieldDoesNotExist, or a FilteredRelation alias
+                field = None
+        if field is not None and field.auto_created and not field.concrete:
+            names.append(field.get_accessor_name() or name)
+        else:
+            names.append(name)
+        model = field.related_model if field is not None else None
+    return LOOKUP_SEP.join(names)
+
+
+def bare_select_related_paths(model: Any, depth: int = 5) -> list[str]:
+    """The joins a bare select_related() makes: every non-null forward
+    foreign key and one-to-one, followed as deep as Django goes (5 levels),
+    as leaf paths. Naming one more relation replaces the bare call, so a fix
+    lists these too."""
+    paths: list[str] = []
+
+    def walk(current: Any, prefix: str, level: int, seen: frozenset[Any]) -> None:
+        for field in current._meta.concrete_fields:
+            related = field.related_model
+            if not field.is_relation or field.null or related is None or related in seen:
+                continue
+            path = prefix + field.name
+            if level < depth and _has_bare_join(related, seen | {related}):
+                walk(related, path + LOOKUP_SEP, level + 1, seen | {related})
+            else:
+                paths.append(path)
+
+    if model is not None:
+        walk(model, "", 1, frozenset({model}))
+    return paths
+
+
+def _has_bare_join(model: Any, seen: frozenset[Any]) -> bool:
+    return any(
+        field.is_relation and not field.null and field.related_model not in (None, *seen)
+        for field in model._meta.concrete_fields
+    )
+
+
 def select_related_lookup(hops: list[Hop]) -> str | None:
     """The select_related lookup that joins every hop, or None if one cannot be joined."""
     if not hops or any(hop.select_name is None for hop in hops):

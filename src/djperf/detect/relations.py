@@ -15,7 +15,15 @@ from typing import Any
 
 import django
 
-from djperf.detect._models import covers, model_for_label, resolve, select_related_lookup, short
+from djperf.detect._models import (
+    attribute_path,
+    bare_select_related_paths,
+    covers,
+    model_for_label,
+    resolve,
+    select_related_lookup,
+    short,
+)
 from djperf.detect.findings import Finding, Fix
 from djperf.detect.registry import register
 from djperf.record.events import Evaluation, LazyLoad, Location
@@ -70,6 +78,11 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
     joined = select_related_lookup(hops) if load.kind != "generic_foreign_key" else None
     if joined is not None:
         text = f".select_related({joined!r})"
+        if root is not None and root.select_related_all:
+            # Naming a relation replaces a bare select_related(): keep its joins.
+            kept = bare_select_related_paths(model_for_label(root.model))
+            listed = [path for path in kept if not joined.startswith(path + "__")]
+            text = f".select_related({', '.join(repr(p) for p in (*listed, joined))})"
         return Fix("select_related", joined, _loading_the_join(root, joined, text))
     return Fix("prefetch_related", lookup, f".prefetch_related({lookup!r})")
 
@@ -328,12 +341,17 @@ def _full_path(evaluation: Evaluation, lookup: str) -> str:
 def _unused_joins(first: Evaluation, evaluations: list[Evaluation], used: Any) -> Iterable[Finding]:
     if first.select_related_all:
         return
+    model = model_for_label(first.model)
+
+    def joined_and_used(path: str) -> bool:
+        return bool(used(attribute_path(model, path)))
+
     for path in first.select_related:
-        if used(path):
+        if joined_and_used(path):
             continue
         parts = path.split("__")
         prefixes = ("__".join(parts[:n]) for n in range(len(parts) - 1, 0, -1))
-        kept = next((prefix for prefix in prefixes if used(prefix)), None)
+        kept = next((prefix for prefix in prefixes if joined_and_used(prefix)), None)
         others = [p for p in first.select_related if p != path]
         remaining = [*others, kept] if kept and kept not in others else others
         text = (

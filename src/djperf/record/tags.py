@@ -73,7 +73,10 @@ def join_plan(select: Any, model: Any, query: Any, provenance: Provenance) -> Jo
     def walk(tree: dict[str, Any], parent_slot: int, parent_model: Any, parent: Provenance) -> None:
         for name, deeper in tree.items():
             key, attribute, related_model = _resolve(parent_model, name, filtered)
-            joined = parent.selected(name)
+            # Paths name relations as attribute access does: the accessor of
+            # a reverse one-to-one (author.portrait), not select_related's
+            # query name ("painted"). Django caches the child under the same.
+            joined = parent.selected(key)
             plan.append((parent_slot, key, joined, attribute, related_model))
             if deeper:
                 walk(deeper, len(plan), related_model, joined)
