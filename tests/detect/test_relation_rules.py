@@ -242,3 +242,44 @@ def test_used_reverse_one_to_one_by_query_name(library):
     with djperf.capture() as rec:
         [a.bio.text for a in Author.objects.filter(bio__isnull=False).select_related("bio")]
     assert rec.findings == []
+
+
+def test_used_in_another_thread(library):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with djperf.capture() as rec:
+        reviews = list(Review.objects.select_related("book"))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            titles = list(pool.map(lambda review: review.book.title, reviews))
+    assert len(titles) == 12
+    assert of(rec, "unused-eager-load") == []
+
+
+def test_not_judged_once_pickled(library):
+    # Instances that went into a cache (pickled) are used out of sight.
+    from django.core.cache import cache
+
+    with djperf.capture() as rec:
+        cache.set("djperf-test-reviews", list(Review.objects.select_related("book")))
+    cache.delete("djperf-test-reviews")
+    assert of(rec, "unused-eager-load") == []
+
+
+def test_used_generic_foreign_key_prefetch(library):
+    from tests.testapp.models import Note
+
+    with djperf.capture() as rec:
+        [note.content_object.title for note in Note.objects.prefetch_related("content_object")]
+    assert rec.findings == []
+
+
+def test_used_reverse_one_to_one_that_is_missing(library):
+    # select_related("bio") found no row: reading author.bio raises, and
+    # that read used the join all the same.
+    from tests.testapp.models import Bio
+
+    with djperf.capture() as rec:
+        for author in Author.objects.filter(name="nobody").select_related("bio"):
+            with pytest.raises(Bio.DoesNotExist):
+                author.bio  # noqa: B018
+    assert rec.findings == []

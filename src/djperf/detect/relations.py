@@ -323,6 +323,8 @@ def unused_eager_load(recording: Recording, thresholds: Mapping[str, Any]) -> It
     for evaluations in by_line.values():
         if len(evaluations) < thresholds["count"]:
             continue
+        if any((e.root or e).escaped for e in evaluations):
+            continue
         first = evaluations[0]
 
         used = functools.partial(_used, evaluations)
@@ -368,8 +370,9 @@ def _unused_joins(first: Evaluation, evaluations: list[Evaluation], used: Any) -
 def _unused_prefetches(
     first: Evaluation, evaluations: list[Evaluation], used: Any
 ) -> Iterable[Finding]:
+    model = model_for_label(first.model)
     for lookup in first.prefetch_related:
-        if lookup in first.prefetch_to_attr or used(lookup):
+        if lookup in first.prefetch_to_attr or used(lookup) or _through_generic_key(model, lookup):
             continue
         remaining = [p for p in first.prefetch_related if p != lookup]
         text = (
@@ -385,6 +388,15 @@ def _unused_prefetches(
             text,
             f"prefetch_related {lookup!r}",
         )
+
+
+def _through_generic_key(model: Any, lookup: str) -> bool:
+    """A prefetched generic foreign key is read through GenericForeignKey,
+    whose use djperf does not watch: never call it unused."""
+    return any(
+        not hop.many and hop.select_name is None and hop.model is None
+        for hop in resolve(model, lookup)
+    )
 
 
 def _unused(

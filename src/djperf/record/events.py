@@ -180,6 +180,10 @@ class Evaluation:
     # belong to, and their path from it ("books"). None and "" for a root.
     root: Evaluation | None = None
     path: str = ""
+    # Some of its instances were pickled (into a cache, a session, a task):
+    # what is done with them afterwards cannot be seen, so neither can an
+    # unused eager load.
+    escaped: bool = False
 
     @property
     def select_related_all(self) -> bool:
@@ -222,6 +226,11 @@ class Provenance(_DropOnCopy):
         # Relations already noted as used from instances of this provenance
         # (see hooks/usage.py): each is noted once, not once per access.
         self.seen: set[object] = set()
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        if self.root is not None:
+            self.root.escaped = True
+        return super().__reduce__()
 
     def joined(self, name: str) -> str:
         """The lookup path of relation `name` taken from this instance."""

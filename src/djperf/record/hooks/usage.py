@@ -27,7 +27,7 @@ from django.db.models.fields.related_descriptors import (
 
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_PREFETCH
-from djperf.record.recorder import ACTIVE, contain
+from djperf.record.recorder import contain
 from djperf.record.tags import TAG, provenance_of
 
 _patches = Patches()
@@ -39,8 +39,11 @@ _names: dict[Any, tuple[str, ...]] = {}
 
 
 def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
+    # No check for an active capture: instances are often used in another
+    # thread (a pool, a template rendered elsewhere) than the one that
+    # captured their evaluation; their provenance says where they belong.
     source = provenance_of(instance)
-    if source is None or key in source.seen or not ACTIVE.get():
+    if source is None or key in source.seen:
         return
     source.seen.add(key)
     if source.root is not None:
@@ -63,17 +66,20 @@ def _descriptor_names(descriptor: Any) -> tuple[str, ...]:
 
 def _noting_descriptor_use(original: Any) -> Any:
     def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
-        value = original(self, instance, cls)
-        if instance is not None:
-            # The common case in two lookups: a tagged instance whose relation
-            # is already noted (wrapper installed only while a capture is open).
-            source = instance.__dict__.get(TAG)
-            if source is None or self not in source.seen:
-                try:
-                    note_use(instance, self, _names.get(self) or _descriptor_names(self))
-                except Exception:
-                    contain("relation use")
-        return value
+        try:
+            return original(self, instance, cls)
+        finally:
+            # Even when it raises: author.bio raising DoesNotExist after
+            # select_related("bio") found no row still used the join.
+            if instance is not None:
+                # The common case in two lookups: a tagged instance whose relation
+                # is already noted (wrapper installed only while a capture is open).
+                source = instance.__dict__.get(TAG)
+                if source is None or self not in source.seen:
+                    try:
+                        note_use(instance, self, _names.get(self) or _descriptor_names(self))
+                    except Exception:
+                        contain("relation use")
 
     return __get__
 
@@ -83,7 +89,7 @@ def _noting_manager_use(names: tuple[str, ...]) -> Any:
         def get_queryset(self: Any) -> Any:
             queryset = original(self)
             # prefetch_related itself asks each instance's manager for a queryset.
-            if ACTIVE.get() and CURRENT_PREFETCH.get() is None:
+            if CURRENT_PREFETCH.get() is None:
                 try:
                     note_use(self.instance, names, names)
                 except Exception:
