@@ -264,6 +264,18 @@ def test_a_refined_manager_gets_a_prefetch_object(library, refine, refinement):
     assert f"instead of refining .books at {finding.location}" in finding.fix.text
 
 
+def test_one_row_at_a_time_from_one_line(library):
+    # get() in a loop: each book is its own queryset, evaluated at one line.
+    with djperf.capture() as rec:
+        for title in ("B00", "B10", "B20"):
+            book = Book.objects.get(title=title)  # get-origin
+            book.author.name  # noqa: B018
+    finding = one(rec)
+    assert (finding.field, finding.count) == ("author", 3)
+    assert finding.fix.text == ".select_related('author')"
+    assert str(finding.origin) == line(HERE, "get-origin")
+
+
 def test_a_refined_many_to_many_and_its_plain_use_are_two_findings(library):
     with djperf.capture() as rec:
         for book in Book.objects.all():
@@ -440,11 +452,19 @@ def test_not_iterator_with_select_related_used(library):
     assert rec.findings == []
 
 
-def test_not_one_row_from_each_of_several_querysets(library):
+def test_not_one_row_from_each_of_several_lines(library):
     with djperf.capture() as rec:
-        for title in ("B00", "B10", "B20"):
-            for book in Book.objects.filter(title=title):
-                book.author  # noqa: B018
+        Book.objects.get(title="B00").author  # noqa: B018
+        Book.objects.get(title="B10").author  # noqa: B018
+        Book.objects.get(title="B20").author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_one_instance_loaded_twice(library):
+    with djperf.capture() as rec:
+        book = Book.objects.get(title="B00")
+        for _ in range(2):
+            list(book.tags.all())
     assert of(rec, "n-plus-one") == []
 
 

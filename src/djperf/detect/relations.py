@@ -44,11 +44,23 @@ def _group(loads: Iterable[LazyLoad]) -> dict[tuple[Any, ...], list[LazyLoad]]:
         if root is not None:
             # A refined manager (.filter() ...) needs its own Prefetch per line.
             refined_at = load.location if load.refined else None
-            key: tuple[Any, ...] = (id(root), load.lookup, refined_at)
+            # Single rows fetched at one line (a get() in a loop) are one
+            # queryset run many times: their loads are one problem.
+            scope: object = id(root)
+            if root.rows == 1 and root.location is not None:
+                scope = (root.location, root.model)
+            key: tuple[Any, ...] = (scope, load.lookup, refined_at)
         else:
             key = (None, load.model, load.field, load.location)
         groups[key].append(load)
     return groups
+
+
+def _instances(loads: list[LazyLoad]) -> int:
+    """How many distinct instances the loads were for: loading one
+    instance's relation twice is not loading it one instance at a time."""
+    # A weakref to an object without a callback is shared: one per instance.
+    return len({id(load._instance) if load._instance is not None else id(load) for load in loads})
 
 
 def _most_common(locations: Iterable[Location | None]) -> Location | None:
@@ -160,7 +172,8 @@ def n_plus_one(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[
         if first.fetch_mode == "FETCH_PEERS":
             yield from _batched_by_peers(group, root)
             continue
-        if len(group) < thresholds["count"]:
+        instances = _instances(group)
+        if instances < thresholds["count"]:
             continue
         fix = _eager_fix(root, first)
         queries = _queries(group)
@@ -176,7 +189,7 @@ def n_plus_one(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[
             severity="warning",
             model=first.model,
             field=first.field,
-            count=len(group),
+            count=instances,
             location=_most_common(load.location for load in group),
             origin=root.location if root is not None else None,
             fix=fix,
