@@ -78,6 +78,82 @@ def test_urllib3_and_urllib(upstream):
     ]
 
 
+class TimeoutAdapter(requests.adapters.HTTPAdapter):
+    """The usual way a team gives every call of a session a timeout."""
+
+    def send(self, request, **kwargs):
+        kwargs["timeout"] = kwargs.get("timeout") or 4
+        return super().send(request, **kwargs)
+
+
+def test_the_timeout_an_adapter_sets_is_the_one_in_force(upstream):
+    session = requests.Session()
+    session.mount("http://", TimeoutAdapter())
+    with djperf.capture() as rec:
+        session.get(site(upstream, 1))
+    assert [(c.library, c.timeout) for c in rec.http_calls] == [("requests", 4.0)]
+    assert of(rec, "http-no-timeout") == []
+
+
+def test_a_connect_timeout_alone_is_no_timeout(upstream):
+    with djperf.capture() as rec:
+        requests.get(site(upstream, 1), timeout=(3, None))
+        with httpx.Client(timeout=httpx.Timeout(5, read=None)) as client:
+            client.get(site(upstream, 2))
+        urllib3.PoolManager(timeout=urllib3.Timeout(connect=2)).request("GET", site(upstream, 3))
+    assert [c.timeout for c in rec.http_calls] == [None, None, None]
+    assert len(of(rec, "http-no-timeout")) == 3
+
+
+def test_a_total_timeout_bounds_the_call(upstream):
+    with djperf.capture() as rec:
+        urllib3.PoolManager(timeout=urllib3.Timeout(total=6)).request("GET", site(upstream, 1))
+    assert [c.timeout for c in rec.http_calls] == [6.0]
+
+
+def test_httpx_request_sent_as_is_gets_the_client_timeout(upstream):
+    with djperf.capture() as rec, httpx.Client(timeout=8) as client:
+        client.send(httpx.Request("GET", site(upstream, 1)))
+    assert [c.timeout for c in rec.http_calls] == [8.0]
+
+
+@pytest.fixture
+def redirector(upstream):
+    """A server on the loopback that redirects every GET to the upstream."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", site(upstream, 1))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/old"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_is_one_call(redirector):
+    with djperf.capture() as rec:
+        response = urllib3.PoolManager(timeout=3.0).request("GET", redirector)
+        requests.get(redirector, timeout=3)
+    assert response.status == 200
+    assert [(c.library, c.status, c.timeout) for c in rec.http_calls] == [
+        ("urllib3", 200, 3.0),
+        ("requests", 200, 3.0),
+    ]
+
+
 def test_requests_is_recorded_once_not_again_by_urllib3(upstream):
     with djperf.capture() as rec:
         requests.get(site(upstream, 1), timeout=3)

@@ -5,8 +5,13 @@ through: ``requests.Session.send``, ``httpx.Client.send`` and
 ``httpx.AsyncClient.send``, urllib3's ``HTTPConnectionPool.urlopen``, and
 ``urllib.request.OpenerDirector.open`` (behind ``urlopen``). A library that is
 not installed is skipped. A call made inside another one (requests runs on
-urllib3; urllib3 retries and redirects recursively) is recorded once, by the
-outermost library.
+urllib3; urllib3's PoolManager follows redirects through its pools) is
+recorded once, by the outermost library, with the timeout the innermost one
+actually used: a requests adapter that sets a default timeout is seen.
+
+"The timeout in force" bounds the wait for the response: a total timeout,
+or the read timeout. A call with a connect timeout alone can still wait
+forever for a slow server, so it has none.
 
 The URL is kept without its query string and credentials unless the capture
 asked for parameters; ``url_key`` tells identical URLs apart without keeping
@@ -30,7 +35,8 @@ from djperf.record.recorder import ACTIVE, Recording, contain, live
 from djperf.record.stack import user_location
 
 _patches = Patches()
-_IN_CALL: ContextVar[bool] = ContextVar("djperf_in_http_call", default=False)
+# The call being made in this context: a call inside it is the same call.
+_CURRENT: ContextVar[_Call | None] = ContextVar("djperf_http_call", default=None)
 
 
 def _active() -> tuple[Recording, ...]:
@@ -68,19 +74,37 @@ def _largest(*values: Any) -> float | None:
     return max(numbers) if numbers else None
 
 
-class _Call:
-    """Times one call and records it, unless it is nested in another one."""
+def _bounded(read: Any, *others: Any, total: Any = None) -> float | None:
+    """The longest a call can wait: `total` if set, else the read timeout
+    (with the others, connect ...), or None when reading is unbounded."""
+    if isinstance(total, int | float) and total > 0:
+        return float(total)
+    if not (isinstance(read, int | float) and read > 0):
+        return None
+    return _largest(read, *others)
 
-    def __init__(self, scopes: tuple[Recording, ...], library: str, method: str, url: Any) -> None:
+
+class _Call:
+    """Times one call and records it."""
+
+    def __init__(
+        self,
+        scopes: tuple[Recording, ...],
+        library: str,
+        method: str,
+        url: Any,
+        timeout: float | None,
+    ) -> None:
         self.scopes = scopes
         self.library = library
         self.method = method.upper()
         self.url = url
+        self.timeout = timeout
         self.location = user_location() if any(r.options.stacks for r in scopes) else None
         self.task, self.asynchronous = _task()
         self.started = time.perf_counter()
 
-    def finish(self, timeout: float | None, status: int | None, error: str | None) -> None:
+    def finish(self, status: int | None, error: str | None) -> None:
         duration = time.perf_counter() - self.started
         full = any(r.options.capture_params for r in self.scopes)
         call = HttpCall(
@@ -88,7 +112,7 @@ class _Call:
             method=self.method,
             url=_shown_url(self.url, full),
             url_key=hash(str(self.url)),
-            timeout=timeout,
+            timeout=self.timeout,
             started=self.started,
             duration=duration,
             location=self.location,
@@ -102,26 +126,61 @@ class _Call:
                 rec.http_calls.append(call)
 
 
+Describe = Callable[..., tuple[str, Any, float | None]]
+
+
+def _inner(outer: _Call, describe: Describe | None, args: Any, kwargs: Any) -> None:
+    """A call made inside `outer`: it knows the timeout really used."""
+    if describe is None:
+        return
+    try:
+        outer.timeout = describe(*args, **kwargs)[2]
+    except Exception:
+        contain("http call")
+
+
+def _begin(library: str, describe: Describe, args: Any, kwargs: Any) -> tuple[_Call | None, Any]:
+    """The call to record and the context token, or (None, None) to pass through."""
+    scopes = _active()
+    if not scopes:
+        return None, None
+    try:
+        verb, url, timeout = describe(*args, **kwargs)
+        call = _Call(scopes, library, verb, url, timeout)
+    except Exception:
+        contain(f"{library} call")
+        return None, None
+    return call, _CURRENT.set(call)
+
+
+def _end(call: _Call, token: Any, status: int | None, error: str | None) -> None:
+    _CURRENT.reset(token)
+    try:
+        call.finish(status, error)
+    except Exception:
+        contain(f"{call.library} call")
+
+
 def _watching(
     library: str,
-    describe: Callable[..., tuple[str, Any, float | None]],
+    describe: Describe,
     status_of: Callable[[Any], int | None],
+    *,
+    resolves_timeout: bool = False,
 ) -> Callable[[Any], Any]:
     """A sync wrapper recording each call; `describe(*args, **kwargs)` gives
-    the method, the URL and the timeout in force."""
+    the method, the URL and the timeout in force. `resolves_timeout`: this
+    layer sees the timeout actually used by the layers above it."""
 
     def wrap(original: Any) -> Any:
         def method(*args: Any, **kwargs: Any) -> Any:
-            scopes = _active()
-            if not scopes or _IN_CALL.get():
+            outer = _CURRENT.get()
+            if outer is not None:
+                _inner(outer, describe if resolves_timeout else None, args, kwargs)
                 return original(*args, **kwargs)
-            try:
-                verb, url, timeout = describe(*args, **kwargs)
-                call = _Call(scopes, library, verb, url)
-            except Exception:
-                contain(f"{library} call")
+            call, token = _begin(library, describe, args, kwargs)
+            if call is None:
                 return original(*args, **kwargs)
-            token = _IN_CALL.set(True)
             status = error = None
             try:
                 response = original(*args, **kwargs)
@@ -131,11 +190,7 @@ def _watching(
                 error = type(exc).__name__
                 raise
             finally:
-                _IN_CALL.reset(token)
-                try:
-                    call.finish(timeout, status, error)
-                except Exception:
-                    contain(f"{library} call")
+                _end(call, token, status, error)
 
         return method
 
@@ -144,21 +199,16 @@ def _watching(
 
 def _watching_async(
     library: str,
-    describe: Callable[..., tuple[str, Any, float | None]],
+    describe: Describe,
     status_of: Callable[[Any], int | None],
 ) -> Callable[[Any], Any]:
     def wrap(original: Any) -> Any:
         async def method(*args: Any, **kwargs: Any) -> Any:
-            scopes = _active()
-            if not scopes or _IN_CALL.get():
+            if _CURRENT.get() is not None:
                 return await original(*args, **kwargs)
-            try:
-                verb, url, timeout = describe(*args, **kwargs)
-                call = _Call(scopes, library, verb, url)
-            except Exception:
-                contain(f"{library} call")
+            call, token = _begin(library, describe, args, kwargs)
+            if call is None:
                 return await original(*args, **kwargs)
-            token = _IN_CALL.set(True)
             status = error = None
             try:
                 response = await original(*args, **kwargs)
@@ -168,11 +218,7 @@ def _watching_async(
                 error = type(exc).__name__
                 raise
             finally:
-                _IN_CALL.reset(token)
-                try:
-                    call.finish(timeout, status, error)
-                except Exception:
-                    contain(f"{library} call")
+                _end(call, token, status, error)
 
         return method
 
@@ -183,11 +229,12 @@ def _watching_async(
 
 
 def _requests_timeout(value: Any) -> float | None:
-    if isinstance(value, tuple):
-        return _largest(*value)
+    if isinstance(value, tuple):  # (connect, read)
+        connect, read = (*value, None)[:2]
+        return _bounded(read, connect)
     if value is not None and hasattr(value, "connect_timeout"):
         return _urllib3_timeout_value(value)
-    return _largest(value)
+    return _bounded(value)
 
 
 def _describe_requests(session: Any, request: Any, **kwargs: Any) -> tuple[str, Any, float | None]:
@@ -203,11 +250,15 @@ def _status_code(response: Any) -> int | None:
 
 
 def _describe_httpx(client: Any, request: Any, **kwargs: Any) -> tuple[str, Any, float | None]:
-    timeout = request.extensions.get("timeout") or {}
+    timeout = request.extensions.get("timeout")
+    if timeout is None:
+        # send() gives a request built without one the client's timeout.
+        as_dict = getattr(getattr(client, "timeout", None), "as_dict", None)
+        timeout = as_dict() if callable(as_dict) else {}
     return (
         str(request.method),
         request.url,
-        _largest(*(timeout.get(k) for k in ("connect", "read", "write", "pool"))),
+        _bounded(timeout.get("read"), timeout.get("connect"), timeout.get("write")),
     )
 
 
@@ -223,12 +274,12 @@ def _urllib3_timeout_value(timeout: Any) -> float | None:
         return default if value is _DEFAULT_TIMEOUT else value
 
     if hasattr(timeout, "connect_timeout"):
-        return _largest(
-            resolved(timeout.total),
-            resolved(getattr(timeout, "_connect", None)),
+        return _bounded(
             resolved(getattr(timeout, "_read", None)),
+            resolved(getattr(timeout, "_connect", None)),
+            total=resolved(timeout.total),
         )
-    return _largest(resolved(timeout))
+    return _bounded(resolved(timeout))
 
 
 def _describe_urllib3(
@@ -242,6 +293,14 @@ def _describe_urllib3(
         timeout = pool.timeout
     full_url = url if "://" in url else f"{pool.scheme}://{pool.host}:{pool.port}{url}"
     return method, full_url, _urllib3_timeout_value(timeout)
+
+
+def _describe_pool_manager(
+    manager: Any, method: str, url: str, *args: Any, **kwargs: Any
+) -> tuple[str, Any, float | None]:
+    # The connection pool it picks resolves the timeout (see _inner).
+    timeout = kwargs.get("timeout", manager.connection_pool_kw.get("timeout"))
+    return method, url, None if timeout is None else _urllib3_timeout_value(timeout)
 
 
 def _urllib3_status(response: Any) -> int | None:
@@ -261,7 +320,7 @@ def _describe_urllib(
         url, verb = fullurl.full_url, fullurl.get_method()
     if timeout is None or timeout is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
         timeout = socket.getdefaulttimeout()
-    return verb, url, _largest(timeout)
+    return verb, url, _bounded(timeout)
 
 
 def _urllib_status(response: Any) -> int | None:
@@ -291,11 +350,20 @@ def install() -> None:
         )
     try:
         from urllib3.connectionpool import HTTPConnectionPool
+        from urllib3.poolmanager import PoolManager
     except ImportError:
         pass
     else:
         _patches.wrap(
-            HTTPConnectionPool, "urlopen", _watching("urllib3", _describe_urllib3, _urllib3_status)
+            HTTPConnectionPool,
+            "urlopen",
+            _watching("urllib3", _describe_urllib3, _urllib3_status, resolves_timeout=True),
+        )
+        # Redirects across hosts go back through the manager: one call.
+        _patches.wrap(
+            PoolManager,
+            "urlopen",
+            _watching("urllib3", _describe_pool_manager, _urllib3_status),
         )
     import urllib.request
 
