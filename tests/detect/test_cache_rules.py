@@ -103,6 +103,61 @@ def test_redis_command_in_a_loop(redis_client):
     assert "pipeline" in finding.fix.text
 
 
+@pytest.mark.parametrize(
+    ("command", "method", "text"),
+    [
+        ("delete", "delete", "redis.delete(*keys)"),
+        ("get", "mget", "redis.mget(keys)"),
+        ("hget", "pipeline", "pipe.hget(...) per item"),
+        ("incr", "pipeline", "pipe.incrby(...) per item"),
+    ],
+)
+def test_redis_fix_names_the_redis_py_call(redis_client, command, method, text):
+    with djperf.capture() as rec:
+        for number in range(6):
+            if command == "hget":
+                redis_client.hget(f"djperf-test:h{number}", "field")
+            else:
+                getattr(redis_client, command)(f"djperf-test:k{number}")
+    redis_client.delete(*[f"djperf-test:k{number}" for number in range(6)])
+    [finding] = of(rec, "cache-in-loop")
+    assert finding.fix.method == method
+    assert text in finding.fix.text
+
+
+@pytest.mark.parametrize(
+    ("call", "method", "text"),
+    [
+        (lambda n: cache.incr("hits", n), "set_many", "add up the changes in Python"),
+        (lambda n: cache.get_or_set(f"user:{n}", n), "get_many", "set_many"),
+        (lambda n: cache.delete(f"user:{n}"), "delete_many", "cache.delete_many(keys)"),
+        (lambda n: cache.clear(), "clear", "once, outside the loop"),
+    ],
+    ids=["incr", "get_or_set", "delete", "clear"],
+)
+def test_django_cache_fix_per_command(call, method, text):
+    cache.set("hits", 0)
+    with djperf.capture() as rec:
+        for number in range(6):
+            call(number)
+    findings = [f for f in of(rec, "cache-in-loop") if f.fix.method == method]
+    assert len(findings) == 1
+    assert text in findings[0].fix.text
+
+
+def test_fragment_cache_in_a_template_loop():
+    from django.template import Context, Template
+
+    template = Template(
+        "{% load cache %}{% for n in numbers %}{% cache 60 row n %}{{ n }}{% endcache %}"
+        "{% endfor %}"
+    )
+    with djperf.capture() as rec:
+        template.render(Context({"numbers": range(6)}))
+    [finding] = [f for f in of(rec, "cache-in-loop") if f.fix.method == "get_many"]
+    assert "{% cache %}" in finding.fix.text
+
+
 def test_aget_in_a_loop():
     async def work():
         for number in range(6):
@@ -133,6 +188,19 @@ def test_a_pipeline_is_one_call(redis_client):
         for number in range(50):
             pipe.zadd("djperf-test:prefixes", {f"p{number}": 0})
         pipe.execute()
+    assert rec.findings == []
+
+
+def test_a_redis_scan_is_cursor_iteration(redis_client):
+    for number in range(20):
+        redis_client.set(f"djperf-test:scan{number}", 1)
+    try:
+        with djperf.capture() as rec:
+            keys = list(redis_client.scan_iter("djperf-test:scan*", count=2))
+    finally:
+        redis_client.delete(*[f"djperf-test:scan{number}" for number in range(20)])
+    assert len(keys) == 20
+    assert len([c for c in rec.cache_calls if c.command == "SCAN"]) >= 5
     assert rec.findings == []
 
 

@@ -11,15 +11,44 @@ from djperf.detect.registry import register
 from djperf.record.events import CacheCall, Location
 from djperf.record.recorder import Recording
 
-# One key per call -> the call that takes many.
+# Django's cache API: one key per call -> the call that takes many.
 _BATCHED = {
     "get": ("get_many", "cache.get_many(keys)"),
     "set": ("set_many", "cache.set_many({key: value, ...}, timeout)"),
     "add": ("set_many", "cache.set_many({key: value, ...}, timeout)"),
     "delete": ("delete_many", "cache.delete_many(keys)"),
     "has_key": ("get_many", "cache.get_many(keys)  # the keys it returns exist"),
-    "touch": ("pipeline", "one pipeline: with redis.pipeline() as pipe: ... pipe.execute()"),
+    "get_or_set": (
+        "get_many",
+        "found = cache.get_many(keys), then cache.set_many({the missing keys: values})",
+    ),
+    "incr": ("set_many", "add up the changes in Python, then cache.set_many(totals)"),
+    "decr": ("set_many", "add up the changes in Python, then cache.set_many(totals)"),
+    "get_many": ("get_many", "one cache.get_many() with every key"),
+    "set_many": ("set_many", "one cache.set_many() with every item"),
+    "delete_many": ("delete_many", "one cache.delete_many() with every key"),
+    "touch": ("pipeline", "a Redis pipeline, or set_many() with the new timeout"),
+    "clear": ("clear", "call cache.clear() once, outside the loop"),
 }
+
+# Redis commands that take many keys in one.
+_REDIS_MULTI = {
+    "GET": ("mget", "redis.mget(keys)"),
+    "SET": ("mset", "redis.mset({key: value, ...})"),
+    "DEL": ("delete", "redis.delete(*keys)"),
+    "UNLINK": ("unlink", "redis.unlink(*keys)"),
+    "EXISTS": ("exists", "redis.exists(*keys)  # counts the ones that exist"),
+    "SADD": ("sadd", "redis.sadd(name, *values)"),
+    "SREM": ("srem", "redis.srem(name, *values)"),
+    "LPUSH": ("lpush", "redis.lpush(name, *values)"),
+    "RPUSH": ("rpush", "redis.rpush(name, *values)"),
+}
+# redis-py names for commands whose method is not the lower-cased command.
+_REDIS_METHODS = {"DEL": "delete"}
+# Cursor iteration (scan_iter) and transactions: one call per step by design.
+_REDIS_NOT_BATCHABLE = frozenset(
+    {"SCAN", "SSCAN", "HSCAN", "ZSCAN", "MULTI", "EXEC", "WATCH", "UNWATCH", "DISCARD"}
+)
 
 
 @register("cache-in-loop", count=5)
@@ -27,18 +56,25 @@ def cache_in_loop(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
     """Many cache or Redis commands from one line, one round trip each."""
     groups: dict[tuple[Location | None, str, str], list[CacheCall]] = defaultdict(list)
     for call in recording.cache_calls:
-        if call.location is not None and call.command != "pipeline":
-            groups[(call.location, call.backend, call.command)].append(call)
+        if call.location is None or call.command == "pipeline":
+            continue
+        if call.backend == "redis" and call.command in _REDIS_NOT_BATCHABLE:
+            continue
+        groups[(call.location, call.backend, call.command)].append(call)
     for (location, backend, command), calls in groups.items():
         if len(calls) < thresholds["count"]:
             continue
         if backend == "redis":
+            method, text = _redis_fix(command)
+        elif location is not None and not location.path.endswith(".py") and command == "get":
+            # A {% cache %} tag inside a {% for %}: one fragment per item.
             method, text = (
-                "pipeline",
-                (f"pipe = redis.pipeline(); pipe.{command.lower()}(...) per key; pipe.execute()"),
+                "get_many",
+                "wrap the whole {% for %} in one {% cache %} fragment, or fetch the "
+                "fragments in the view with cache.get_many()",
             )
         else:
-            method, text = _BATCHED.get(command, ("get_many", "cache.get_many(keys)"))
+            method, text = _cache_fix(command)
         duration = sum(c.duration for c in calls)
         yield Finding(
             rule="cache-in-loop",
@@ -52,3 +88,17 @@ def cache_in_loop(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
             fix=Fix(method, None, text),
             duration=duration,
         )
+
+
+def _cache_fix(command: str) -> tuple[str, str]:
+    return _BATCHED.get(command, ("pipeline", f"batch the {command}() calls"))
+
+
+def _redis_fix(command: str) -> tuple[str, str]:
+    if command in _REDIS_MULTI:
+        return _REDIS_MULTI[command]
+    name = _REDIS_METHODS.get(command, command.lower().replace(" ", "_"))
+    return (
+        "pipeline",
+        f"with redis.pipeline() as pipe: pipe.{name}(...) per item, then pipe.execute()",
+    )

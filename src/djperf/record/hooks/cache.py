@@ -87,6 +87,48 @@ def _keys(command: str, args: tuple[Any, ...]) -> int:
     return 1
 
 
+def _measured(
+    scopes: tuple[Recording, ...],
+    original: Callable[..., Any],
+    backend: str,
+    command: str,
+    count: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    token = _IN_CALL.set(True)
+    started = time.perf_counter()
+    try:
+        return original(*args, **kwargs)
+    finally:
+        _IN_CALL.reset(token)
+        try:
+            _record(scopes, backend, command, count, started)
+        except Exception:
+            contain("cache call")
+
+
+async def _measured_async(
+    scopes: tuple[Recording, ...],
+    original: Callable[..., Any],
+    backend: str,
+    command: str,
+    count: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    token = _IN_CALL.set(True)
+    started = time.perf_counter()
+    try:
+        return await original(*args, **kwargs)
+    finally:
+        _IN_CALL.reset(token)
+        try:
+            _record(scopes, backend, command, count, started)
+        except Exception:
+            contain("cache call")
+
+
 def _timed(
     original: Callable[..., Any], backend: str, command: str, keys: Callable[..., int]
 ) -> Callable[..., Any]:
@@ -101,16 +143,7 @@ def _timed(
         except Exception:
             contain("cache call")
             return original(*args, **kwargs)
-        token = _IN_CALL.set(True)
-        started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            _IN_CALL.reset(token)
-            try:
-                _record(scopes, backend, command, count, started)
-            except Exception:
-                contain("cache call")
+        return _measured(scopes, original, backend, command, count, args, kwargs)
 
     return call
 
@@ -128,16 +161,7 @@ def _timed_async(
         except Exception:
             contain("cache call")
             return await original(*args, **kwargs)
-        token = _IN_CALL.set(True)
-        started = time.perf_counter()
-        try:
-            return await original(*args, **kwargs)
-        finally:
-            _IN_CALL.reset(token)
-            try:
-                _record(scopes, backend, command, count, started)
-            except Exception:
-                contain("cache call")
+        return await _measured_async(scopes, original, backend, command, count, args, kwargs)
 
     return call
 
@@ -210,8 +234,10 @@ def unwatch_backend(backend: Any) -> None:
 # -- redis-py -----------------------------------------------------------------------
 
 
-def _redis_command(*args: Any, **kwargs: Any) -> int:
-    return 1
+def _command_name(name: Any) -> str:
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    return str(name).upper()
 
 
 def _watching_redis(original: Any) -> Any:
@@ -220,8 +246,8 @@ def _watching_redis(original: Any) -> Any:
         scopes = _active()
         if not scopes or _IN_CALL.get() or not args:
             return original(self, *args, **options)
-        return _timed(original, "redis", str(args[0]).upper(), _redis_command)(
-            self, *args, **options
+        return _measured(
+            scopes, original, "redis", _command_name(args[0]), 1, (self, *args), options
         )
 
     return execute_command
@@ -233,8 +259,8 @@ def _watching_redis_async(original: Any) -> Any:
         scopes = _active()
         if not scopes or _IN_CALL.get() or not args:
             return await original(self, *args, **options)
-        return await _timed_async(original, "redis", str(args[0]).upper(), _redis_command)(
-            self, *args, **options
+        return await _measured_async(
+            scopes, original, "redis", _command_name(args[0]), 1, (self, *args), options
         )
 
     return execute_command
