@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import transaction
+from django.db import connection, transaction
 
 import djperf
 from tests.detect.conftest import line, of
@@ -58,7 +58,90 @@ def test_aget_in_an_async_for(library):
     assert str(finding.location) == line(HERE, "aget-in-loop")
 
 
+def test_a_count_per_row_is_counted_in_the_parents_query(library):
+    with djperf.capture() as rec:
+        counts = [book.chapter_set.count() for book in Book.objects.all()]
+    assert counts == [2] * 6
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "annotate"
+    assert finding.fix.text.startswith("Book.objects.annotate(chapter_count=Count('chapter'))")
+
+
+def test_an_existence_test_per_row_is_an_exists_annotation(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.reviews.exists()
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith(
+        "Book.objects.annotate(has_reviews=Exists(Review.objects.filter(book=OuterRef('pk'))))"
+    )
+
+
+def test_values_of_a_many_to_many_per_row_are_prefetched(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.tags.values_list("name", flat=True))
+        for tag in Tag.objects.all():
+            for _ in range(5):
+                list(tag.books.values_list("title", flat=True))
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts == [
+        "Book.objects.prefetch_related('tags')  # then read obj.tags.all()",
+        "Tag.objects.prefetch_related('books')  # then read obj.books.all()",
+    ]
+
+
+def test_an_auto_created_through_table_is_named_through_its_field(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(Book.tags.through.objects.filter(book=book))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == "Book.tags.through.objects.filter(book_id__in=values)"
+
+
+def test_a_lock_per_row_is_one_lock_query(library):
+    if not connection.features.has_select_for_update:
+        pytest.skip(f"{connection.vendor} has no SELECT ... FOR UPDATE")
+    ids = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec, transaction.atomic():
+        for pk in ids:
+            Book.objects.select_for_update().get(pk=pk)
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "select_for_update"
+    assert finding.fix.text.startswith("Book.objects.select_for_update().filter(pk__in=ids)")
+
+
 # -- repeated-query: must not flag ---------------------------------------------------
+
+
+def test_repeated_not_counts_already_annotated(library):
+    from django.db.models import Count
+
+    with djperf.capture() as rec:
+        books = Book.objects.annotate(chapter_count=Count("chapter"))
+        counts = [book.chapter_count for book in books]
+    assert counts == [2] * 6
+    assert rec.findings == []
+
+
+def test_repeated_not_values_read_from_a_prefetch(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.prefetch_related("tags"):
+            [tag.name for tag in book.tags.all()]
+    assert rec.findings == []
+
+
+def test_repeated_not_one_lock_query(library):
+    ids = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec, transaction.atomic():
+        list(Book.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    assert rec.findings == []
+
+
+def test_repeated_not_one_count_per_parent_below_the_threshold(library):
+    with djperf.capture() as rec:
+        [author.books.count() for author in Author.objects.all()]
+    assert of(rec, "repeated-query") == []
 
 
 def test_repeated_not_below_the_threshold(library):

@@ -22,7 +22,9 @@ from djperf.record.recorder import Recording
 _NOT_THE_USERS = frozenset(
     {"lazy_load", "prefetch", "bookkeeping", "delete", "bulk", "relation_write"}
 )
-_WHERE_COLUMN = re.compile(r"\bWHERE\s+\(?\s*(?:[\w]+\.)?(\w+)\s*(=|IN)\s", re.I)
+_WHERE_COLUMN = re.compile(r"\bWHERE\s+\(?\s*(?:([\w\"`]+)\.)?([\w\"`]+)\s*(=|IN)\s", re.I)
+_COUNT = re.compile(r"^SELECT COUNT\(\*\)", re.I)
+_EXISTS = re.compile(r"^SELECT # AS a FROM .* LIMIT #$", re.I | re.S)
 
 
 def _reads(recording: Recording) -> list[Query]:
@@ -87,21 +89,89 @@ def repeated_query(recording: Recording, thresholds: Mapping[str, Any]) -> Itera
 
 
 def _batch_fix(model: Any, fingerprint: str) -> Fix:
-    name = short(model._meta.label) if model is not None else "Model"
+    """One query for all the values: in_bulk, filter(x__in=...), or for a
+    count or an existence test per parent row, an annotation on the parents."""
     match = _WHERE_COLUMN.search(fingerprint)
-    column = match.group(1) if match else None
-    field = _field_for_column(model, column) if column else None
-    if field is None or field == "pk" or (model is not None and column == model._meta.pk.column):
-        return Fix("in_bulk", None, f"{name}.objects.in_bulk(ids)")
-    return Fix("in_bulk", field, f"{name}.objects.filter({field}__in=values)")
+    where_model = model
+    column = None
+    if match:
+        column = match.group(2).strip('"`')
+        if match.group(1):
+            where_model = model_for_table(match.group(1)) or model
+    field = _field_for_column(where_model, column) if column else None
+    if field is not None and field.is_relation and not field.primary_key:
+        if _COUNT.match(fingerprint):
+            return _annotation_fix(field, exists=False)
+        if _EXISTS.match(fingerprint):
+            return _annotation_fix(field, exists=True)
+        if where_model is not model and where_model._meta.auto_created:
+            # Rows of a many-to-many read through its table, per parent.
+            return _many_to_many_fix(where_model, field)
+    if "FOR UPDATE" in fingerprint.upper():
+        name = _manager(where_model)
+        return Fix(
+            "select_for_update",
+            "pk",
+            f"{name}.select_for_update().filter(pk__in=ids).order_by('pk')  # one lock query",
+        )
+    name = _manager(where_model)
+    if field is None or field.primary_key:
+        return Fix("in_bulk", None, f"{name}.in_bulk(ids)")
+    return Fix("in_bulk", field.attname, f"{name}.filter({field.attname}__in=values)")
 
 
-def _field_for_column(model: Any, column: str) -> str | None:
+def _manager(model: Any) -> str:
+    """How code reaches the model's rows: Book.objects, or
+    Book.tags.through.objects for an auto-created many-to-many table."""
+    if model is None:
+        return "Model.objects"
+    if model._meta.auto_created:
+        owner = model._meta.auto_created
+        for field in owner._meta.local_many_to_many:
+            if field.remote_field.through is model:
+                return f"{short(owner._meta.label)}.{field.name}.through.objects"
+    return f"{short(model._meta.label)}.objects"
+
+
+def _annotation_fix(field: Any, *, exists: bool) -> Fix:
+    """.count() or .exists() per parent row: count in the parents' query."""
+    parent = short(field.related_model._meta.label)
+    child = short(field.model._meta.label)
+    name = field.related_query_name()
+    if exists:
+        text = (
+            f"{parent}.objects.annotate(has_{name}=Exists({child}.objects.filter("
+            f"{field.name}=OuterRef('pk'))))  # then read .has_{name}"
+        )
+    else:
+        text = f"{parent}.objects.annotate({name}_count=Count({name!r}))  # then read .{name}_count"
+    return Fix("annotate", name, text)
+
+
+def _many_to_many_fix(through: Any, field: Any) -> Fix:
+    """Per-parent reads of a many-to-many: prefetch it on the parents."""
+    owner = through._meta.auto_created
+    for m2m in owner._meta.local_many_to_many:
+        if m2m.remote_field.through is not through:
+            continue
+        if field.name == m2m.m2m_field_name():
+            parent, accessor = owner, m2m.name
+        else:
+            parent, accessor = m2m.related_model, m2m.remote_field.get_accessor_name()
+        text = (
+            f"{short(parent._meta.label)}.objects.prefetch_related({accessor!r})"
+            f"  # then read obj.{accessor}.all()"
+        )
+        return Fix("prefetch_related", accessor, text)
+    return Fix("in_bulk", field.attname, f"{_manager(through)}.filter({field.attname}__in=values)")
+
+
+def _field_for_column(model: Any, column: str) -> Any:
     if model is None:
         return None
     for field in model._meta.concrete_fields:
         if field.column == column:
-            return "pk" if field.primary_key else str(field.attname)
+            return field
     return None
 
 
