@@ -209,6 +209,22 @@ def test_the_same_count_in_a_loop(library):
 # -- duplicate-query: must not flag ---------------------------------------------------
 
 
+def test_duplicate_not_across_a_write_to_its_table(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        before = Book.objects.filter(author=author).count()
+        Book.objects.create(title="new", author=author)
+        after = Book.objects.filter(author=author).count()
+        book = Book.objects.get(title="B00")
+        Book.objects.filter(pk=book.pk).update(title="B00 second edition")
+        book = Book.objects.get(pk=book.pk)
+        again = Book.objects.get(pk=book.pk)
+    assert (before, after, again.title) == (2, 3, "B00 second edition")
+    # Only the last get() repeats a read with nothing written in between.
+    [finding] = of(rec, "duplicate-query")
+    assert finding.count == 2
+
+
 def test_duplicate_not_with_other_values(library):
     with djperf.capture() as rec:
         list(Book.objects.filter(title__startswith="B0"))

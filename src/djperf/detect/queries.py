@@ -175,13 +175,38 @@ def _field_for_column(model: Any, column: str) -> Any:
     return None
 
 
+_TABLES = re.compile(r"\b(?:FROM|JOIN)\s+([\w.\"`]+)", re.I)
+_WRITE = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+
+
+def _reads_between_writes(recording: Recording) -> Iterable[tuple[Query, tuple[int, ...]]]:
+    """Each read with the number of writes made so far to each table it
+    reads: the same read after a write to its tables may return other rows
+    (a count before and after a create), so it is no duplicate."""
+    reads = {id(query) for query in _reads(recording)}
+    writes: dict[str, int] = defaultdict(int)
+    for query in recording.queries:
+        if _WRITE.match(query.fingerprint):
+            table = statement_table(query.fingerprint)
+            if table:
+                writes[table.lower()] += 1
+        elif id(query) in reads:
+            tables = sorted(
+                {
+                    t.strip('"`').rsplit(".", 1)[-1].lower()
+                    for t in _TABLES.findall(query.fingerprint)
+                }
+            )
+            yield query, tuple(writes[table] for table in tables)
+
+
 @register("duplicate-query", count=2)
 def duplicate_query(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[Finding]:
     """The same query with the same values run more than once."""
-    groups: dict[tuple[str, int | None], list[Query]] = defaultdict(list)
-    for query in _reads(recording):
+    groups: dict[tuple[Any, ...], list[Query]] = defaultdict(list)
+    for query, epoch in _reads_between_writes(recording):
         if query.params_key is not None:
-            groups[(query.sql, query.params_key)].append(query)
+            groups[(query.sql, query.params_key, epoch)].append(query)
     for queries in groups.values():
         if len(queries) < thresholds["count"]:
             continue
