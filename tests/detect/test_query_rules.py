@@ -295,6 +295,26 @@ def test_in_list_not_of_in_bulk_or_bulk_update(library):
     assert of(rec, "large-in-clause") == []
 
 
+def test_in_list_not_of_a_deletions_cascades(library):
+    # Deleting 300 authors: Django's cascade statements list their pks.
+    Author.objects.bulk_create([Author(name=f"gone {i}") for i in range(300)])
+    Book.objects.bulk_create(
+        [Book(title="t", author=a) for a in Author.objects.filter(name__startswith="gone")]
+    )
+    with djperf.capture() as rec:
+        Author.objects.filter(name__startswith="gone").delete()
+    assert of(rec, "large-in-clause") == []
+
+
+def test_in_list_not_of_a_related_manager_write(library):
+    tags = Tag.objects.bulk_create([Tag(name=f"set {i}") for i in range(250)])
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        book.tags.set(tags)
+        book.tags.remove(*tags)
+    assert of(rec, "large-in-clause") == []
+
+
 def test_not_djangos_session_and_auth_bookkeeping(library, rf):
     from django.contrib.auth import get_user
     from django.contrib.auth.models import User

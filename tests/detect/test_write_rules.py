@@ -76,7 +76,86 @@ def test_queryset_update_in_a_loop(library):
     assert finding.fix.method == "update"
 
 
+def test_update_keyed_by_a_foreign_key_is_no_bulk_update(library):
+    # "author_id = %s" is not the primary key: bulk_update would not do it.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            Book.objects.filter(author_id=author.pk).update(summary="x")
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "update"
+
+
+def test_many_to_many_remove_in_a_loop_deletes_through_rows(library):
+    tag = Tag.objects.get(name="t0")
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.tags.remove(tag)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "delete"
+    assert finding.fix.text.startswith("Book.tags.through.objects.filter(")
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["creating", "existing"])
+def test_get_or_create_in_a_loop_is_one_finding(library, existing):
+    names = [f"t{i}" if existing else f"new {i}" for i in range(3)] * 2
+    with djperf.capture() as rec:
+        for name in names:
+            Tag.objects.get_or_create(name=name)  # goc-in-loop
+    assert [f.rule for f in rec.findings] == ["write-in-loop"]
+    [finding] = rec.findings
+    assert finding.count == 6
+    assert finding.fix.method == "bulk_create"
+    assert "in_bulk" in finding.fix.text
+    assert str(finding.location) == line(HERE, "goc-in-loop")
+
+
+def test_writes_of_a_delete_signal_handler_are_the_handlers(library):
+    from django.db.models.signals import post_delete
+
+    from tests.testapp.models import Chapter
+
+    def log_deletion(sender, instance, **kwargs):
+        Tag.objects.create(name=f"deleted {instance.pk}")  # handler-write
+
+    post_delete.connect(log_deletion, sender=Chapter)
+    try:
+        with djperf.capture() as rec:
+            Book.objects.filter(title__startswith="B0").delete()
+    finally:
+        post_delete.disconnect(log_deletion, sender=Chapter)
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Tag", 4)
+    assert str(finding.location) == line(HERE, "handler-write")
+
+
 # -- must not flag -----------------------------------------------------------------
+
+
+def test_not_a_get_or_create_per_distinct_line(library):
+    with djperf.capture() as rec:
+        Tag.objects.get_or_create(name="one")
+        Tag.objects.get_or_create(name="two")
+        Tag.objects.update_or_create(name="three", defaults={"name": "three"})
+    assert rec.findings == []
+
+
+def test_not_the_instances_a_deletion_collects(library):
+    # The collector evaluates the chapters for their signal: a handler that
+    # reads chapter.book has no queryset of the user's to fix.
+    from django.db.models.signals import pre_delete
+
+    from tests.testapp.models import Chapter
+
+    def read_book(sender, instance, **kwargs):
+        instance.book.title  # noqa: B018
+
+    pre_delete.connect(read_book, sender=Chapter)
+    try:
+        with djperf.capture() as rec:
+            Book.objects.filter(title__startswith="B0").delete()
+    finally:
+        pre_delete.disconnect(read_book, sender=Chapter)
+    assert of(rec, "n-plus-one") == []
 
 
 def test_not_below_the_threshold(library):

@@ -20,7 +20,7 @@ from djperf.record.recorder import Recording
 
 # Statements of these roles are never the user's repeated reads.
 _NOT_THE_USERS = frozenset(
-    {"lazy_load", "prefetch", "bookkeeping", "delete", "bulk", "relation_write"}
+    {"lazy_load", "prefetch", "bookkeeping", "delete", "bulk", "relation_write", "get_or_create"}
 )
 _WHERE_COLUMN = re.compile(r"\bWHERE\s+\(?\s*(?:([\w\"`]+)\.)?([\w\"`]+)\s*(=|IN)\s", re.I)
 _COUNT = re.compile(r"^SELECT COUNT\(\*\)", re.I)
@@ -246,19 +246,35 @@ def in_list_sizes(sql: str) -> list[int]:
 
 @register("large-in-clause", count=200)
 def large_in_clause(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[Finding]:
-    """An IN list with very many values, passed from Python."""
-    seen: dict[tuple[str, Location | None], tuple[int, list[Query]]] = {}
+    """An IN list with very many values, passed from Python.
+
+    Django's own lists are left out: prefetches, bulk batches, a related
+    manager's writes, and the cascades of a deletion (only its first
+    statement, the user's filter, counts).
+    """
+    seen: dict[tuple[str, Location | None], list[Query]] = {}
+    largest: dict[tuple[str, Location | None], int] = {}
+    sizes_of: dict[str, int] = {}
+    deletions: set[int | None] = set()
     for query in recording.queries:
-        if query.role in ("prefetch", "bulk", "bookkeeping", "lazy_load") or "IN" not in query.sql:
+        if query.role in _DJANGOS_LISTS:
             continue
-        sizes = in_list_sizes(query.sql)
-        largest = max(sizes, default=0)
-        if largest < thresholds["count"]:
+        if query.role == "delete":
+            if query.operation in deletions:
+                continue
+            deletions.add(query.operation)
+        if "IN" not in query.sql:
+            continue
+        size = sizes_of.get(query.sql)
+        if size is None:
+            size = sizes_of[query.sql] = max(in_list_sizes(query.sql), default=0)
+        if size < thresholds["count"]:
             continue
         key = (query.fingerprint, query.location)
-        previous, queries = seen.get(key, (0, []))
-        seen[key] = (max(previous, largest), [*queries, query])
-    for (fingerprint, location), (largest, queries) in seen.items():
+        seen.setdefault(key, []).append(query)
+        largest[key] = max(largest.get(key, 0), size)
+    for (fingerprint, location), queries in seen.items():
+        size = largest[(fingerprint, location)]
         table = statement_table(fingerprint)
         model = model_for_table(table) if table else None
         label = model._meta.label if model is not None else None
@@ -266,14 +282,14 @@ def large_in_clause(recording: Recording, thresholds: Mapping[str, Any]) -> Iter
         yield Finding(
             rule="large-in-clause",
             message=(
-                f"A {short(label) if label else table} statement passes {largest} values in one "
+                f"A {short(label) if label else table} statement passes {size} values in one "
                 f"IN list ({duration * 1000:.1f} ms); such lists grow with the data and defeat "
                 f"the query planner. Let the database find the rows: a subquery "
                 f"(filter(x__in=Other.objects.filter(...).values('pk'))), a join, or a range."
             ),
             severity="warning",
             model=label,
-            count=largest,
+            count=size,
             location=location,
             fix=Fix(
                 "subquery",
@@ -282,3 +298,6 @@ def large_in_clause(recording: Recording, thresholds: Mapping[str, Any]) -> Iter
             ),
             duration=duration,
         )
+
+
+_DJANGOS_LISTS = frozenset({"prefetch", "bulk", "bookkeeping", "lazy_load", "relation_write"})

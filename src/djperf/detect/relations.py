@@ -72,6 +72,10 @@ def _root(load: LazyLoad) -> Evaluation | None:
     return load.source.root if load.source is not None else None
 
 
+def _internal(root: Evaluation | None) -> bool:
+    return root is not None and root.internal
+
+
 def _built(root: Evaluation | None) -> Location | None:
     if root is None or root.built is None or root.built == root.location:
         return None
@@ -164,7 +168,9 @@ def n_plus_one(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[
     loads = [
         load
         for load in recording.lazy_loads
-        if load.kind != "deferred_field" and not load.bypassed_prefetch
+        if load.kind != "deferred_field"
+        and not load.bypassed_prefetch
+        and not _internal(_root(load))
     ]
     for group in _group(loads).values():
         first = group[0]

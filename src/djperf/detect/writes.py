@@ -31,23 +31,46 @@ def _verb(query: Query) -> str | None:
 
 
 def _operations(recording: Recording) -> list[tuple[str, str, Query, list[Query]]]:
-    """(verb, table, representative statement, statements) per write operation."""
+    """(verb, table, representative statement, statements) per write operation.
+
+    A get_or_create() is an operation of its own (verb "get_or_create"),
+    with or without a write.
+    """
     grouped: dict[int, list[Query]] = defaultdict(list)
     single: list[list[Query]] = []
     for query in recording.queries:
-        if query.role in ("bulk", "bookkeeping", "prefetch", "lazy_load") or _verb(query) is None:
+        if query.role in ("bulk", "bookkeeping", "prefetch", "lazy_load"):
             continue
-        if query.operation is not None:
+        if query.role == "get_or_create" and query.operation is not None:
+            grouped[query.operation].append(query)
+        elif _verb(query) is None:
+            continue
+        elif query.operation is not None:
             grouped[query.operation].append(query)
         else:
             single.append([query])
     operations = []
-    for statements in [*grouped.values(), *single]:
+    for statements in grouped.values():
+        if statements[0].role == "get_or_create":
+            table = statement_table(statements[0].fingerprint) or "?"
+            operations.append(("get_or_create", table, statements[0], statements))
+            continue
+        if statements[0].role == "delete":
+            # Writes made at another line during a deletion come from its
+            # signal handlers: user code, each a write of its own.
+            where = next((q.location for q in statements if _verb(q) == "delete"), None)
+            own = [q for q in statements if q.location == where or _verb(q) is None]
+            single.extend([q] for q in statements if q not in own)
+            statements = own
         writes = [q for q in statements if _verb(q) is not None]
         if not writes:
             continue
         # A deletion is about its last DELETE; a relation write about its INSERT.
         chosen = writes[-1] if writes[0].role == "delete" else _main_write(writes)
+        table = statement_table(chosen.fingerprint) or "?"
+        operations.append((_verb(chosen) or "write", table, chosen, statements))
+    for statements in single:
+        chosen = statements[0]
         table = statement_table(chosen.fingerprint) or "?"
         operations.append((_verb(chosen) or "write", table, chosen, statements))
     return operations
@@ -112,12 +135,27 @@ def _describe(model: Any, table: str) -> str:
 
 def _fix(verb: str, model: Any, statement: Query, relation: bool) -> Fix:
     name = short(model._meta.label) if model is not None else "Model"
+    if verb == "get_or_create":
+        return Fix(
+            "bulk_create",
+            None,
+            f"found = {name}.objects.in_bulk(keys, field_name='<unique field>'), then "
+            f"{name}.objects.bulk_create(<the missing ones>) (update_or_create: "
+            f"bulk_create(objs, update_conflicts=True, unique_fields=[...], "
+            f"update_fields=[...]))",
+        )
     if model is not None and model._meta.auto_created:
         owner = model._meta.auto_created
         field = next(
             (f.name for f in owner._meta.many_to_many if f.remote_field.through is model), "<m2m>"
         )
         through = f"{short(owner._meta.label)}.{field}.through"
+        if verb == "delete":
+            return Fix(
+                "delete",
+                field,
+                f"{through}.objects.filter(...__in=...).delete()  # the rows of every .{field}",
+            )
         return Fix(
             "bulk_create",
             field,
@@ -155,4 +193,6 @@ def _keyed_by_pk(model: Any, fingerprint: str) -> bool:
     if model is None:
         return True
     where = fingerprint.split(" WHERE ", 1)[1]
-    return f"{model._meta.pk.column} = #" in where or f"{model._meta.pk.column} IN (...)" in where
+    # The column itself, not one ending with it ("id" is not "author_id").
+    column = re.escape(model._meta.pk.column)
+    return re.search(rf"(?<![\w]){column}\s*(?:= #|IN \()", where) is not None

@@ -52,6 +52,7 @@ QueryRole = Literal[
     "delete",  # a deletion and its cascades (Collector.delete)
     "bulk",  # bulk_create, bulk_update, in_bulk
     "relation_write",  # a related manager's set(), add(), remove(), clear()
+    "get_or_create",  # get_or_create(), update_or_create(): a read, maybe a write
     "bookkeeping",  # sessions, auth, content types, transaction statements
 ]
 
@@ -180,6 +181,9 @@ class Evaluation:
     # belong to, and their path from it ("books"). None and "" for a root.
     root: Evaluation | None = None
     path: str = ""
+    # Evaluated by Django for a write (a deletion collecting its cascades):
+    # no queryset of the user's to fix.
+    internal: bool = False
     # Some of its instances were pickled (into a cache, a session, a task):
     # what is done with them afterwards cannot be seen, so neither can an
     # unused eager load.

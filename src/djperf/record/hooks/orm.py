@@ -147,6 +147,8 @@ def begin_evaluation(
         provenance = loaded_provenance(load, evaluation)
     else:
         provenance = Provenance(root=evaluation, path="", how="row", evaluation=evaluation)
+    if WRITING.get():
+        evaluation.internal = True
     if provenance.root is not evaluation:
         evaluation.root = provenance.root
         evaluation.path = provenance.path

@@ -8,10 +8,16 @@
   operation of kind "bulk".
 - A related manager's ``set()``, ``add()``, ``remove()``, ``clear()``: one
   operation of kind "relation_write".
+- ``get_or_create()`` and ``update_or_create()``: a read, and a write when
+  the row is missing or changed: one operation of kind "get_or_create".
 
 Statements sent inside an operation carry its kind and number (see db.py).
 While a deletion collects or a related manager writes, ``WRITING`` is also
-set: the related manager querysets they evaluate are no lazy loads.
+set: the querysets Django evaluates for them are its own, no lazy loads and
+nothing a user's select_related could fix. Not while a deletion deletes: the
+pre_delete and post_delete handlers it runs are user code.
+
+With no capture active every wrapper calls straight through.
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ from django.db.models.query import QuerySet
 from djperf.record.events import QueryRole
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import OPERATION, WRITING, Operation
+from djperf.record.recorder import ACTIVE
 
 _patches = Patches()
 _numbers = itertools.count(1)
 MANAGER_WRITES = ("add", "remove", "clear", "set")
 BULK_METHODS = ("bulk_create", "bulk_update", "in_bulk")
+GET_OR_CREATE_METHODS = ("get_or_create", "update_or_create")
 
 
 def _operation(kind: QueryRole, *, writing: bool) -> Callable[[Any], Any]:
@@ -39,6 +47,8 @@ def _operation(kind: QueryRole, *, writing: bool) -> Callable[[Any], Any]:
         # functools.wraps keeps Django's alters_data flag, which templates obey.
         @functools.wraps(original)
         def method(*args: Any, **kwargs: Any) -> Any:
+            if not ACTIVE.get():
+                return original(*args, **kwargs)
             token = (
                 OPERATION.set(Operation(kind, next(_numbers))) if OPERATION.get() is None else None
             )
@@ -56,24 +66,30 @@ def _operation(kind: QueryRole, *, writing: bool) -> Callable[[Any], Any]:
     return wrap
 
 
-def _deletion(original: Any) -> Any:
+def _deletion(*, writing: bool) -> Callable[[Any], Any]:
     """Collector.collect and Collector.delete: one operation per collector."""
 
-    @functools.wraps(original)
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        number = self.__dict__.get("_djperf_operation")
-        if number is None:
-            number = self.__dict__["_djperf_operation"] = next(_numbers)
-        token = OPERATION.set(Operation("delete", number)) if OPERATION.get() is None else None
-        writing_token = WRITING.set(True)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            WRITING.reset(writing_token)
-            if token is not None:
-                OPERATION.reset(token)
+    def wrap(original: Any) -> Any:
+        @functools.wraps(original)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not ACTIVE.get():
+                return original(self, *args, **kwargs)
+            number = self.__dict__.get("_djperf_operation")
+            if number is None:
+                number = self.__dict__["_djperf_operation"] = next(_numbers)
+            token = OPERATION.set(Operation("delete", number)) if OPERATION.get() is None else None
+            writing_token = WRITING.set(True) if writing else None
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                if writing_token is not None:
+                    WRITING.reset(writing_token)
+                if token is not None:
+                    OPERATION.reset(token)
 
-    return method
+        return method
+
+    return wrap
 
 
 def watch_manager(manager_class: type) -> None:
@@ -88,10 +104,12 @@ def watch_manager(manager_class: type) -> None:
 def install() -> None:
     if _patches:
         return
-    _patches.wrap(Collector, "collect", _deletion)
-    _patches.wrap(Collector, "delete", _deletion)
+    _patches.wrap(Collector, "collect", _deletion(writing=True))
+    _patches.wrap(Collector, "delete", _deletion(writing=False))
     for name in BULK_METHODS:
         _patches.wrap(QuerySet, name, _operation("bulk", writing=False))
+    for name in GET_OR_CREATE_METHODS:
+        _patches.wrap(QuerySet, name, _operation("get_or_create", writing=False))
 
 
 def uninstall() -> None:
