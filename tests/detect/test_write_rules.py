@@ -76,6 +76,18 @@ def test_queryset_update_in_a_loop(library):
     assert finding.fix.method == "update"
 
 
+def test_create_user_in_a_loop_is_the_users_write(library):
+    # django.contrib.auth's manager is not bookkeeping: it writes the user's rows.
+    from django.contrib.auth.models import User
+
+    with djperf.capture() as rec:
+        for i in range(4):
+            User.objects.create_user(f"new{i}")  # create-user
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("auth.User", 4)
+    assert str(finding.location) == line(HERE, "create-user")
+
+
 def test_update_keyed_by_a_foreign_key_is_no_bulk_update(library):
     # "author_id = %s" is not the primary key: bulk_update would not do it.
     with djperf.capture() as rec:

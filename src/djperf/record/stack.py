@@ -33,7 +33,8 @@ _NOT_USER = ""
 # asgiref's sync.py, where a worker thread's work for an awaiting coroutine
 # begins; Django's template engine, whose Node.render_annotated frame knows
 # the template line being rendered; the contrib apps whose queries are
-# Django's own bookkeeping (sessions, auth's request.user, content types).
+# Django's own bookkeeping (sessions, auth's request.user, content types;
+# see _bookkeeping_prefixes).
 _THREAD_HOP = "<asgiref.sync>"
 _TEMPLATE_ENGINE = "<django.template.base>"
 _BOOKKEEPING = "<django bookkeeping>"
@@ -103,11 +104,21 @@ def _template_engine_file() -> str:
 
 
 def _bookkeeping_prefixes() -> tuple[str, ...]:
+    """Files whose statements are Django's bookkeeping: whole apps for
+    sessions and content types; for auth, only what runs on every request
+    (request.user, login, permission checks), not create_user() or its
+    forms and views, which are the user's writes like any other."""
     import django
 
     contrib = os.path.join(os.path.dirname(django.__file__), "contrib")
-    return tuple(
-        os.path.join(contrib, app) + os.sep for app in ("auth", "sessions", "contenttypes")
+    auth = os.path.join(contrib, "auth")
+    return (
+        os.path.join(contrib, "sessions") + os.sep,
+        os.path.join(contrib, "contenttypes") + os.sep,
+        *(
+            os.path.join(auth, name)
+            for name in ("__init__.py", "backends.py", "middleware.py", "context_processors.py")
+        ),
     )
 
 
