@@ -45,6 +45,35 @@ def test_deferred_with_a_single_defer(library):
     assert finding.fix.text == "remove .defer('summary')"
 
 
+def test_deferred_by_a_prefetch_queryset_names_the_prefetch(library):
+    from tests.testapp.models import Chapter
+
+    with djperf.capture() as rec:
+        books = Book.objects.prefetch_related(
+            Prefetch("chapter_set", queryset=Chapter.objects.only("id", "book"))
+        )
+        for book in books:
+            [chapter.title for chapter in book.chapter_set.all()]
+    [finding] = of(rec, "deferred-field")
+    assert finding.count == 12
+    assert finding.fix.method == "Prefetch"
+    assert finding.fix.text == (
+        ".prefetch_related(Prefetch('chapter_set', "
+        "queryset=Chapter.objects.only('book', 'id', 'title')))"
+    )
+
+
+def test_deferred_by_a_related_managers_queryset_names_that_queryset(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            for book in author.books.only("title", "author"):  # manager-only
+                book.summary  # noqa: B018
+    [finding] = of(rec, "deferred-field")
+    assert finding.fix.text == (
+        f".only('author', 'title', 'summary') where {line(HERE, 'manager-only')} builds it"
+    )
+
+
 def test_deferred_fix_is_proved(library):
     def work():
         return [book.summary for book in Book.objects.only("title")]

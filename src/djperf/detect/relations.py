@@ -246,7 +246,7 @@ def deferred_field(recording: Recording, thresholds: Mapping[str, Any]) -> Itera
         if count < thresholds["count"] or (peers and count < 2):
             continue
         root = _root(first)
-        fix = _deferral_fix(root, first.lookup)
+        fix = _deferral_fix(root, first.lookup, first)
         duration = sum(load.duration for load in group)
         how = (
             f"fetched for {count} instances by FETCH_PEERS in {_queries(group)} extra queries"
@@ -271,7 +271,25 @@ def deferred_field(recording: Recording, thresholds: Mapping[str, Any]) -> Itera
         )
 
 
-def _deferral_fix(root: Evaluation | None, lookup: str) -> Fix:
+def _deferral_fix(root: Evaluation | None, lookup: str, load: LazyLoad | None = None) -> Fix:
+    source = load.source if load is not None else None
+    if load is not None and source is not None and source.how in ("prefetch", "lazy_load"):
+        # Deferred by the queryset that fetched the instance (a Prefetch
+        # queryset, a related manager's): that is the one to change.
+        built = source.evaluation
+        if built is not None and built.deferral is not None:
+            inner = _deferral_fix(built, load.field)
+            if source.how == "prefetch":
+                model = short(built.model)
+                # "remove .defer('x')": the Prefetch queryset loads every field.
+                refined = inner.text if inner.text.startswith(".") else ".all()"
+                text = (
+                    f".prefetch_related(Prefetch({source.path!r}, "
+                    f"queryset={model}.objects{refined}))"
+                )
+                return Fix("Prefetch", lookup, text)
+            where = f" where {built.location} builds it" if built.location else ""
+            return Fix(inner.method, load.field, f"{inner.text}{where}")
     deferral = root.deferral if root is not None else None
     if deferral is not None and deferral[0] == "only":
         fields = [*deferral[1], lookup]
