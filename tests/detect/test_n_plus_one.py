@@ -207,6 +207,24 @@ def test_unknown_threshold_is_an_error(settings):
         djperf.capture(thresholds={"n-plus-one": {"limit": 3}})
 
 
+@pytest.mark.parametrize(
+    ("configured", "message"),
+    [
+        ({"n-plus-one": {"limit": 3}}, r"THRESHOLDS.*unknown threshold.*n-plus-one: limit"),
+        ({"n-plus-won": {"count": 3}}, r"THRESHOLDS.*unknown rule\(s\): n-plus-won"),
+        ({"n-plus-one": 3}, r"THRESHOLDS.*\['n-plus-one'\] must be a dict"),
+    ],
+)
+def test_a_wrong_threshold_setting_fails_at_capture(settings, configured, message):
+    from djperf.conf import ConfigurationError
+
+    settings.DJPERF = {"THRESHOLDS": configured}
+    with pytest.raises(ConfigurationError, match=message):
+        djperf.capture()
+    settings.DJPERF = {}
+    djperf.capture()  # fixed settings are read again
+
+
 @pytest.mark.skipif(not SIX_ONE, reason="fetch modes need Django 6.1")
 def test_fetch_peers_is_info_with_the_join(library):
     from django.db.models import FETCH_PEERS

@@ -58,8 +58,39 @@ def defaults(rule: str) -> dict[str, Any]:
 _configured: dict[str, dict[str, Any]] = {}
 
 
+_settings_checked = False
+
+
 def _clear_configured() -> None:
+    global _settings_checked
     _configured.clear()
+    _settings_checked = False
+
+
+def check_settings() -> None:
+    """Raise ConfigurationError for an unknown rule or threshold in
+    DJPERF["THRESHOLDS"]: at capture(), not silently when detectors run."""
+    global _settings_checked
+    if _settings_checked:
+        return
+    configured = conf.get("THRESHOLDS")
+    unknown = sorted(set(configured) - set(rules()))
+    if unknown:
+        raise conf.ConfigurationError(
+            f'DJPERF["THRESHOLDS"] names unknown rule(s): {", ".join(unknown)}; '
+            f"known: {', '.join(rules())}"
+        )
+    for rule, values in configured.items():
+        if not isinstance(values, Mapping):
+            raise conf.ConfigurationError(
+                f'DJPERF["THRESHOLDS"][{rule!r}] must be a dict of thresholds, '
+                f"e.g. {defaults(rule)!r}"
+            )
+        try:
+            thresholds(rule)
+        except ValueError as error:
+            raise conf.ConfigurationError(f'DJPERF["THRESHOLDS"]: {error}') from None
+    _settings_checked = True
 
 
 conf.on_change(_clear_configured)

@@ -179,6 +179,7 @@ def _checked_thresholds(
 ) -> dict[str, dict[str, Any]]:
     from djperf.detect import registry
 
+    registry.check_settings()
     _rule_ids(thresholds)
     for rule, values in thresholds.items():
         registry.thresholds(rule, values)  # raises on an unknown threshold
