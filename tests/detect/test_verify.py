@@ -155,6 +155,8 @@ def test_objects_compared_by_identity_are_not_compared(library):
     assert trial.same_result is None
 
 
+# Django 6.1 deprecates a bare select_related(); it still works, and still has users.
+@pytest.mark.filterwarnings("ignore:Calling select_related\\(\\) with no arguments")
 def test_a_join_beside_a_bare_select_related_keeps_its_joins(library):
     def work():
         return [review.book.publisher.name for review in Review.objects.select_related()]
