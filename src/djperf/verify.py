@@ -21,6 +21,7 @@ transaction that rolls back (the demo shop's scenarios do).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models.constants import LOOKUP_SEP
+from django.template.response import SimpleTemplateResponse
 
 from djperf.detect._models import bare_select_related_paths, covers
 from djperf.detect.findings import Finding, Fix
@@ -46,10 +48,19 @@ class Rewrite:
     fix: Fix
     # The models of the querysets it was applied to.
     applied: list[str] = field(default_factory=list, compare=False)
-    # (queryset, its Query, its prefetch lookups) before the fix: put back
-    # after the run, so a queryset that outlives `func` (a class attribute,
-    # a module global) is not left changed.
-    changed: list[tuple[Any, Any, Any]] = field(default_factory=list, compare=False)
+    # Why a queryset at the origin could not take it, when one could not.
+    refused: list[str] = field(default_factory=list, compare=False)
+
+
+@dataclass
+class _Trying:
+    """The rewrites of one run of `func`, and what to put back after it."""
+
+    rewrites: tuple[Rewrite, ...]
+    # (queryset, its Query, its prefetch lookups) before the first change:
+    # put back after the run, so a queryset that outlives `func` (a class
+    # attribute, a module global) is not left changed.
+    changed: list[tuple[Any, Any, Any]] = field(default_factory=list)
 
     def restore(self) -> None:
         for queryset, query, lookups in reversed(self.changed):
@@ -58,20 +69,34 @@ class Rewrite:
         self.changed.clear()
 
 
-def apply_rewrites(location: Location, queryset: Any) -> None:
+def apply_rewrites(location: Location, queryset: Any, *, chunked: bool = False) -> None:
     """Called by the ORM hook for each root evaluation (not a prefetch's, not
-    a lazy load's: those run on the same user line) while verify runs a fix."""
-    for rewrite in REWRITES.get():
+    a lazy load's: those run on the same user line) while verify runs a fix.
+    `chunked`: evaluated by iterator(), whose prefetch lookups Django has
+    already read."""
+    trying = REWRITES.get()
+    if not isinstance(trying, _Trying):
+        return
+    before = (queryset, queryset._query, queryset._prefetch_related_lookups)
+    # Change a copy: the user's Query object is never touched.
+    queryset._query = queryset._query.clone()
+    changed = False
+    for rewrite in trying.rewrites:
         if rewrite.origin != location or not _applies(rewrite.fix, queryset):
             continue
-        before = (queryset, queryset._query, queryset._prefetch_related_lookups)
-        # Change a copy: the user's Query object is never touched.
-        queryset._query = queryset._query.clone()
+        if chunked and rewrite.fix.method == "prefetch_related":
+            rewrite.refused.append(
+                "the queryset is read with iterator(), which takes its prefetch lookups "
+                "before djperf can add one: add the fix and measure it by hand"
+            )
+            continue
         if _apply(rewrite.fix, queryset):
-            rewrite.changed.append(before)
+            changed = True
             rewrite.applied.append(queryset.model._meta.label)
-        else:
-            queryset._query = before[1]
+    if changed:
+        trying.changed.append(before)
+    else:
+        queryset._query = before[1]
 
 
 def _applies(fix: Fix, queryset: Any) -> bool:
@@ -209,13 +234,13 @@ def _name(finding: Finding) -> str:
 
 @contextmanager
 def _rewriting(rewrites: tuple[Rewrite, ...]) -> Iterator[None]:
-    token = REWRITES.set(rewrites)
+    trying = _Trying(rewrites)
+    token = REWRITES.set(trying if rewrites else None)
     try:
         yield
     finally:
         REWRITES.reset(token)
-        for rewrite in rewrites:
-            rewrite.restore()
+        trying.restore()
 
 
 def _run(func: Callable[[], Any], rewrites: tuple[Rewrite, ...] = ()) -> Run:
@@ -224,7 +249,7 @@ def _run(func: Callable[[], Any], rewrites: tuple[Rewrite, ...] = ()) -> Run:
         result = func()
         # A TemplateResponse renders later, outside `func`: its template's
         # queries are part of the work.
-        if callable(getattr(result, "render", None)) and not getattr(result, "is_rendered", True):
+        if isinstance(result, SimpleTemplateResponse) and not result.is_rendered:
             result.render()
         seconds = time.perf_counter() - started
     # Transaction statements (the savepoint of an atomic block) are not the work.
@@ -251,10 +276,14 @@ def _comparable(value: Any) -> Any:
     from django.http import HttpResponse, HttpResponseBase
 
     if isinstance(value, HttpResponse):
-        return (value.status_code, bytes(value.content))
+        # A CSRF token is masked afresh on every render: not a difference.
+        return (value.status_code, _CSRF_TOKEN.sub(b"", bytes(value.content)))
     if isinstance(value, HttpResponseBase):  # streamed: reading it would consume it
         return _NOT_COMPARABLE
     return value
+
+
+_CSRF_TOKEN = re.compile(rb'(?<=name="csrfmiddlewaretoken" value=")[^"]*')
 
 
 class _NotComparable:
@@ -309,8 +338,12 @@ def verify(func: Callable[[], Any], findings: Iterable[Finding]) -> Verification
             continue
         if not rewrite.applied:
             reason = (
-                f"no queryset evaluated at {finding.origin} could take {finding.fix.text}"
-                " (already there, or another model)"
+                rewrite.refused[0]
+                if rewrite.refused
+                else (
+                    f"no queryset evaluated at {finding.origin} could take {finding.fix.text}"
+                    " (already there, or another model)"
+                )
             )
             trials.append(Trial(name, finding, applied=False, reason=reason))
             continue

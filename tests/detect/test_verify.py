@@ -169,3 +169,58 @@ def test_a_join_beside_a_bare_select_related_keeps_its_joins(library):
     assert finding.fix.text == ".select_related('book__author', 'book__publisher')"
     [trial] = djperf.verify(work, [finding]).trials
     assert (trial.before.queries, trial.after.queries, trial.same_result) == (13, 1, True)
+
+
+def test_a_shared_queryset_is_restored_after_several_fixes_together(library):
+    shared = Book.objects.all()
+
+    def work():
+        return [(book.author.name, book.publisher.name) for book in shared.iterator()]
+
+    with djperf.capture() as rec:
+        work()
+    result = djperf.verify(work, of(rec, "n-plus-one"))
+    assert result.combined is not None and result.combined.after.queries == 1
+    assert shared.query.select_related is False
+
+
+def test_a_result_with_its_own_getattr_is_not_asked_for_render(library):
+    from tests.testapp.models import DynamicBook
+
+    def work():
+        [book.author.name for book in Book.objects.all()]
+        return DynamicBook.objects.get(title="B00")
+
+    _, trial = one_trial(work)
+    assert trial.applied
+    assert trial.same_result is True
+
+
+def test_a_csrf_token_is_no_difference(library, rf):
+    from django.middleware.csrf import get_token
+    from django.template import engines
+
+    template = engines["django"].from_string(
+        "<form>{% csrf_token %}</form>{% for b in books %}{{ b.author.name }}{% endfor %}"
+    )
+    request = rf.get("/")
+    get_token(request)
+
+    def view():
+        return HttpResponse(template.render({"books": Book.objects.all()}, request))
+
+    assert view().content != view().content  # masked afresh each time
+    _, trial = one_trial(view)
+    assert trial.same_result is True
+
+
+def test_a_prefetch_under_iterator_is_not_measured(library):
+    from tests.testapp.models import Author
+
+    def work():
+        authors = Author.objects.all().iterator(chunk_size=100)
+        return [[book.title for book in author.books.all()] for author in authors]
+
+    _, trial = one_trial(work)
+    assert not trial.applied
+    assert "iterator()" in trial.reason

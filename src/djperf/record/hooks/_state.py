@@ -45,7 +45,7 @@ OPERATION: ContextVar[Operation | None] = ContextVar("djperf_operation", default
 WRITING: ContextVar[bool] = ContextVar("djperf_writing", default=False)
 
 # Fixes djperf.verify() is trying: queryset changes to make at an origin.
-REWRITES: ContextVar[tuple[Any, ...]] = ContextVar("djperf_rewrites", default=())
+REWRITES: ContextVar[Any] = ContextVar("djperf_rewrites", default=None)
 
 CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", default=None)
 CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(

@@ -68,7 +68,9 @@ def _raw_iter(self: Any) -> Iterator[Any]:
 
 def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> Iterator[Any]:
     try:
-        evaluation, provenance, load, plan = begin_evaluation(scopes, iterable.queryset)
+        evaluation, provenance, load, plan = begin_evaluation(
+            scopes, iterable.queryset, chunked=getattr(iterable, "chunked_fetch", False)
+        )
     except Exception:
         contain("queryset evaluation")
         return original(iterable)  # type: ignore[no-any-return]
@@ -79,7 +81,7 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
 
 
 def begin_evaluation(
-    scopes: tuple[Recording, ...], queryset: Any
+    scopes: tuple[Recording, ...], queryset: Any, *, chunked: bool = False
 ) -> tuple[Evaluation, Provenance, LazyLoad | None, tags.JoinPlan | None]:
     """Record an evaluation of `queryset` and decide what its rows are tagged with.
 
@@ -104,7 +106,7 @@ def begin_evaluation(
         from djperf.verify import apply_rewrites
 
         try:
-            apply_rewrites(location, queryset)
+            apply_rewrites(location, queryset, chunked=chunked)
         except Exception:
             contain("verify")
         query = queryset.__dict__.get("_query") or query
