@@ -77,6 +77,50 @@ def test_an_existence_test_per_row_is_an_exists_annotation(library):
     )
 
 
+def test_a_many_to_many_count_or_test_per_row_is_annotated_by_its_name(library):
+    books = list(Book.objects.all())
+    tags = list(Tag.objects.all()) * 2
+    with djperf.capture() as rec:
+        for book in books:
+            book.tags.count()
+        for book in books:
+            book.tags.exists()
+        for tag in tags:
+            tag.books.count()
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts == [
+        "Book.objects.annotate(has_tags=Exists(Book.tags.through.objects.filter("
+        "book=OuterRef('pk'))))  # then read .has_tags",
+        "Book.objects.annotate(tags_count=Count('tags'))  # then read .tags_count",
+        "Tag.objects.annotate(books_count=Count('books'))  # then read .books_count",
+    ]
+
+
+def test_a_filter_on_a_joined_column_names_the_path(library):
+    names = [author.name for author in Author.objects.all()] * 2
+    with djperf.capture() as rec:
+        for name in names:
+            Book.objects.filter(author__name=name).first()
+        for name in names:
+            Book.objects.filter(author__name=name).count()
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts == [
+        "Book.objects.filter(author__name__in=values)",
+        "Book.objects.filter(author__name__in=values).values('author__name')"
+        ".annotate(count=Count('pk'))  # one count per value",
+    ]
+
+
+def test_a_filtered_count_per_row_keeps_its_filter(library):
+    from tests.testapp.models import Review
+
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            Review.objects.filter(book=book, rating__gte=1).count()
+    [finding] = of(rec, "repeated-query")
+    assert "Count('reviews', filter=Q(reviews__...))" in finding.fix.text
+
+
 def test_values_of_a_many_to_many_per_row_are_prefetched(library):
     with djperf.capture() as rec:
         for book in Book.objects.all():
@@ -136,6 +180,32 @@ def test_repeated_not_one_lock_query(library):
     with djperf.capture() as rec, transaction.atomic():
         list(Book.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     assert rec.findings == []
+
+
+def test_repeated_not_pages_of_a_paginator(library):
+    from django.core.paginator import Paginator
+
+    with djperf.capture() as rec:
+        pages = Paginator(Book.objects.order_by("pk"), 1)
+        titles = [book.title for number in pages.page_range for book in pages.page(number)]
+    assert len(titles) == 6
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_keyset_batches(library):
+    with djperf.capture() as rec:
+        last, seen = 0, 0
+        while batch := list(Book.objects.filter(pk__gt=last).order_by("pk")[:1]):
+            last, seen = batch[-1].pk, seen + 1
+    assert seen == 6
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_get_or_create(library):
+    with djperf.capture() as rec:
+        for i in range(6):
+            Tag.objects.get_or_create(name=f"t{i % 3}")
+    assert of(rec, "repeated-query") == []
 
 
 def test_repeated_not_one_count_per_parent_below_the_threshold(library):

@@ -23,6 +23,9 @@ _NOT_THE_USERS = frozenset(
     {"lazy_load", "prefetch", "bookkeeping", "delete", "bulk", "relation_write", "get_or_create"}
 )
 _WHERE_COLUMN = re.compile(r"\bWHERE\s+\(?\s*(?:([\w\"`]+)\.)?([\w\"`]+)\s*(=|IN)\s", re.I)
+# Reading a table chunk by chunk (Paginator pages, keyset batches
+# "WHERE id > %s ORDER BY id LIMIT 1000"): the same shape on purpose.
+_CHUNK = re.compile(r"\bOFFSET #|\bWHERE\b.*[<>]=? #.*\bORDER BY\b.*\bLIMIT #", re.I | re.S)
 _COUNT = re.compile(r"^SELECT COUNT\(\*\)", re.I)
 _EXISTS = re.compile(r"^SELECT # AS a FROM .* LIMIT #$", re.I | re.S)
 
@@ -62,6 +65,8 @@ def repeated_query(recording: Recording, thresholds: Mapping[str, Any]) -> Itera
     for query in _reads(recording):
         groups[(query.fingerprint, query.location)].append(query)
     for (fingerprint, location), queries in groups.items():
+        if _CHUNK.search(fingerprint):
+            continue
         values = {q.params_key for q in queries}
         if len(queries) < thresholds["count"] or len(values) < 2:
             continue
@@ -92,82 +97,125 @@ def _batch_fix(model: Any, fingerprint: str) -> Fix:
     """One query for all the values: in_bulk, filter(x__in=...), or for a
     count or an existence test per parent row, an annotation on the parents."""
     match = _WHERE_COLUMN.search(fingerprint)
-    where_model = model
-    column = None
-    if match:
-        column = match.group(2).strip('"`')
-        if match.group(1):
-            where_model = model_for_table(match.group(1)) or model
-    field = _field_for_column(where_model, column) if column else None
-    if field is not None and field.is_relation and not field.primary_key:
-        if _COUNT.match(fingerprint):
-            return _annotation_fix(field, exists=False)
-        if _EXISTS.match(fingerprint):
-            return _annotation_fix(field, exists=True)
-        if where_model is not model and where_model._meta.auto_created:
-            # Rows of a many-to-many read through its table, per parent.
-            return _many_to_many_fix(where_model, field)
+    if match is None:
+        return Fix("in_bulk", None, f"{_manager(model)}.in_bulk(ids)")
+    column = match.group(2).strip('"`')
+    where_model = model_for_table(match.group(1)) if match.group(1) else model
+    field = _field_for_column(where_model, column)
+    if field is None:
+        return Fix("in_bulk", None, f"{_manager(model)}.in_bulk(ids)")
+    counting = _COUNT.match(fingerprint) is not None
+    testing = _EXISTS.match(fingerprint) is not None
+    if where_model._meta.auto_created and (where_model is not model or counting or testing):
+        # A many-to-many read, counted or tested through its table, per parent
+        # (Django counts book.tags on the through table alone).
+        return _many_to_many_fix(where_model, field, counting=counting, testing=testing)
+    if where_model is not model:
+        return _joined_fix(model, where_model, field, counting=counting)
+    if field.is_relation and not field.primary_key and (counting or testing):
+        return _annotation_fix(field, exists=testing, filtered=" AND " in _where(fingerprint))
     if "FOR UPDATE" in fingerprint.upper():
-        name = _manager(where_model)
         return Fix(
             "select_for_update",
             "pk",
-            f"{name}.select_for_update().filter(pk__in=ids).order_by('pk')  # one lock query",
+            f"{_manager(model)}.select_for_update().filter(pk__in=ids).order_by('pk')"
+            "  # one lock query",
         )
-    name = _manager(where_model)
-    if field is None or field.primary_key:
-        return Fix("in_bulk", None, f"{name}.in_bulk(ids)")
-    return Fix("in_bulk", field.attname, f"{name}.filter({field.attname}__in=values)")
+    if field.primary_key:
+        return Fix("in_bulk", None, f"{_manager(model)}.in_bulk(ids)")
+    return Fix("in_bulk", field.attname, f"{_manager(model)}.filter({field.attname}__in=values)")
+
+
+def _where(fingerprint: str) -> str:
+    where = fingerprint.split(" WHERE ", 1)[-1]
+    return re.split(r" (?:ORDER BY|LIMIT|GROUP BY|FOR UPDATE)\b", where, maxsplit=1)[0]
 
 
 def _manager(model: Any) -> str:
-    """How code reaches the model's rows: Book.objects, or
-    Book.tags.through.objects for an auto-created many-to-many table."""
+    return f"{_model_name(model)}.objects"
+
+
+def _model_name(model: Any) -> str:
+    """How code names the model: Book, or Book.tags.through for an
+    auto-created many-to-many table."""
     if model is None:
-        return "Model.objects"
+        return "Model"
     if model._meta.auto_created:
         owner = model._meta.auto_created
         for field in owner._meta.local_many_to_many:
             if field.remote_field.through is model:
-                return f"{short(owner._meta.label)}.{field.name}.through.objects"
-    return f"{short(model._meta.label)}.objects"
+                return f"{short(owner._meta.label)}.{field.name}.through"
+    return short(model._meta.label)
 
 
-def _annotation_fix(field: Any, *, exists: bool) -> Fix:
+def _annotation_fix(field: Any, *, exists: bool, filtered: bool) -> Fix:
     """.count() or .exists() per parent row: count in the parents' query."""
     parent = short(field.related_model._meta.label)
     child = short(field.model._meta.label)
     name = field.related_query_name()
     if exists:
+        condition = ", ..." if filtered else ""
         text = (
             f"{parent}.objects.annotate(has_{name}=Exists({child}.objects.filter("
-            f"{field.name}=OuterRef('pk'))))  # then read .has_{name}"
+            f"{field.name}=OuterRef('pk'){condition})))  # then read .has_{name}"
         )
     else:
-        text = f"{parent}.objects.annotate({name}_count=Count({name!r}))  # then read .{name}_count"
+        condition = f", filter=Q({name}__...)" if filtered else ""
+        text = (
+            f"{parent}.objects.annotate({name}_count=Count({name!r}{condition}))"
+            f"  # then read .{name}_count"
+        )
     return Fix("annotate", name, text)
 
 
-def _many_to_many_fix(through: Any, field: Any) -> Fix:
-    """Per-parent reads of a many-to-many: prefetch it on the parents."""
+def _joined_fix(model: Any, joined: Any, field: Any, *, counting: bool) -> Fix:
+    """A filter on a joined table's column (filter(author__name=...)) per value."""
+    relation = next(
+        (f for f in model._meta.concrete_fields if f.is_relation and f.related_model is joined),
+        None,
+    )
+    if relation is None:
+        return Fix("in_bulk", None, f"{_manager(model)}.filter(<lookup>__in=values)")
+    lookup = f"{relation.name}__{field.name}"
+    text = f"{_manager(model)}.filter({lookup}__in=values)"
+    if counting:
+        text += f".values({lookup!r}).annotate(count=Count('pk'))  # one count per value"
+    return Fix("in_bulk", lookup, text)
+
+
+def _many_to_many_fix(through: Any, field: Any, *, counting: bool, testing: bool) -> Fix:
+    """Per-parent reads of a many-to-many: prefetch it on the parents, or
+    count it in their query."""
     owner = through._meta.auto_created
     for m2m in owner._meta.local_many_to_many:
         if m2m.remote_field.through is not through:
             continue
         if field.name == m2m.m2m_field_name():
-            parent, accessor = owner, m2m.name
+            parent, accessor, query_name = owner, m2m.name, m2m.name
         else:
-            parent, accessor = m2m.related_model, m2m.remote_field.get_accessor_name()
-        text = (
-            f"{short(parent._meta.label)}.objects.prefetch_related({accessor!r})"
-            f"  # then read obj.{accessor}.all()"
-        )
+            parent = m2m.related_model
+            accessor = m2m.remote_field.get_accessor_name()
+            query_name = m2m.related_query_name()
+        name = short(parent._meta.label)
+        if counting:
+            text = (
+                f"{name}.objects.annotate({accessor}_count=Count({query_name!r}))"
+                f"  # then read .{accessor}_count"
+            )
+            return Fix("annotate", query_name, text)
+        if testing:
+            text = (
+                f"{name}.objects.annotate(has_{accessor}=Exists({_manager(through)}"
+                f".filter({field.name}=OuterRef('pk'))))  # then read .has_{accessor}"
+            )
+            return Fix("annotate", query_name, text)
+        text = f"{name}.objects.prefetch_related({accessor!r})  # then read obj.{accessor}.all()"
         return Fix("prefetch_related", accessor, text)
     return Fix("in_bulk", field.attname, f"{_manager(through)}.filter({field.attname}__in=values)")
 
 
 def _field_for_column(model: Any, column: str) -> Any:
-    if model is None:
+    if model is None or not column:
         return None
     for field in model._meta.concrete_fields:
         if field.column == column:
