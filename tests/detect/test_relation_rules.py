@@ -45,21 +45,28 @@ def test_deferred_with_a_single_defer(library):
     assert finding.fix.text == "remove .defer('summary')"
 
 
-def test_deferred_by_a_prefetch_queryset_names_the_prefetch(library):
+@pytest.mark.parametrize("to_attr", [None, "chapters"])
+def test_deferred_by_a_prefetch_queryset_names_the_prefetch(library, to_attr):
     from tests.testapp.models import Chapter
 
+    path = to_attr or "chapter_set"
     with djperf.capture() as rec:
         books = Book.objects.prefetch_related(
-            Prefetch("chapter_set", queryset=Chapter.objects.only("id", "book"))
+            Prefetch(
+                "chapter_set",
+                queryset=Chapter.objects.filter(title__startswith="c").only("id", "book"),
+                to_attr=to_attr,
+            )
         )
-        for book in books:
-            [chapter.title for chapter in book.chapter_set.all()]
+        for book in books:  # prefetch-origin
+            chapters = getattr(book, path) if to_attr else book.chapter_set.all()
+            [chapter.title for chapter in chapters]
     [finding] = of(rec, "deferred-field")
     assert finding.count == 12
     assert finding.fix.method == "Prefetch"
     assert finding.fix.text == (
-        ".prefetch_related(Prefetch('chapter_set', "
-        "queryset=Chapter.objects.only('book', 'id', 'title')))"
+        f".only('book', 'id', 'title') on the queryset of the {path!r} prefetch "
+        f"(the Prefetch(..., queryset=...) of the queryset at {line(HERE, 'prefetch-origin')})"
     )
 
 

@@ -271,6 +271,10 @@ def deferred_field(recording: Recording, thresholds: Mapping[str, Any]) -> Itera
         )
 
 
+def _root_location(root: Evaluation | None) -> str:
+    return str(root.location) if root is not None and root.location else "the origin"
+
+
 def _deferral_fix(root: Evaluation | None, lookup: str, load: LazyLoad | None = None) -> Fix:
     source = load.source if load is not None else None
     if load is not None and source is not None and source.how in ("prefetch", "lazy_load"):
@@ -280,12 +284,12 @@ def _deferral_fix(root: Evaluation | None, lookup: str, load: LazyLoad | None = 
         if built is not None and built.deferral is not None:
             inner = _deferral_fix(built, load.field)
             if source.how == "prefetch":
-                model = short(built.model)
-                # "remove .defer('x')": the Prefetch queryset loads every field.
-                refined = inner.text if inner.text.startswith(".") else ".all()"
+                # Name the change, not a whole Prefetch: its lookup, to_attr
+                # and other refinements are the user's and stay as they are.
+                fields = inner.text if inner.text.startswith(".") else "no defer()"
                 text = (
-                    f".prefetch_related(Prefetch({source.path!r}, "
-                    f"queryset={model}.objects{refined}))"
+                    f"{fields} on the queryset of the {source.path!r} prefetch "
+                    f"(the Prefetch(..., queryset=...) of the queryset at {_root_location(root)})"
                 )
                 return Fix("Prefetch", lookup, text)
             where = f" where {built.location} builds it" if built.location else ""
