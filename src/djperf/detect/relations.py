@@ -286,9 +286,9 @@ def _deferral_fix(root: Evaluation | None, lookup: str, load: LazyLoad | None = 
             if source.how == "prefetch":
                 # Name the change, not a whole Prefetch: its lookup, to_attr
                 # and other refinements are the user's and stay as they are.
-                fields = inner.text if inner.text.startswith(".") else "no defer()"
+                change = inner.text if inner.text.startswith(".") else "no defer()"
                 text = (
-                    f"{fields} on the queryset of the {source.path!r} prefetch "
+                    f"{change} on the queryset of the {source.path!r} prefetch "
                     f"(the Prefetch(..., queryset=...) of the queryset at {_root_location(root)})"
                 )
                 return Fix("Prefetch", lookup, text)
