@@ -154,6 +154,43 @@ def test_a_redirect_is_one_call(redirector):
     ]
 
 
+def test_a_call_from_a_response_hook_is_its_own(upstream):
+    def hook(response, **kwargs):
+        requests.get(site(upstream, 2), timeout=5)  # hook-call
+        return response
+
+    with djperf.capture() as rec:
+        requests.get(site(upstream, 1), hooks={"response": hook})  # hooked-call
+    assert sorted((str(c.location), c.timeout or 0) for c in rec.http_calls) == sorted(
+        [(line(HERE, "hooked-call"), 0), (line(HERE, "hook-call"), 5.0)]
+    )
+    [finding] = of(rec, "http-no-timeout")
+    assert str(finding.location) == line(HERE, "hooked-call")
+
+
+def test_a_task_started_during_a_call_makes_calls_of_its_own(upstream):
+    started = []
+
+    async def work():
+        async with httpx.AsyncClient(timeout=2) as client:
+
+            async def later():
+                await asyncio.sleep(0.01)
+                await client.get(site(upstream, 2))
+
+            async def hook(response):
+                if not started:
+                    started.append(asyncio.create_task(later()))
+
+            client.event_hooks["response"] = [hook]
+            await client.get(site(upstream, 1))
+            await asyncio.gather(*started)
+
+    with djperf.capture() as rec:
+        async_to_sync(work)()
+    assert len(rec.http_calls) == 2
+
+
 def test_requests_is_recorded_once_not_again_by_urllib3(upstream):
     with djperf.capture() as rec:
         requests.get(site(upstream, 1), timeout=3)

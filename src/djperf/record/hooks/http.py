@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from djperf.record.events import HttpCall
 from djperf.record.hooks._patch import Patches
 from djperf.record.recorder import ACTIVE, Recording, contain, live
-from djperf.record.stack import user_location
+from djperf.record.stack import is_user_file, user_location
 
 _patches = Patches()
 # The call being made in this context: a call inside it is the same call.
@@ -103,8 +105,34 @@ class _Call:
         self.location = user_location() if any(r.options.stacks for r in scopes) else None
         self.task, self.asynchronous = _task()
         self.started = time.perf_counter()
+        self.finished = False
+        # The wrapper's frame and layer (see holds); set by _begin.
+        self.frame: FrameType | None = None
+        self.layer = 0
+
+    def holds(self, layer: int, frame: FrameType) -> bool:
+        """Whether a call starting at `frame` is part of this one.
+
+        Only in the same thread or task, while this one runs (a task it
+        started makes calls of its own). A lower layer (urllib3 under
+        requests) is this call, even through user code (an adapter that sets
+        a timeout). The same layer (a redirect) is this call unless user code
+        stands between them: a response hook calling out makes a call of its own.
+        """
+        if self.finished or _task()[0] != self.task:
+            return False
+        if layer < self.layer:
+            return True
+        current = frame.f_back
+        while current is not None and current is not self.frame:
+            if is_user_file(current.f_code.co_filename):
+                return False
+            current = current.f_back
+        return True
 
     def finish(self, status: int | None, error: str | None) -> None:
+        self.finished = True
+        self.frame = None
         duration = time.perf_counter() - self.started
         full = any(r.options.capture_params for r in self.scopes)
         call = HttpCall(
@@ -129,6 +157,14 @@ class _Call:
 Describe = Callable[..., tuple[str, Any, float | None]]
 
 
+def _holds(outer: _Call, layer: int, frame: FrameType) -> bool:
+    try:
+        return outer.holds(layer, frame)
+    except Exception:
+        contain("http call")
+        return True
+
+
 def _inner(outer: _Call, describe: Describe | None, args: Any, kwargs: Any) -> None:
     """A call made inside `outer`: it knows the timeout really used."""
     if describe is None:
@@ -139,7 +175,9 @@ def _inner(outer: _Call, describe: Describe | None, args: Any, kwargs: Any) -> N
         contain("http call")
 
 
-def _begin(library: str, describe: Describe, args: Any, kwargs: Any) -> tuple[_Call | None, Any]:
+def _begin(
+    library: str, describe: Describe, args: Any, kwargs: Any, layer: int, frame: FrameType
+) -> tuple[_Call | None, Any]:
     """The call to record and the context token, or (None, None) to pass through."""
     scopes = _active()
     if not scopes:
@@ -147,6 +185,7 @@ def _begin(library: str, describe: Describe, args: Any, kwargs: Any) -> tuple[_C
     try:
         verb, url, timeout = describe(*args, **kwargs)
         call = _Call(scopes, library, verb, url, timeout)
+        call.layer, call.frame = layer, frame
     except Exception:
         contain(f"{library} call")
         return None, None
@@ -161,11 +200,16 @@ def _end(call: _Call, token: Any, status: int | None, error: str | None) -> None
         contain(f"{call.library} call")
 
 
+# Layers: a library's entry point above the libraries it calls.
+TOP, POOL_MANAGER, CONNECTION_POOL = 3, 2, 1
+
+
 def _watching(
     library: str,
     describe: Describe,
     status_of: Callable[[Any], int | None],
     *,
+    layer: int = TOP,
     resolves_timeout: bool = False,
 ) -> Callable[[Any], Any]:
     """A sync wrapper recording each call; `describe(*args, **kwargs)` gives
@@ -175,10 +219,11 @@ def _watching(
     def wrap(original: Any) -> Any:
         def method(*args: Any, **kwargs: Any) -> Any:
             outer = _CURRENT.get()
-            if outer is not None:
+            here = sys._getframe()
+            if outer is not None and _holds(outer, layer, here):
                 _inner(outer, describe if resolves_timeout else None, args, kwargs)
                 return original(*args, **kwargs)
-            call, token = _begin(library, describe, args, kwargs)
+            call, token = _begin(library, describe, args, kwargs, layer, here)
             if call is None:
                 return original(*args, **kwargs)
             status = error = None
@@ -204,9 +249,11 @@ def _watching_async(
 ) -> Callable[[Any], Any]:
     def wrap(original: Any) -> Any:
         async def method(*args: Any, **kwargs: Any) -> Any:
-            if _CURRENT.get() is not None:
+            outer = _CURRENT.get()
+            here = sys._getframe()
+            if outer is not None and _holds(outer, TOP, here):
                 return await original(*args, **kwargs)
-            call, token = _begin(library, describe, args, kwargs)
+            call, token = _begin(library, describe, args, kwargs, TOP, here)
             if call is None:
                 return await original(*args, **kwargs)
             status = error = None
@@ -357,13 +404,19 @@ def install() -> None:
         _patches.wrap(
             HTTPConnectionPool,
             "urlopen",
-            _watching("urllib3", _describe_urllib3, _urllib3_status, resolves_timeout=True),
+            _watching(
+                "urllib3",
+                _describe_urllib3,
+                _urllib3_status,
+                layer=CONNECTION_POOL,
+                resolves_timeout=True,
+            ),
         )
         # Redirects across hosts go back through the manager: one call.
         _patches.wrap(
             PoolManager,
             "urlopen",
-            _watching("urllib3", _describe_pool_manager, _urllib3_status),
+            _watching("urllib3", _describe_pool_manager, _urllib3_status, layer=POOL_MANAGER),
         )
     import urllib.request
 
