@@ -31,10 +31,10 @@ _BATCHED = {
     "clear": ("clear", "call cache.clear() once, outside the loop"),
 }
 
-# Redis commands that take many keys in one.
+# Redis commands that take many keys in one. Not SET: MSET cannot set an
+# expiry, so SET goes through a pipeline.
 _REDIS_MULTI = {
     "GET": ("mget", "redis.mget(keys)"),
-    "SET": ("mset", "redis.mset({key: value, ...})"),
     "DEL": ("delete", "redis.delete(*keys)"),
     "UNLINK": ("unlink", "redis.unlink(*keys)"),
     "EXISTS": ("exists", "redis.exists(*keys)  # counts the ones that exist"),
@@ -66,7 +66,9 @@ def cache_in_loop(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
             continue
         if backend == "redis":
             method, text = _redis_fix(command)
-        elif location is not None and not location.path.endswith(".py") and command == "get":
+        elif (
+            location is not None and not location.path.endswith(".py") and command in ("get", "set")
+        ):
             # A {% cache %} tag inside a {% for %}: one fragment per item.
             method, text = (
                 "get_many",
