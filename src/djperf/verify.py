@@ -294,10 +294,15 @@ _NOT_COMPARABLE = _NotComparable()
 
 
 def _identity_only(value: Any) -> bool:
-    if isinstance(value, (list, tuple)) and value:
-        value = value[0]
+    """Whether == on `value` (or on an item of a list of them) only asks
+    "the same object?": two runs never return the same objects."""
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    return any(_compares_identity(item) for item in items)
+
+
+def _compares_identity(value: Any) -> bool:
     equality: Any = type(value).__eq__
-    return equality is object.__eq__
+    return value is not None and equality is object.__eq__
 
 
 def _applicable(finding: Finding) -> str | None:

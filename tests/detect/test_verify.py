@@ -224,3 +224,14 @@ def test_a_prefetch_under_iterator_is_not_measured(library):
     _, trial = one_trial(work)
     assert not trial.applied
     assert "iterator()" in trial.reason
+
+
+def test_a_list_holding_identity_compared_objects_is_not_compared(library):
+    class Row:
+        pass
+
+    def work():
+        return [*(book.author.name for book in Book.objects.all()), None, Row()]
+
+    _, trial = one_trial(work)
+    assert trial.same_result is None
