@@ -79,7 +79,8 @@ def render(
             head.append(finding.rule, style=f"bold {SEVERITY_STYLE[finding.severity]}")
             if what:
                 head.append(f"  {what}", style="bold")
-            head.append(f"  x{finding.count}  {_duration(finding.duration)}", style="dim")
+            cost = f"  {_duration(finding.duration)}" if finding.duration else ""
+            head.append(f"  x{finding.count}{cost}", style="dim")  # no time: unused-column
             console.print(head)
             console.print(f"{pad}  {escape(finding.message)}", soft_wrap=False)
             rows = [("at", _where(finding.location))]

@@ -46,6 +46,9 @@ class Rewrite:
 
     origin: Location
     fix: Fix
+    # unused-column: its "defer" leaves a loaded column out, and only querysets
+    # of that model take it (deferred-field's "defer" stops deferring one).
+    leaves_out: str | None = None
     # The models of the querysets it was applied to.
     applied: list[str] = field(default_factory=list, compare=False)
     # Why a queryset at the origin could not take it, when one could not.
@@ -84,13 +87,15 @@ def apply_rewrites(location: Location, queryset: Any, *, chunked: bool = False) 
     for rewrite in trying.rewrites:
         if rewrite.origin != location or not _applies(rewrite.fix, queryset):
             continue
+        if rewrite.leaves_out is not None and queryset.model._meta.label != rewrite.leaves_out:
+            continue
         if chunked and rewrite.fix.method == "prefetch_related":
             rewrite.refused.append(
                 "the queryset is read with iterator(), which takes its prefetch lookups "
                 "before djperf can add one: add the fix and measure it by hand"
             )
             continue
-        if _apply(rewrite.fix, queryset):
+        if _apply(rewrite.fix, queryset, leaving_out=rewrite.leaves_out is not None):
             changed = True
             rewrite.applied.append(queryset.model._meta.label)
     if changed:
@@ -114,8 +119,11 @@ def _applies(fix: Fix, queryset: Any) -> bool:
     )
 
 
-def _apply(fix: Fix, queryset: Any) -> bool:
-    """Change `queryset` as `fix` says; False when that changes nothing."""
+def _apply(fix: Fix, queryset: Any, *, leaving_out: bool = False) -> bool:
+    """Change `queryset` as `fix` says; False when that changes nothing.
+
+    `leaving_out`: a "defer" fix leaves its field out of the query
+    (unused-column) instead of loading it again (deferred-field)."""
     lookup = fix.lookup
     assert lookup is not None
     query = queryset._query
@@ -144,6 +152,15 @@ def _apply(fix: Fix, queryset: Any) -> bool:
     if fix.method == "only" and names and not defer and lookup not in names:
         query.add_immediate_loading([*names, lookup])
         return True
+    if fix.method == "defer" and leaving_out:
+        if (defer or not names) and lookup not in names:
+            query.add_deferred_loading([lookup])
+            return True
+        if not defer and lookup in names:  # only(..., lookup): drop it from the list
+            query.clear_deferred_loading()
+            query.add_immediate_loading([name for name in names if name != lookup])
+            return True
+        return False
     if fix.method == "defer" and defer and lookup in names:
         _defer_only(query, [name for name in names if name != lookup])
         return True
@@ -207,7 +224,9 @@ class Trial:
             f"{_ms(self.before.seconds)} -> {_ms(self.after.seconds)}, "
             f"{same[self.same_result]}"
         )
-        if self.after.queries >= self.before.queries:
+        # An unused column's fix saves bytes and time, never a query.
+        saves_queries = self.finding is None or self.finding.rule != "unused-column"
+        if saves_queries and self.after.queries >= self.before.queries:
             text += ", no fewer queries"
         return text
 
@@ -334,7 +353,7 @@ def verify(func: Callable[[], Any], findings: Iterable[Finding]) -> Verification
             trials.append(Trial(name, finding, applied=False, reason=reason))
             continue
         assert finding.fix is not None and finding.origin is not None
-        rewrite = Rewrite(finding.origin, finding.fix)
+        rewrite = _rewrite(finding)
         try:
             after = _run(func, (rewrite,))
         except Exception as error:
@@ -352,11 +371,17 @@ def verify(func: Callable[[], Any], findings: Iterable[Finding]) -> Verification
             )
             trials.append(Trial(name, finding, applied=False, reason=reason))
             continue
-        rewrites.append(Rewrite(finding.origin, finding.fix))
+        rewrites.append(_rewrite(finding))
         trials.append(
             Trial(name, finding, True, before=before, after=after, same_result=_same(before, after))
         )
     return Verification(before=before, trials=trials, combined=_combined(func, before, rewrites))
+
+
+def _rewrite(finding: Finding) -> Rewrite:
+    assert finding.fix is not None and finding.origin is not None
+    leaves_out = finding.model if finding.rule == "unused-column" else None
+    return Rewrite(finding.origin, finding.fix, leaves_out=leaves_out)
 
 
 def _combined(func: Callable[[], Any], before: Run, rewrites: list[Rewrite]) -> Trial | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 
-from djperf.record.hooks import cache, db, http, orm, relations, threads, usage, writes
+from djperf.record.hooks import cache, columns, db, http, orm, relations, threads, usage, writes
 
 _lock = threading.Lock()
 _installed = False
@@ -52,6 +52,7 @@ def uninstall() -> None:
         threads.uninstall()
         relations.uninstall()
         usage.uninstall()
+        columns.uninstall()
         writes.uninstall()
         orm.uninstall()
         db.uninstall()

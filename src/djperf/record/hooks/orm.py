@@ -18,16 +18,17 @@ evaluation and per prefetch level; nothing happens per row.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import query as query_module
 from django.db.models.constants import LOOKUP_SEP
-from django.db.models.query import ModelIterable, RawModelIterable
+from django.db.models.query import ModelIterable, QuerySet, RawModelIterable
 
 from djperf.record import tags
 from djperf.record.events import Evaluation, LazyLoad, Provenance
-from djperf.record.hooks import relations
+from djperf.record.hooks import columns, relations
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import (
     CURRENT_LOAD,
@@ -48,6 +49,7 @@ BUILT = "_djperf_built"
 
 _patches = Patches()
 _original_model_iter: Any = None
+_FETCH_ALL = QuerySet._fetch_all.__code__
 _original_raw_iter: Any = None
 _original_prefetch_one_level: Any = None
 
@@ -77,7 +79,18 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
     rows = original(iterable)
     if load is not None:
         rows = _first_row_under(scopes, load, rows)
-    return tags.tagging(rows, evaluation, provenance, plan, iterable.queryset.model)
+    model = iterable.queryset.model
+    try:
+        wide = columns.wide_fields(model)
+    except Exception:
+        contain("wide columns")
+        wide = ()
+    if wide:
+        # Called by QuerySet._fetch_all (through _model_iter): every row is
+        # built before user code sees one.
+        whole = sys._getframe(2).f_code is _FETCH_ALL
+        rows = columns.watching_first_row(rows, evaluation, wide, whole=whole)
+    return tags.tagging(rows, evaluation, provenance, plan, model)
 
 
 def begin_evaluation(

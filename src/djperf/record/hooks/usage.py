@@ -25,6 +25,7 @@ from django.db.models.fields.related_descriptors import (
     ReverseOneToOneDescriptor,
 )
 
+from djperf.record.hooks import columns
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_PREFETCH
 from djperf.record.recorder import contain
@@ -136,6 +137,7 @@ def scope_closed() -> None:
         _open_scopes = max(0, _open_scopes - 1)
         if _open_scopes == 0:
             _patches.undo()
+            columns.release()
 
 
 def install() -> None:

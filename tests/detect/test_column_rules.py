@@ -1,0 +1,263 @@
+"""unused-column: a wide column loaded for many rows and never read."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core import serializers
+from django.db.models.query_utils import DeferredAttribute
+from django.forms.models import model_to_dict
+from django.template import Context, Template
+
+import djperf
+from tests.detect.conftest import line, of
+from tests.testapp.models import Author, Book, Edition
+
+pytestmark = pytest.mark.django_db
+HERE = __file__
+LONG = "x" * 3000  # 25 rows of it: 75 kB, over the 32 kB default
+
+
+@pytest.fixture
+def shelf(db):
+    """25 books with a 3000-character summary, by one author."""
+    author = Author.objects.create(name="A")
+    Book.objects.bulk_create(Book(title=f"B{i:02}", author=author, summary=LONG) for i in range(25))
+
+
+def watched() -> bool:
+    return type(Book.__dict__["summary"]) is not DeferredAttribute
+
+
+# -- must flag ----------------------------------------------------------------------
+
+
+def test_a_list_that_never_reads_the_wide_column(shelf):
+    with djperf.capture() as rec:
+        titles = [book.title for book in Book.objects.all()]  # titles-only
+    assert len(titles) == 25
+    [finding] = of(rec, "unused-column")
+    assert (finding.model, finding.field, finding.count) == ("testapp.Book", "summary", 25)
+    assert finding.fix.method == "defer"
+    assert finding.fix.text == ".defer('summary')"
+    assert str(finding.location) == line(HERE, "titles-only")
+    assert str(finding.origin) == line(HERE, "titles-only")
+    assert "about 75 kB" in finding.message
+
+
+def test_a_template_that_never_shows_it(shelf):
+    template = Template("{% for b in books %}{{ b.title }}{% endfor %}")
+    with djperf.capture() as rec:
+        books = Book.objects.all()  # template-list
+        html = template.render(Context({"books": books}))
+    assert "B24" in html
+    [finding] = of(rec, "unused-column")
+    assert finding.field == "summary"
+    assert finding.fix.text == ".defer('summary')"
+
+
+def test_only_listing_it_without_reading_it_keeps_the_rest_of_only(shelf):
+    with djperf.capture() as rec:
+        for book in Book.objects.only("title", "summary"):
+            book.title  # noqa: B018
+    [finding] = of(rec, "unused-column")
+    assert finding.fix.text == ".only('title')"
+
+
+def test_an_existing_defer_is_extended(shelf):
+    with djperf.capture() as rec:
+        for book in Book.objects.defer("title"):
+            book.pk  # noqa: B018
+    [finding] = of(rec, "unused-column")
+    assert finding.fix.text == ".defer('title', 'summary')"
+
+
+def test_in_an_async_for(shelf):
+    async def view():
+        async with djperf.capture() as rec:
+            async for book in Book.objects.all():
+                book.title  # noqa: B018
+        return rec
+
+    [finding] = of(async_to_sync(view)(), "unused-column")
+    assert finding.count == 25
+
+
+def test_an_iterator_loop_that_never_reads_it(shelf):
+    with djperf.capture() as rec:
+        for book in Book.objects.iterator(chunk_size=4):
+            book.title  # noqa: B018
+    [finding] = of(rec, "unused-column")
+    assert finding.count == 25
+
+
+def test_verify_defers_it_with_the_same_result(shelf):
+    def titles():
+        return [book.title for book in Book.objects.all()]
+
+    with djperf.capture() as rec:
+        titles()
+    [trial] = djperf.verify(titles, of(rec, "unused-column"))
+    assert trial.applied and trial.same_result
+    assert trial.before.queries == trial.after.queries == 1
+    assert str(trial).endswith("same result")  # bytes saved, never a query
+
+
+def test_verify_drops_it_from_only(shelf):
+    def titles():
+        return [book.title for book in Book.objects.only("title", "summary")]
+
+    with djperf.capture() as rec:
+        titles()
+    [trial] = djperf.verify(titles, of(rec, "unused-column"))
+    assert trial.applied and trial.same_result
+    assert trial.after.queries == 1  # summary is not loaded back per row
+
+
+def test_verify_leaves_a_deferred_field_finding_as_it_was(shelf):
+    # deferred-field's "defer" stops deferring; it never defers more.
+    def summaries():
+        return [book.summary for book in Book.objects.defer("summary")[:3]]
+
+    with djperf.capture() as rec:
+        summaries()
+    [trial] = djperf.verify(summaries, of(rec, "deferred-field"))
+    assert trial.applied and trial.same_result
+    assert (trial.before.queries, trial.after.queries) == (4, 1)
+
+
+# -- must not flag ------------------------------------------------------------------
+
+
+def test_read_in_the_loop(shelf):
+    with djperf.capture() as rec:
+        sizes = [len(book.summary) for book in Book.objects.all()]
+    assert sizes == [3000] * 25
+    assert of(rec, "unused-column") == []
+
+
+def test_read_in_an_iterator_loop(shelf):
+    # Rows are handed out while others are still being built: watched from the first.
+    with djperf.capture() as rec:
+        for book in Book.objects.iterator(chunk_size=4):
+            book.summary  # noqa: B018
+    assert of(rec, "unused-column") == []
+
+
+def test_read_in_a_template(shelf):
+    template = Template("{% for b in books %}{{ b.summary|length }}{% endfor %}")
+    with djperf.capture() as rec:
+        template.render(Context({"books": Book.objects.all()}))
+    assert of(rec, "unused-column") == []
+
+
+def test_read_on_one_row_only(shelf):
+    # Deferring it would cost that row a query of its own.
+    with djperf.capture() as rec:
+        books = list(Book.objects.all())
+        books[-1].summary  # noqa: B018
+    assert of(rec, "unused-column") == []
+
+
+def test_already_deferred(shelf):
+    with djperf.capture() as rec:
+        [book.title for book in Book.objects.defer("summary")]
+    assert rec.findings == []
+
+
+def test_too_few_rows(shelf):
+    Book.objects.update(summary="x" * 10_000)
+    with djperf.capture() as rec:
+        [book.title for book in Book.objects.all()[:9]]  # 90 kB, but 9 rows
+    assert of(rec, "unused-column") == []
+
+
+def test_too_few_bytes(shelf):
+    Book.objects.update(summary="x" * 1000)
+    with djperf.capture() as rec:
+        [book.title for book in Book.objects.all()]  # 25 rows, but 25 kB
+    assert watched() is False  # released on close
+    assert of(rec, "unused-column") == []
+
+
+def test_small_values_are_not_watched(library):
+    with djperf.capture() as rec:
+        [book.title for book in Book.objects.all()]
+        assert not watched()
+    assert of(rec, "unused-column") == []
+
+
+def test_read_in_another_thread(shelf):
+    with djperf.capture() as rec:
+        books = list(Book.objects.all())
+        worker = threading.Thread(target=lambda: [book.summary for book in books])
+        worker.start()
+        worker.join()
+    assert of(rec, "unused-column") == []
+
+
+def test_pickled_instances(shelf):
+    with djperf.capture() as rec:
+        pickle.dumps(list(Book.objects.all()))
+    assert of(rec, "unused-column") == []
+
+
+def test_values_build_no_instances(shelf):
+    with djperf.capture() as rec:
+        list(Book.objects.values("title", "summary"))
+        list(Book.objects.values_list("summary", flat=True))
+    assert rec.findings == []
+
+
+def test_model_to_dict_and_serializers_read_it(shelf):
+    with djperf.capture() as rec:
+        [model_to_dict(book) for book in Book.objects.all()]
+        serializers.serialize("json", Book.objects.all())
+    assert of(rec, "unused-column") == []
+
+
+def test_saving_each_row_writes_it_back(shelf):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.save()
+    assert of(rec, "unused-column") == []
+
+
+def test_read_through_a_child_model(shelf):
+    author = Author.objects.get()
+    for i in range(25):
+        Edition.objects.create(title=f"E{i}", author=author, summary=LONG)
+    with djperf.capture() as rec:
+        [edition.summary for edition in Edition.objects.all()]
+    assert of(rec, "unused-column") == []
+
+
+def test_values_and_writes_are_unchanged_while_watched(shelf):
+    with djperf.capture():
+        books = list(Book.objects.all())
+        assert watched()
+        books[0].summary = "short"
+        books[0].save()
+        assert books[0].summary == "short"
+        assert Book.objects.get(pk=books[0].pk).summary == "short"
+        deferred = Book.objects.defer("summary").get(pk=books[1].pk)
+        assert deferred.summary == LONG  # Django's own deferred load
+    assert not watched()
+    assert Book.objects.get(pk=books[0].pk).summary == "short"
+
+
+def test_watched_until_every_evaluation_has_read_it(shelf):
+    # A list that reads the field on every row pays for one watched read.
+    with djperf.capture() as rec:
+        first = list(Book.objects.all())
+        second = list(Book.objects.filter(pk__gt=0))
+        assert watched()
+        first[0].summary  # noqa: B018
+        assert watched()  # `second` has not read it yet
+        second[3].summary  # noqa: B018
+        assert not watched()
+        assert second[4].summary == LONG
+    assert of(rec, "unused-column") == []
