@@ -153,12 +153,14 @@ def _apply(fix: Fix, queryset: Any, *, leaving_out: bool = False) -> bool:
         query.add_immediate_loading([*names, lookup])
         return True
     if fix.method == "defer" and leaving_out:
+        if getattr(query, "combinator", None):
+            return False  # union() and the like take no defer()
         if (defer or not names) and lookup not in names:
             query.add_deferred_loading([lookup])
             return True
         if not defer and lookup in names:  # only(..., lookup): drop it from the list
             query.clear_deferred_loading()
-            query.add_immediate_loading([name for name in names if name != lookup])
+            query.add_immediate_loading([name for name in names if name != lookup] or ["pk"])
             return True
         return False
     if fix.method == "defer" and defer and lookup in names:
@@ -226,7 +228,9 @@ class Trial:
         )
         # An unused column's fix saves bytes and time, never a query.
         saves_queries = self.finding is None or self.finding.rule != "unused-column"
-        if saves_queries and self.after.queries >= self.before.queries:
+        if self.after.queries > self.before.queries:
+            text += ", MORE queries"
+        elif saves_queries and self.after.queries == self.before.queries:
             text += ", no fewer queries"
         return text
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import threading
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core import serializers
+from django.db import DatabaseError
 from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init
 from django.forms.models import model_to_dict
 from django.template import Context, Template
 
@@ -65,6 +68,19 @@ def test_only_listing_it_without_reading_it_keeps_the_rest_of_only(shelf):
             book.title  # noqa: B018
     [finding] = of(rec, "unused-column")
     assert finding.fix.text == ".only('title')"
+
+
+def test_only_naming_it_alone_keeps_the_primary_key(shelf):
+    # An empty only() would load every column.
+    def keys():
+        return [book.pk for book in Book.objects.only("summary")]
+
+    with djperf.capture() as rec:
+        keys()
+    [finding] = of(rec, "unused-column")
+    assert finding.fix.text == ".only('pk')"
+    [trial] = djperf.verify(keys, [finding])
+    assert trial.applied and trial.same_result and trial.after.queries == 1
 
 
 def test_an_existing_defer_is_extended(shelf):
@@ -261,3 +277,100 @@ def test_watched_until_every_evaluation_has_read_it(shelf):
         assert not watched()
         assert second[4].summary == LONG
     assert of(rec, "unused-column") == []
+
+
+def test_a_model_with_a_post_init_receiver_is_not_judged(shelf):
+    # The receiver reads the column while each row is built, before djperf can watch.
+    def snapshot(sender, instance, **kwargs):
+        instance.original_summary = instance.summary
+
+    post_init.connect(snapshot, sender=Book)
+    try:
+        with djperf.capture() as rec:
+            [book.title for book in Book.objects.all()]
+            [book.title for book in Book.objects.iterator(chunk_size=4)]
+    finally:
+        post_init.disconnect(snapshot, sender=Book)
+    assert of(rec, "unused-column") == []
+
+
+def test_raw_and_combined_querysets_are_not_judged(shelf):
+    # Neither takes a defer().
+    with djperf.capture() as rec:
+        [b.title for b in Book.objects.raw("SELECT * FROM testapp_book")]
+        both = Book.objects.filter(pk__lt=10).union(Book.objects.filter(pk__gte=10))
+        [b.title for b in both]
+    assert of(rec, "unused-column") == []
+
+
+def test_a_database_error_in_the_first_row_reaches_the_caller(shelf):
+    broken = Book.objects.extra(where=["no_such_column = 1"])
+    with djperf.capture(), pytest.raises(DatabaseError):
+        list(broken)
+    with djperf.capture(), pytest.raises(DatabaseError):
+        list(broken.iterator())
+
+
+def test_the_field_can_be_deleted_while_watched(shelf):
+    # Django's way to make a loaded field deferred again.
+    with djperf.capture():
+        books = list(Book.objects.all())
+        assert watched()
+        del books[0].summary
+        assert "summary" in books[0].get_deferred_fields()
+        assert books[0].summary == LONG
+        with pytest.raises(AttributeError):
+            del books[0].summary
+            del books[0].summary
+
+
+def test_a_fetch_ending_after_the_last_capture_closed_watches_nothing(shelf):
+    # As a thread that outlived the capture would: its rows run out afterwards.
+    from djperf.record.events import Evaluation
+    from djperf.record.hooks import columns
+
+    books = list(Book.objects.all())
+    evaluation = Evaluation("testapp.Book", None, (), ())
+    with djperf.capture():
+        last_row = columns.judging_last_row(evaluation, columns.wide_fields(Book))
+    last_row(books[-1])
+    assert not watched()
+    assert evaluation.wide_columns is None  # never called unused unseen
+
+
+def test_a_lists_rows_are_built_before_the_field_is_watched(shelf, monkeypatch):
+    # Building costs nothing more: the descriptor goes on after the last row.
+    from djperf.record.hooks.columns import WatchedColumn
+
+    stores = []
+    store = WatchedColumn.__set__
+
+    def counting(self, instance, value):
+        stores.append(instance)
+        store(self, instance, value)
+
+    monkeypatch.setattr(WatchedColumn, "__set__", counting)
+    with djperf.capture():
+        list(Book.objects.all())
+        assert watched() and stores == []
+        list(Book.objects.iterator(chunk_size=5))  # watched already: stores go through it
+        assert len(stores) == 25
+
+
+def test_verify_says_when_a_fix_adds_queries(shelf):
+    def titles():
+        return [book.title for book in Book.objects.all()]
+
+    def summaries():
+        return [book.summary for book in Book.objects.all()]
+
+    with djperf.capture() as rec:
+        titles()
+    with djperf.capture() as reading:
+        summaries()
+    # The finding, proved on code that does read the column.
+    [finding] = of(rec, "unused-column")
+    finding = dataclasses.replace(finding, origin=reading.evaluations[0].location)
+    [trial] = djperf.verify(summaries, [finding])
+    assert trial.applied and (trial.before.queries, trial.after.queries) == (1, 26)
+    assert str(trial).endswith("MORE queries")

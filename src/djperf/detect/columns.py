@@ -59,7 +59,8 @@ def unused_column(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
 def _defer_fix(evaluation: Evaluation, name: str) -> Fix:
     deferral = evaluation.deferral
     if deferral is not None and deferral[0] == "only":
-        kept = [field for field in deferral[1] if field != name]
+        # An empty only() loads every column: keep the primary key at least.
+        kept = [field for field in deferral[1] if field != name] or ["pk"]
         return Fix("defer", name, f".only({', '.join(repr(f) for f in kept)})")
     deferred = [*(deferral[1] if deferral is not None else ()), name]
     return Fix("defer", name, f".defer({', '.join(repr(f) for f in deferred)})")

@@ -18,7 +18,7 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -38,6 +38,9 @@ JoinPlan = tuple[JoinStep, ...]
 
 # The plan of a bare select_related(): follow whatever relation Django cached.
 ALL_JOINS: JoinPlan = ()
+# Called with an evaluation's last row once every row went by (unused-column
+# judges a list's rows there: see hooks/columns.py).
+LastRow = Callable[[Any], None]
 
 
 def provenance_of(instance: Any) -> Provenance | None:
@@ -120,25 +123,34 @@ def tagging(
     provenance: Provenance,
     plan: JoinPlan | None,
     model: Any,
+    last_row: LastRow | None = None,
 ) -> Iterator[Any]:
-    """Rows of `evaluation`, each tagged (with its joined instances) as it goes by."""
+    """Rows of `evaluation`, each tagged (with its joined instances) as it goes
+    by; `last_row` is called with the last one once all went by."""
     if _guarded(model) or (plan and any(_guarded(step[4]) for step in plan)):
-        return _rows_on_state(rows, evaluation, provenance, plan)
+        return _rows_on_state(rows, evaluation, provenance, plan, last_row)
     if plan is None:
-        return _rows(rows, evaluation, provenance)
+        return _rows(rows, evaluation, provenance, last_row)
     if plan is ALL_JOINS:
-        return _rows_and_cached_joins(rows, evaluation, provenance)
+        return _rows_and_cached_joins(rows, evaluation, provenance, last_row)
     if len(plan) == 1 and not plan[0][3]:
-        return _rows_and_one_join(rows, evaluation, provenance, plan[0][1], plan[0][2])
-    return _rows_and_joins(rows, evaluation, provenance, plan)
+        return _rows_and_one_join(rows, evaluation, provenance, plan[0][1], plan[0][2], last_row)
+    return _rows_and_joins(rows, evaluation, provenance, plan, last_row)
 
 
-def _rows(rows: Iterator[Any], evaluation: Evaluation, provenance: Provenance) -> Iterator[Any]:
+def _rows(
+    rows: Iterator[Any],
+    evaluation: Evaluation,
+    provenance: Provenance,
+    last_row: LastRow | None,
+) -> Iterator[Any]:
     count = 0
     try:
         for count, obj in enumerate(rows, 1):  # noqa: B007 - read in finally
             obj._djperf_source = provenance
             yield obj
+        if last_row is not None and count:
+            last_row(obj)
     finally:
         evaluation.rows = count
 
@@ -149,6 +161,7 @@ def _rows_and_one_join(
     provenance: Provenance,
     key: str,
     joined: Provenance,
+    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Rows with one select_related relation, the most common case."""
     count = 0
@@ -159,12 +172,18 @@ def _rows_and_one_join(
             if child is not None:
                 child._djperf_source = joined
             yield obj
+        if last_row is not None and count:
+            last_row(obj)
     finally:
         evaluation.rows = count
 
 
 def _rows_and_joins(
-    rows: Iterator[Any], evaluation: Evaluation, provenance: Provenance, plan: JoinPlan
+    rows: Iterator[Any],
+    evaluation: Evaluation,
+    provenance: Provenance,
+    plan: JoinPlan,
+    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Rows with several or nested select_related relations."""
     count = 0
@@ -184,12 +203,17 @@ def _rows_and_joins(
                 if child is not None:
                     child._djperf_source = joined
             yield obj
+        if last_row is not None and count:
+            last_row(obj)
     finally:
         evaluation.rows = count
 
 
 def _rows_and_cached_joins(
-    rows: Iterator[Any], evaluation: Evaluation, provenance: Provenance
+    rows: Iterator[Any],
+    evaluation: Evaluation,
+    provenance: Provenance,
+    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Rows of a bare select_related(): follow whatever relation Django cached."""
     count = 0
@@ -198,6 +222,8 @@ def _rows_and_cached_joins(
             obj._djperf_source = provenance
             _tag_cached_joins(obj, provenance)
             yield obj
+        if last_row is not None and count:
+            last_row(obj)
     finally:
         evaluation.rows = count
 
@@ -224,7 +250,11 @@ def _tag_state(obj: Any, provenance: Provenance) -> None:
 
 
 def _rows_on_state(
-    rows: Iterator[Any], evaluation: Evaluation, provenance: Provenance, plan: JoinPlan | None
+    rows: Iterator[Any],
+    evaluation: Evaluation,
+    provenance: Provenance,
+    plan: JoinPlan | None,
+    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Any rows, tagged on their _state: for models with their own __setattr__."""
     count = 0
@@ -247,5 +277,7 @@ def _rows_on_state(
                     if child is not None:
                         _tag_state(child, joined)
             yield obj
+        if last_row is not None and count:
+            last_row(obj)
     finally:
         evaluation.rows = count

@@ -25,6 +25,7 @@ from typing import Any
 from django.db.models import query as query_module
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.query import ModelIterable, QuerySet, RawModelIterable
+from django.db.models.signals import post_init
 
 from djperf.record import tags
 from djperf.record.events import Evaluation, LazyLoad, Provenance
@@ -80,17 +81,38 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
     if load is not None:
         rows = _first_row_under(scopes, load, rows)
     model = iterable.queryset.model
+    last_row = None
+    if evaluation.root is None and not evaluation.internal:
+        try:
+            wide, whole = _wide_columns(iterable)
+        except Exception:
+            contain("wide columns")
+            wide = ()
+        if wide and whole:
+            last_row = columns.judging_last_row(evaluation, wide)
+        elif wide:
+            rows = columns.streaming(rows, evaluation, wide)
+    return tags.tagging(rows, evaluation, provenance, plan, model, last_row)
+
+
+def _wide_columns(iterable: Any) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The wide fields unused-column judges on this root evaluation's rows
+    (none for a raw or combined queryset: no defer() to suggest), and
+    whether its rows are all built before user code sees one."""
+    if not isinstance(iterable, ModelIterable):
+        return (), False
+    queryset = iterable.queryset
+    query = queryset.__dict__.get("_query") or queryset.query
+    wide = columns.wide_fields(queryset.model)
+    if not wide or getattr(query, "combinator", None) or post_init.has_listeners(queryset.model):
+        return (), False
+    # Called by QuerySet._fetch_all (through _model_iter and _evaluate).
+    # sys._getframe raises when no Python frame is that far up: then it is not.
     try:
-        wide = columns.wide_fields(model)
-    except Exception:
-        contain("wide columns")
-        wide = ()
-    if wide:
-        # Called by QuerySet._fetch_all (through _model_iter): every row is
-        # built before user code sees one.
-        whole = sys._getframe(2).f_code is _FETCH_ALL
-        rows = columns.watching_first_row(rows, evaluation, wide, whole=whole)
-    return tags.tagging(rows, evaluation, provenance, plan, model)
+        whole = sys._getframe(3).f_code is _FETCH_ALL
+    except ValueError:
+        whole = False
+    return wide, whole
 
 
 def begin_evaluation(

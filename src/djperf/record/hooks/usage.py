@@ -119,6 +119,8 @@ def scope_opened() -> None:
     global _open_scopes
     with _lock:
         _open_scopes += 1
+        if _open_scopes == 1:
+            columns.opened()
         if _open_scopes == 1 and not _patches:
             from django.db.models.manager import BaseManager
 
