@@ -374,3 +374,31 @@ def test_verify_says_when_a_fix_adds_queries(shelf):
     [trial] = djperf.verify(summaries, [finding])
     assert trial.applied and (trial.before.queries, trial.after.queries) == (1, 26)
     assert str(trial).endswith("MORE queries")
+
+
+def test_loads_from_instances_built_outside_the_capture_are_not_judged(shelf):
+    # Their rows came by a lazy load or a prefetch: no defer() at the loop's line.
+    from django.db.models import prefetch_related_objects
+
+    from tests.testapp.models import Chapter
+
+    Chapter.objects.bulk_create(Chapter(book=b, title="c") for b in Book.objects.all())
+    chapters = list(Chapter.objects.all())
+    authors = list(Author.objects.all())
+    with djperf.capture() as rec:
+        [chapter.book.title for chapter in chapters]
+        prefetch_related_objects(authors, "books")
+        [book.title for author in authors for book in author.books.all()]
+    assert of(rec, "unused-column") == []
+
+
+def test_nothing_is_kept_after_the_captures_close(shelf):
+    from djperf.record.hooks import relations
+
+    before = len(relations._described)
+    for _ in range(3):
+        with djperf.capture():
+            list(Book.objects.all())  # watched, never read
+            assert Book.objects.defer("summary").first().summary == LONG  # through it
+    assert len(relations._described) <= before + 1  # Django's descriptor, once
+    assert not watched()

@@ -20,7 +20,7 @@ def unused_column(recording: Recording, thresholds: Mapping[str, Any]) -> Iterab
 
     Evaluations at one line are one queryset (a helper called in a loop): a
     column is unused only if no evaluation from that line read it. The size
-    is estimated from the first row of each evaluation.
+    is estimated from one sampled row of each evaluation (hooks/columns.py).
     """
     by_line: dict[tuple[Location, str], list[Evaluation]] = defaultdict(list)
     for evaluation in recording.evaluations:

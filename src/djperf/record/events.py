@@ -181,9 +181,10 @@ class Evaluation:
     # belong to, and their path from it ("books"). None and "" for a root.
     root: Evaluation | None = None
     path: str = ""
-    # Wide columns (text, binary, JSON) holding large values in its first
-    # row: field name -> size of that value; and the ones its instances read
-    # (see hooks/columns.py). None until there is one.
+    # Wide columns (text, binary, JSON) holding large values in its sampled
+    # row (the last of a list, the first of an iterator()): field name -> size
+    # of that value; and the ones its instances read (see hooks/columns.py).
+    # None until there is one.
     wide_columns: dict[str, int] | None = None
     read_columns: set[str] | None = None
     # Evaluated by Django for a write (a deletion collecting its cascades):

@@ -42,11 +42,11 @@ from djperf.record.events import Evaluation
 from djperf.record.recorder import contain
 from djperf.record.tags import LastRow, provenance_of
 
-# A first-row value at least this long makes its field watched.
+# A sampled row's value at least this long makes its field watched.
 WATCH_FROM = 256
 WIDE_FIELDS = (models.TextField, models.BinaryField, models.JSONField)
 
-# (name, attname, first-row size) of a field to watch.
+# (name, attname, size in the sampled row) of a field to watch.
 Wide = tuple[str, str, int]
 
 _lock = threading.RLock()
@@ -172,6 +172,7 @@ def _watch_one(model: Any, attname: str, evaluation: Evaluation) -> bool:
 def _unwatch(column: WatchedColumn) -> None:
     """Put Django's descriptor back (the lock is held)."""
     attname = column.field.attname
+    column.pending.clear()
     if _watching.get((column.owner, attname)) is column:
         del _watching[(column.owner, attname)]
         # Unless someone replaced it meanwhile (a mock): theirs stays.

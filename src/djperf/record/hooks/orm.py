@@ -82,7 +82,9 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
         rows = _first_row_under(scopes, load, rows)
     model = iterable.queryset.model
     last_row = None
-    if evaluation.root is None and not evaluation.internal:
+    # Only a queryset's own rows (not a lazy load's, a prefetch's or a related
+    # manager's, even from an untagged instance) can be deferred where built.
+    if provenance.how == "row" and provenance.root is evaluation and not evaluation.internal:
         try:
             wide, whole = _wide_columns(iterable)
         except Exception:

@@ -49,6 +49,7 @@ from djperf.record.events import LazyLoad, RelationKind, _DropOnCopy
 from djperf.record.hooks import usage, writes
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_LOAD
+from djperf.record.hooks.columns import WatchedColumn
 from djperf.record.recorder import ACTIVE, Recording, contain, live
 from djperf.record.stack import user_location
 
@@ -107,6 +108,10 @@ def fetch_modes_available() -> bool:
 
 def describe(fetcher: Any) -> RelationInfo | None:
     """What the descriptor `fetcher` loads, or None for one djperf does not know."""
+    if type(fetcher) is WatchedColumn:
+        # Put on for unused-column while capturing: describe Django's own, which
+        # lives as long as the model (this one goes when the captures close).
+        fetcher = fetcher.original
     try:
         return _described[fetcher]
     except KeyError:
