@@ -50,9 +50,10 @@ BUILT = "_djperf_built"
 
 _patches = Patches()
 _original_model_iter: Any = None
-_FETCH_ALL = QuerySet._fetch_all.__code__
 _original_raw_iter: Any = None
 _original_prefetch_one_level: Any = None
+# A queryset's own fetch: it builds every row before user code sees one.
+_FETCH_ALL = QuerySet._fetch_all.__code__
 
 
 def _model_iter(self: Any) -> Iterator[Any]:
