@@ -194,6 +194,9 @@ class Run:
     queries: int
     seconds: float
     result: Any = field(repr=False)
+    # Wide text, binary and JSON values loaded: (model, field) -> about how
+    # many characters or bytes (what an unused-column fix saves).
+    loaded: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -210,11 +213,15 @@ class Trial:
 
     @property
     def improved(self) -> bool:
-        """Fewer queries, or (same queries) less time: the fix did something."""
+        """Fewer queries, or (same queries) fewer wide values loaded or less
+        time: the fix did something."""
         if not self.applied or self.before is None or self.after is None:
             return False
         if self.after.queries != self.before.queries:
             return self.after.queries < self.before.queries
+        before, after = sum(self.before.loaded.values()), sum(self.after.loaded.values())
+        if before != after:
+            return after < before
         return self.after.seconds < self.before.seconds
 
     def __str__(self) -> str:
@@ -227,7 +234,14 @@ class Trial:
             f"{same[self.same_result]}"
         )
         # An unused column's fix saves bytes and time, never a query.
-        saves_queries = self.finding is None or self.finding.rule != "unused-column"
+        finding = self.finding
+        saves_queries = finding is None or finding.rule != "unused-column"
+        if finding is not None and not saves_queries and finding.model and finding.field:
+            key = (finding.model, finding.field)
+            text += (
+                f", {finding.field} {_kb(self.before.loaded.get(key, 0))} -> "
+                f"{_kb(self.after.loaded.get(key, 0))}"
+            )
         if self.after.queries > self.before.queries:
             text += ", MORE queries"
         elif saves_queries and self.after.queries == self.before.queries:
@@ -277,7 +291,12 @@ def _run(func: Callable[[], Any], rewrites: tuple[Rewrite, ...] = ()) -> Run:
         seconds = time.perf_counter() - started
     # Transaction statements (the savepoint of an atomic block) are not the work.
     queries = sum(1 for q in rec.queries if q.role != "bookkeeping")
-    return Run(queries=queries, seconds=seconds, result=result)
+    loaded: dict[tuple[str, str], int] = {}
+    for evaluation in rec.evaluations:
+        for name, size in (evaluation.wide_columns or {}).items():
+            key = (evaluation.model, name)
+            loaded[key] = loaded.get(key, 0) + size * evaluation.rows
+    return Run(queries=queries, seconds=seconds, result=result, loaded=loaded)
 
 
 def _same(before: Run, after: Run) -> bool | None:
@@ -304,6 +323,10 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, HttpResponseBase):  # streamed: reading it would consume it
         return _NOT_COMPARABLE
     return value
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:.0f} kB" if size else "0 kB"
 
 
 _CSRF_TOKEN = re.compile(rb'(?<=name="csrfmiddlewaretoken" value=")[^"]*')
