@@ -178,6 +178,42 @@ def test_not_below_the_threshold(library):
     assert of(rec, "write-in-loop") == []
 
 
+def test_bulk_create_of_one_object_per_row(library):
+    with djperf.capture() as rec:
+        for i in range(5):
+            Tag.objects.bulk_create([Tag(name=f"one {i}")])  # bulk-of-one
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Tag", 5)
+    assert finding.fix.text == "Tag.objects.bulk_create(objs)"
+    assert str(finding.location) == line(HERE, "bulk-of-one")
+
+
+def test_bulk_update_of_one_object_per_row(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.title += "!"
+            Book.objects.bulk_update([book], ["title"])
+    [finding] = of(rec, "write-in-loop")
+    assert finding.count == 6
+    assert finding.fix.text == "Book.objects.bulk_update(objs, ['title'])"
+
+
+def test_not_bulk_create_of_one_object_twice(library):
+    with djperf.capture() as rec:
+        for i in range(2):
+            Tag.objects.bulk_create(objs=[Tag(name=f"one {i}")])
+    assert rec.findings == []
+
+
+def test_not_bulk_create_of_several_objects_per_call(library):
+    # Batches, if small ones (a generator's size is unknown: a batch too).
+    with djperf.capture() as rec:
+        for i in range(5):
+            Tag.objects.bulk_create([Tag(name=f"g {i}{j}") for j in range(3)])
+            Tag.objects.bulk_create(Tag(name=f"h {i}{j}") for j in range(1))
+    assert rec.findings == []
+
+
 def test_not_bulk_create(library):
     with djperf.capture() as rec:
         Tag.objects.bulk_create([Tag(name=f"bulk {i}") for i in range(50)], batch_size=5)

@@ -5,7 +5,9 @@
   deletes them: one operation of kind "delete". Its statements are the cost
   of one ``delete()`` call, never a write-in-loop of their own.
 - ``bulk_create``, ``bulk_update`` and ``in_bulk`` send batches: one
-  operation of kind "bulk".
+  operation of kind "bulk". Not a ``bulk_create`` or ``bulk_update`` given a
+  list of one object: that is a write of one row like ``save()``, and called
+  in a loop it is a write-in-loop.
 - A related manager's ``set()``, ``add()``, ``remove()``, ``clear()``: one
   operation of kind "relation_write".
 - ``get_or_create()`` and ``update_or_create()``: a read, and a write when
@@ -38,7 +40,6 @@ from djperf.record.recorder import ACTIVE
 _patches = Patches()
 _numbers = itertools.count(1)
 MANAGER_WRITES = ("add", "remove", "clear", "set")
-BULK_METHODS = ("bulk_create", "bulk_update", "in_bulk")
 GET_OR_CREATE_METHODS = ("get_or_create", "update_or_create")
 
 
@@ -64,6 +65,21 @@ def _operation(kind: QueryRole, *, writing: bool) -> Callable[[Any], Any]:
         return method
 
     return wrap
+
+
+def _bulk(original: Any) -> Any:
+    """bulk_create / bulk_update: an operation of kind "bulk", unless given
+    one object (a list or tuple of one: a generator's size is unknown)."""
+    batch = _operation("bulk", writing=False)(original)
+
+    @functools.wraps(original)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        objs = args[0] if args else kwargs.get("objs")
+        if isinstance(objs, list | tuple) and len(objs) <= 1 and OPERATION.get() is None:
+            return original(self, *args, **kwargs)
+        return batch(self, *args, **kwargs)
+
+    return method
 
 
 def _deletion(*, writing: bool) -> Callable[[Any], Any]:
@@ -106,8 +122,9 @@ def install() -> None:
         return
     _patches.wrap(Collector, "collect", _deletion(writing=True))
     _patches.wrap(Collector, "delete", _deletion(writing=False))
-    for name in BULK_METHODS:
-        _patches.wrap(QuerySet, name, _operation("bulk", writing=False))
+    _patches.wrap(QuerySet, "bulk_create", _bulk)
+    _patches.wrap(QuerySet, "bulk_update", _bulk)
+    _patches.wrap(QuerySet, "in_bulk", _operation("bulk", writing=False))
     for name in GET_OR_CREATE_METHODS:
         _patches.wrap(QuerySet, name, _operation("get_or_create", writing=False))
 
