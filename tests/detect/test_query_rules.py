@@ -276,7 +276,87 @@ def test_the_same_count_in_a_loop(library):
     assert finding.count == 6
 
 
+def test_one_instances_related_manager_read_twice_in_a_template(library):
+    from django.template import Context, Template
+
+    template = Template(
+        "{% if author.books.all %}<ul>{% for b in author.books.all %}{{ b }}{% endfor %}"
+        "</ul>{% endif %}"
+    )
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        html = template.render(Context({"author": author}))
+    assert html == "<ul>B00B01</ul>"
+    [finding] = of(rec, "duplicate-query")
+    assert (finding.model, finding.field, finding.count) == ("testapp.Author", "books", 2)
+    assert finding.fix.text == (
+        "books = list(author.books.all()), then use books "
+        "(in a template: {% with books=author.books.all %})"
+    )
+    assert "for the same instance" in finding.message
+    assert of(rec, "n-plus-one") == []
+
+
+def test_one_instances_many_to_many_read_three_times(library):
+    with djperf.capture() as rec:
+        book = Book.objects.get(title="B00")
+        names = [tag.name for tag in book.tags.all()]
+        count = len(book.tags.all())  # first-repeat
+        first = book.tags.all()[0] if book.tags.all() else None
+    assert (names, count, first.name) == (["t0", "t1"], 2, "t0")
+    [finding] = of(rec, "duplicate-query")
+    assert (finding.field, finding.count) == ("tags", 3)
+    assert str(finding.location) == line(HERE, "first-repeat")
+
+
 # -- duplicate-query: must not flag ---------------------------------------------------
+
+
+def test_duplicate_not_a_related_manager_read_per_row(library):
+    # Several instances of one queryset: n-plus-one's, which a prefetch fixes.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            if author.books.all():
+                list(author.books.all())
+    assert of(rec, "duplicate-query") == []
+    [finding] = of(rec, "n-plus-one")
+    assert finding.field == "books"
+
+
+def test_duplicate_not_a_related_manager_read_after_a_write(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        before = list(author.books.all())
+        Book.objects.create(title="new", author=author)
+        after = list(author.books.all())
+    assert (len(before), len(after)) == (2, 3)
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_a_related_manager_refined_differently(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        list(author.books.all())
+        list(author.books.filter(title="B00"))
+        list(author.books.order_by("-title"))
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_a_prefetched_related_manager(library):
+    with djperf.capture() as rec:
+        author = Author.objects.prefetch_related("books").get(name="A0")
+        list(author.books.all())
+        list(author.books.all())
+    assert rec.findings == []
+
+
+def test_duplicate_not_two_instances_each_read_once(library):
+    first = Author.objects.get(name="A0")
+    second = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        list(first.books.all())
+        list(second.books.all())
+    assert of(rec, "duplicate-query") == []
 
 
 def test_duplicate_not_across_a_write_to_its_table(library):

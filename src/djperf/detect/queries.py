@@ -15,7 +15,8 @@ from typing import Any
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect.findings import Finding, Fix
 from djperf.detect.registry import register
-from djperf.record.events import Evaluation, Location, Query
+from djperf.detect.relations import distinct_instances, relation_groups
+from djperf.record.events import Evaluation, LazyLoad, Location, Query
 from djperf.record.recorder import Recording
 
 # Statements of these roles are never the user's repeated reads.
@@ -227,18 +228,21 @@ _TABLES = re.compile(r"\b(?:FROM|JOIN)\s+([\w.\"`]+)", re.I)
 _WRITE = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 
 
-def _reads_between_writes(recording: Recording) -> Iterable[tuple[Query, tuple[int, ...]]]:
-    """Each read with the number of writes made so far to each table it
-    reads: the same read after a write to its tables may return other rows
-    (a count before and after a create), so it is no duplicate."""
-    reads = {id(query) for query in _reads(recording)}
+def _reads_between_writes(
+    recording: Recording, reads: Iterable[Query] | None = None
+) -> Iterable[tuple[Query, tuple[int, ...]]]:
+    """Each read (the user's own, or `reads`) with the number of writes made
+    so far to each table it reads: the same read after a write to its tables
+    may return other rows (a count before and after a create), so it is no
+    duplicate."""
+    wanted = {id(query) for query in (_reads(recording) if reads is None else reads)}
     writes: dict[str, int] = defaultdict(int)
     for query in recording.queries:
         if _WRITE.match(query.fingerprint):
             table = statement_table(query.fingerprint)
             if table:
                 writes[table.lower()] += 1
-        elif id(query) in reads:
+        elif id(query) in wanted:
             tables = sorted(
                 {
                     t.strip('"`').rsplit(".", 1)[-1].lower()
@@ -278,6 +282,80 @@ def duplicate_query(recording: Recording, thresholds: Mapping[str, Any]) -> Iter
             fix=Fix(
                 "reuse", None, "keep the result in a variable (or cached_property) and reuse it"
             ),
+            duration=duration,
+        )
+    yield from _manager_rereads(recording, thresholds["count"])
+
+
+# Relations read through a related manager, which caches nothing: reading one
+# twice for the same instance sends the same query twice.
+_MANAGER_KINDS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
+
+
+def _manager_rereads(recording: Recording, count: int) -> Iterable[Finding]:
+    """One instance's related manager read again with nothing written between
+    (``{% if author.books.all %}`` then ``{% for b in author.books.all %}``).
+    Across several instances of one queryset it is n-plus-one's: a prefetch
+    serves every read. Here it is the same instance's, and no rule else."""
+    loads = [
+        load
+        for load in recording.lazy_loads
+        if load.kind in _MANAGER_KINDS
+        and load.queries
+        and load._instance is not None
+        and not load.bypassed_prefetch
+    ]
+    if len(loads) < count:
+        return
+    covered = {
+        id(load)
+        for group in relation_groups(loads).values()
+        if distinct_instances(group) >= 2
+        for load in group
+    }
+    epochs = {
+        id(query): epoch
+        for query, epoch in _reads_between_writes(recording, [load.queries[0] for load in loads])
+    }
+    same: dict[tuple[Any, ...], list[LazyLoad]] = defaultdict(list)
+    for load in loads:
+        if id(load) in covered:
+            continue
+        first = load.queries[0]
+        # A weakref to an object without a callback is shared: one per instance.
+        key = (id(load._instance), load.model, load.field, first.sql, first.params_key)
+        same[(*key, epochs.get(id(first)))].append(load)
+    findings: dict[tuple[Any, ...], list[list[LazyLoad]]] = defaultdict(list)
+    for repeated in same.values():
+        if len(repeated) >= count:
+            lines = tuple(sorted({str(load.location) for load in repeated if load.location}))
+            findings[(repeated[0].model, repeated[0].field, lines)].append(repeated)
+    for (model, field, lines), sets in findings.items():
+        reads = sum(len(repeated) for repeated in sets)
+        repeats = [load for repeated in sets for load in repeated[1:]]
+        duration = sum(load.duration for load in repeats)
+        owner = short(model).lower()
+        fix = Fix(
+            "reuse",
+            field,
+            f"{field} = list({owner}.{field}.all()), then use {field} "
+            f"(in a template: {{% with {field}={owner}.{field}.all %}})",
+        )
+        instances = "the same instance" if len(sets) == 1 else f"each of {len(sets)} instances"
+        yield Finding(
+            rule="duplicate-query",
+            message=(
+                f"{short(model)}.{field} was read {reads} times for {instances} with nothing "
+                f"written between ({', '.join(lines) or 'lines unknown'}): a related manager "
+                f"caches nothing, so the repeats cost {len(repeats)} queries, "
+                f"{duration * 1000:.1f} ms. Keep the first result: {fix.text}"
+            ),
+            severity="warning",
+            model=model,
+            field=field,
+            count=reads,
+            location=sets[0][1].location,
+            fix=fix,
             duration=duration,
         )
 

@@ -35,7 +35,7 @@ _FETCH_MODE_KINDS = frozenset(
 )
 
 
-def _group(loads: Iterable[LazyLoad]) -> dict[tuple[Any, ...], list[LazyLoad]]:
+def relation_groups(loads: Iterable[LazyLoad]) -> dict[tuple[Any, ...], list[LazyLoad]]:
     """Loads of one relation from one queryset: (root, lookup), or for
     instances built outside the capture (no root) the model, field and line."""
     groups: dict[tuple[Any, ...], list[LazyLoad]] = defaultdict(list)
@@ -56,7 +56,7 @@ def _group(loads: Iterable[LazyLoad]) -> dict[tuple[Any, ...], list[LazyLoad]]:
     return groups
 
 
-def _instances(loads: list[LazyLoad]) -> int:
+def distinct_instances(loads: list[LazyLoad]) -> int:
     """How many distinct instances the loads were for: loading one
     instance's relation twice is not loading it one instance at a time."""
     # A weakref to an object without a callback is shared: one per instance.
@@ -172,13 +172,13 @@ def n_plus_one(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[
         and not load.bypassed_prefetch
         and not _internal(_root(load))
     ]
-    for group in _group(loads).values():
+    for group in relation_groups(loads).values():
         first = group[0]
         root = _root(first)
         if first.fetch_mode == "FETCH_PEERS":
             yield from _batched_by_peers(group, root)
             continue
-        instances = _instances(group)
+        instances = distinct_instances(group)
         if instances < thresholds["count"]:
             continue
         fix = _eager_fix(root, first)
@@ -239,7 +239,7 @@ def _batched_by_peers(group: list[LazyLoad], root: Evaluation | None) -> Iterabl
 def deferred_field(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[Finding]:
     """A field left out by only() or defer(), then read on every instance."""
     loads = [load for load in recording.lazy_loads if load.kind == "deferred_field"]
-    for group in _group(loads).values():
+    for group in relation_groups(loads).values():
         first = group[0]
         peers = first.fetch_mode == "FETCH_PEERS"
         count = sum(load.peers for load in group) if peers else len(group)
@@ -310,7 +310,7 @@ def _deferral_fix(root: Evaluation | None, lookup: str, load: LazyLoad | None = 
 def prefetch_bypassed(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[Finding]:
     """A prefetched relation queried again: .filter() or .order_by() on a prefetched manager."""
     loads = [load for load in recording.lazy_loads if load.bypassed_prefetch]
-    for group in _group(loads).values():
+    for group in relation_groups(loads).values():
         if len(group) < thresholds["count"]:
             continue
         first = group[0]
