@@ -268,6 +268,9 @@ def duplicate_query(recording: Recording, thresholds: Mapping[str, Any]) -> Iter
         label = model._meta.label if model is not None else None
         duration = sum(q.duration for q in queries[1:])
         lines = sorted({str(q.location) for q in queries if q.location is not None})
+        if first.admin is not None and _COUNT.match(first.fingerprint):
+            yield _changelist_counts(first.admin, label or table or "?", queries, duration)
+            continue
         yield Finding(
             rule="duplicate-query",
             message=(
@@ -285,6 +288,30 @@ def duplicate_query(recording: Recording, thresholds: Mapping[str, Any]) -> Iter
             duration=duration,
         )
     yield from _manager_rereads(recording, thresholds["count"])
+
+
+def _changelist_counts(
+    admin: Location, label: str, queries: list[Query], duration: float
+) -> Finding:
+    """An admin changelist counts its rows for the paginator and again for
+    the "(N total)" beside a filtered count: without a filter, the same count
+    twice, a full scan each on a big table."""
+    fix = Fix("show_full_result_count", None, f"show_full_result_count = False on {admin.function}")
+    return Finding(
+        rule="duplicate-query",
+        message=(
+            f"The admin changelist of {short(label)} counted the same rows {len(queries)} "
+            f"times, once for the page and once for the total: the repeats cost "
+            f"{duration * 1000:.1f} ms. {fix.text}"
+        ),
+        severity="warning",
+        model=label if "." in label else None,
+        count=len(queries),
+        location=queries[0].location,
+        fix=fix,
+        duration=duration,
+        built=admin,
+    )
 
 
 # Relations read through a related manager, which caches nothing: reading one

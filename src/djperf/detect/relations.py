@@ -77,6 +77,8 @@ def _internal(root: Evaluation | None) -> bool:
 
 
 def _built(root: Evaluation | None) -> Location | None:
+    if root is not None and root.admin is not None:
+        return root.admin  # a changelist's queryset: its ModelAdmin is where to fix it
     if root is None or root.built is None or root.built == root.location:
         return None
     return root.built
@@ -92,6 +94,8 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
     if root is None:
         hops = resolve(model_for_label(load.model), load.field)
     joined = select_related_lookup(hops) if load.kind != "generic_foreign_key" else None
+    if root is not None and root.admin is not None:
+        return _admin_fix(root, root.admin.function, lookup, joined)
     if joined is not None:
         text = f".select_related({joined!r})"
         if root is not None and root.select_related_all:
@@ -101,6 +105,26 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
             text = f".select_related({', '.join(repr(p) for p in (*listed, joined))})"
         return Fix("select_related", joined, _loading_the_join(root, joined, text))
     return Fix("prefetch_related", lookup, f".prefetch_related({lookup!r})")
+
+
+def _admin_fix(root: Evaluation, admin: str, lookup: str, joined: str | None) -> Fix:
+    """An admin changelist's page: the fix goes on its ModelAdmin."""
+    if joined is not None:
+        # list_select_related replaces the joins Django made: keep them.
+        current = (
+            bare_select_related_paths(model_for_label(root.model))
+            if root.select_related_all
+            else list(root.select_related)
+        )
+        listed = [path for path in current if not joined.startswith(path + "__")]
+        paths = ", ".join(repr(path) for path in (*listed, joined))
+        return Fix("select_related", joined, f"list_select_related = [{paths}] on {admin}")
+    return Fix(
+        "prefetch_related",
+        lookup,
+        f"on {admin}: def get_queryset(self, request): "
+        f"return super().get_queryset(request).prefetch_related({lookup!r})",
+    )
 
 
 def _loading_the_join(root: Evaluation | None, joined: str, text: str) -> str:

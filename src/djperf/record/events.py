@@ -79,6 +79,9 @@ class Query:
     params_key: int | None = None
     # time.perf_counter() when it was sent.
     started: float = 0.0
+    # Sent by an admin changelist (its counts): the ModelAdmin class's
+    # location (see hooks/admin.py).
+    admin: Location | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +193,9 @@ class Evaluation:
     # Evaluated by Django for a write (a deletion collecting its cascades):
     # no queryset of the user's to fix.
     internal: bool = False
+    # The page of an admin changelist: the ModelAdmin class's location, where
+    # its fix is written (see hooks/admin.py).
+    admin: Location | None = None
     # Some of its instances were pickled (into a cache, a session, a task):
     # what is done with them afterwards cannot be seen, so neither can an
     # unused eager load.

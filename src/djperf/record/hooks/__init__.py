@@ -17,7 +17,18 @@ from __future__ import annotations
 
 import threading
 
-from djperf.record.hooks import cache, columns, db, http, orm, relations, threads, usage, writes
+from djperf.record.hooks import (
+    admin,
+    cache,
+    columns,
+    db,
+    http,
+    orm,
+    relations,
+    threads,
+    usage,
+    writes,
+)
 
 _lock = threading.Lock()
 _installed = False
@@ -41,12 +52,14 @@ def install() -> None:
         threads.install()
         http.install()
         cache.install()
+        admin.install()
         _installed = True
 
 
 def uninstall() -> None:
     global _installed
     with _lock:
+        admin.uninstall()
         cache.uninstall()
         http.uninstall()
         threads.uninstall()

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from djperf.record.events import LazyLoad, Provenance, QueryRole
+from djperf.record.events import LazyLoad, Location, Provenance, QueryRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +51,7 @@ CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", de
 CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(
     "djperf_current_prefetch", default=None
 )
+
+# While an admin changelist counts its rows: its ModelAdmin class's location
+# (see admin.py).
+CHANGELIST: ContextVar[Location | None] = ContextVar("djperf_changelist", default=None)

@@ -23,7 +23,7 @@ from django.db import connections
 from django.db.backends.signals import connection_created
 
 from djperf.record.events import Query, QueryRole
-from djperf.record.hooks._state import CURRENT_LOAD, CURRENT_PREFETCH, OPERATION
+from djperf.record.hooks._state import CHANGELIST, CURRENT_LOAD, CURRENT_PREFETCH, OPERATION
 from djperf.record.recorder import ACTIVE, Recording, contain, live
 from djperf.record.sql import fingerprint
 from djperf.record.stack import locate
@@ -100,6 +100,7 @@ def record_query(
         operation=None if operation is None else operation.number,
         params_key=None if many else _params_key(params),
         started=started,
+        admin=CHANGELIST.get(),
     )
     with_params: Query | None = None
     for rec in scopes:

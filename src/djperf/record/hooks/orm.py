@@ -29,7 +29,7 @@ from django.db.models.signals import post_init
 
 from djperf.record import tags
 from djperf.record.events import Evaluation, LazyLoad, Provenance
-from djperf.record.hooks import columns, relations
+from djperf.record.hooks import admin, columns, relations
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import (
     CURRENT_LOAD,
@@ -156,6 +156,7 @@ def begin_evaluation(
         select_related=_select_related_paths(select),
         prefetch_related=_prefetch_paths(lookups),
         built=query.__dict__.get(BUILT),
+        admin=query.__dict__.get(admin.MARK),
         deferral=_deferral(query),
         prefetch_to_attr=tuple(
             str(lookup.prefetch_through)
