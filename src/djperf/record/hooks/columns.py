@@ -84,11 +84,14 @@ def wide_fields(model: Any) -> tuple[tuple[str, str], ...]:
     return found
 
 
+def _owner(model: Any, name: str) -> Any:
+    """The class of `model`'s MRO that defines `name`, or None."""
+    return next((klass for klass in model.__mro__ if name in klass.__dict__), None)
+
+
 def _class_attribute(model: Any, name: str) -> Any:
-    for klass in model.__mro__:
-        if name in klass.__dict__:
-            return klass.__dict__[name]
-    return None
+    owner = _owner(model, name)
+    return None if owner is None else owner.__dict__[name]
 
 
 def judging_last_row(evaluation: Evaluation, fields: tuple[tuple[str, str], ...]) -> LastRow:
@@ -157,7 +160,9 @@ def _watch(model: Any, wide: Iterable[Wide], evaluation: Evaluation) -> None:
 
 
 def _watch_one(model: Any, attname: str, evaluation: Evaluation) -> bool:
-    owner = next(klass for klass in model.__mro__ if attname in klass.__dict__)
+    owner = _owner(model, attname)
+    if owner is None:
+        return False
     column = _watching.get((owner, attname))
     if column is None:
         original = owner.__dict__[attname]
