@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.djperf-installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean check-package
 
 demo: $(STAMP)
 	$(BIN)/python -m djperf demo
@@ -31,16 +31,22 @@ endif
 	done
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests example benchmarks
-	$(BIN)/ruff format --check src tests example benchmarks
+	$(BIN)/ruff check src tests example benchmarks scripts
+	$(BIN)/ruff format --check src tests example benchmarks scripts
 	PYTHONPATH=. $(BIN)/mypy
 
 venv: $(STAMP)
 
+# The package as a user gets it: a wheel built from this checkout, installed
+# in a new virtual environment, and the README's "Use it in your project"
+# snippets run there on a new Django project (scripts/check_package.py).
+check-package: $(STAMP)
+	$(BIN)/python scripts/check_package.py --django '$(DJANGO)'
+
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --quiet -e '.[dev,postgres,mysql,redis]' '$(DJANGO)'
+	$(BIN)/python -m pip install --quiet --quiet -e '.[demo]' --group dev '$(DJANGO)'
 	touch $(STAMP)
 
 clean:

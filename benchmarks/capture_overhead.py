@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import statistics
 import sys
 import time
@@ -100,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds")
     parser.add_argument("--number", type=int, default=5, help="loops per timing")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print each round's ratios as JSON (for benchmarks/compare_revisions.py)",
+    )
     args = parser.parse_args(argv)
 
     setup_django()
@@ -144,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                 samples[condition].append(timed(loop, condition))
         results[name] = samples
 
+    if args.json:
+        print(json.dumps({"loops": _round_ratios(results)}))
+        return 0
     print(
         f"{args.rows} rows, SQLite in memory, {args.rounds} interleaved rounds x {args.number} "
         f"loops, Python {sys.version.split()[0]}, Django {__import__('django').get_version()}"
@@ -177,6 +186,18 @@ def main(argv: list[str] | None = None) -> int:
             f"({verdict} the {budget:.2f}x budget)"
         )
     return 0
+
+
+def _round_ratios(results: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, list[float]]]:
+    """Each loop's per-round ratios to bare, per condition."""
+    return {
+        name: {
+            condition: [t / bare for t, bare in zip(times, samples["bare"], strict=True)]
+            for condition, times in samples.items()
+            if condition != "bare"
+        }
+        for name, samples in results.items()
+    }
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shopsite.databases import database
 from shopsite.settings import *  # noqa: F403
-from shopsite.settings import INSTALLED_APPS
+from shopsite.settings import INSTALLED_APPS, MIDDLEWARE
 
 BACKEND = os.environ.get("DJPERF_TEST_DB", "sqlite")
 RUN_ID = os.environ.get("DJPERF_RUN_ID") or uuid.uuid4().hex[:10]
@@ -30,3 +30,12 @@ DATABASES = {
 INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.admin", "tests.testapp"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A middleware of the project's own that only hands requests on (test_stack.py).
+MIDDLEWARE = [*MIDDLEWARE, "tests.testapp.middleware.PassingOn"]
+
+# djperf's own tests write the code under test inline, in test functions: for
+# djperf, that is the application. Only tests/as_tests.py plays the test's
+# part (a loop in a test calling the application), so that test-driven
+# repetition can be tested; tests of the default test paths set their own.
+DJPERF = {"TEST_PATHS": ["tests/as_tests.py"]}

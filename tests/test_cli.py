@@ -34,6 +34,20 @@ def test_demo_rejects_a_bad_scale(capsys):
     assert "--scale must be positive" in capsys.readouterr().err
 
 
+def test_demo_without_its_extra_says_what_to_install(monkeypatch, capsys):
+    from djperf import cli
+
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(
+        cli.importlib.util, "find_spec", lambda name: None if name == "httpx" else real(name)
+    )
+    assert main(["demo", "--path", "example"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("djperf: the demo shop needs httpx, not installed here")
+    assert "pip install 'djperf[demo]'" in message
+    assert len(message.strip().splitlines()) == 1
+
+
 def test_python_dash_m_without_django_configured(tmp_path):
     # The CLI starts anywhere: no settings, no Django set-up.
     result = subprocess.run(

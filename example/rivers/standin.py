@@ -48,11 +48,38 @@ def usgs_document(site_id: str) -> dict[str, Any]:
 
 
 class UpstreamServer(ThreadingHTTPServer):
+    """The stand-in: answers each site request after `latency` seconds.
+
+    It counts the site requests in flight, and `peak` is the most there were
+    at once: 1 for a dashboard that calls one site after another, more for
+    one whose calls overlap. With `together` above 1, no request is answered
+    before that many were in flight at once (or `deadline` seconds passed), so
+    a test can prove that calls overlap without reading a clock.
+    """
+
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], latency: float) -> None:
+    def __init__(
+        self, address: tuple[str, int], latency: float, together: int = 1, deadline: float = 30
+    ) -> None:
         super().__init__(address, UpstreamHandler)
         self.latency = latency
+        self.together = together
+        self.deadline = deadline
+        self.in_flight = 0
+        self.peak = 0
+        self._changed = threading.Condition()
+
+    def arrived(self) -> None:
+        with self._changed:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.peak >= self.together, timeout=self.deadline)
+
+    def answered(self) -> None:
+        with self._changed:
+            self.in_flight -= 1
 
     @property
     def url(self) -> str:
@@ -69,8 +96,15 @@ class UpstreamHandler(BaseHTTPRequestHandler):
         if url.path.rstrip("/") != "/nwis/iv" or len(sites) != 1:
             self._send(HTTPStatus.BAD_REQUEST, {"error": "expected /nwis/iv/?sites=<one id>"})
             return
-        time.sleep(self.server.latency)
-        self._send(HTTPStatus.OK, usgs_document(sites[0]))
+        self.server.arrived()
+        try:
+            time.sleep(self.server.latency)
+            document = usgs_document(sites[0])
+        finally:
+            # Before the answer is sent: a caller that waits for it never
+            # overlaps the next call it makes.
+            self.server.answered()
+        self._send(HTTPStatus.OK, document)
 
     def _send(self, status: HTTPStatus, document: dict[str, Any]) -> None:
         body = json.dumps(document).encode()
@@ -91,13 +125,19 @@ def make_server(
     """A stand-in bound to host:port (port 0: any free port), not yet serving."""
     if latency is None:
         latency = settings.RIVERS_UPSTREAM_LATENCY
-    return UpstreamServer((host, port), latency)
+    together = getattr(settings, "RIVERS_UPSTREAM_TOGETHER", 1)
+    return UpstreamServer((host, port), latency, together=together)
+
+
+# The stand-in started last: tests read its peak after a scenario ran.
+last_server: UpstreamServer | None = None
 
 
 @contextlib.contextmanager
 def running_upstream(latency: float | None = None) -> Iterator[str]:
     """Serve the stand-in on a free loopback port in a thread; yields its base URL."""
-    server = make_server(latency=latency)
+    global last_server
+    server = last_server = make_server(latency=latency)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

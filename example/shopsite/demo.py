@@ -20,8 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 import djperf
-from djperf import report
-from djperf.detect.findings import Finding
+from djperf import Finding, report
 from shopsite.scenarios import (
     METRICS,
     Scenario,
@@ -81,7 +80,7 @@ def run_scenarios(scenarios: Iterable[Scenario], *, prove: bool = True) -> list[
             slow, slow_result = run_version(scenario, "slow")
             optimized, optimized_result = run_version(scenario, "optimized")
             verification = (
-                djperf.verify(lambda s=scenario: execute(s, "slow"), slow.findings)
+                djperf.verify(lambda s=scenario: execute(s, "slow"), slow.findings, runs=3)
                 if prove and slow.findings
                 else None
             )

@@ -8,17 +8,25 @@ The public API is what this module exports; everything else may change.
         ...
     rec.queries, rec.lazy_loads, rec.findings
 
-Importing djperf does not need Django configured (the CLI and the linter run
-anywhere); the hooks are installed by the djperf app or the first capture.
+Importing djperf loads no Django (the CLI and the linter run anywhere, and
+tests/test_import.py holds the budget): the names that need Django are
+imported the first time they are used. The hooks are installed by the djperf
+app or the first capture.
 """
 
 from __future__ import annotations
 
-from djperf.detect.findings import Finding, Fix
-from djperf.record.events import Evaluation, LazyLoad, Location, Provenance, Query
-from djperf.record.recorder import Recording, capture
-from djperf.record.tags import provenance_of
-from djperf.verify import Trial, Verification, verify
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from djperf.findings import Finding, Fix, Location
+
+if TYPE_CHECKING:
+    from djperf._capture import capture
+    from djperf.record.events import Evaluation, LazyLoad, Provenance, Query
+    from djperf.record.scope import Recording
+    from djperf.record.tags import provenance_of
+    from djperf.verification import Trial, Verification, verify
 
 __version__ = "0.1.0.dev0"
 
@@ -38,3 +46,30 @@ __all__ = [
     "provenance_of",
     "verify",
 ]
+
+# Public name -> the module that defines it, imported on first use.
+_LAZY = {
+    "capture": "djperf._capture",
+    "Evaluation": "djperf.record.events",
+    "LazyLoad": "djperf.record.events",
+    "Provenance": "djperf.record.events",
+    "Query": "djperf.record.events",
+    "Recording": "djperf.record.scope",
+    "provenance_of": "djperf.record.tags",
+    "Trial": "djperf.verification",
+    "Verification": "djperf.verification",
+    "verify": "djperf.verification",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'djperf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

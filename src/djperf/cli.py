@@ -7,12 +7,17 @@ setup error, with a one-line message saying what to do.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import djperf
+
+# What the demo shop imports beyond djperf and Django (the `demo` extra).
+DEMO_NEEDS = ("redis", "requests", "httpx")
 
 
 class SetupError(Exception):
@@ -73,10 +78,14 @@ def _demo(path: Path | None, scale: float, only: list[str]) -> int:
         )
     if scale <= 0:
         raise SetupError("--scale must be positive")
+    missing = [name for name in DEMO_NEEDS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SetupError(
+            f"the demo shop needs {', '.join(missing)}, not installed here: "
+            "pip install 'djperf[demo]' (or `make demo` in a djperf checkout)"
+        )
     sys.path.insert(0, str(shop))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
-    import importlib
-
     import django
 
     django.setup()

@@ -6,6 +6,7 @@
         "STACKS": True,              # find the user line of each event
         "LIBRARY_PATHS": [],         # more paths whose frames are not user code
         "USER_PATHS": [],            # user code even inside site-packages
+        "TEST_PATHS": None,          # glob patterns of test code (None: the defaults)
         "THRESHOLDS": {"n-plus-one": {"count": 3}},   # per rule, see docs/rules/
     }
 
@@ -28,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "STACKS": True,
     "LIBRARY_PATHS": (),
     "USER_PATHS": (),
+    # None: tests/ directories, test_*.py, *_test.py, *_tests.py, tests.py,
+    # conftest.py (djperf.record.stack.DEFAULT_TEST_PATHS).
+    "TEST_PATHS": None,
     "THRESHOLDS": {},
 }
 
@@ -67,6 +71,7 @@ _TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("STACKS", (bool,), "True or False"),
     ("LIBRARY_PATHS", (list, tuple), "a list of paths"),
     ("USER_PATHS", (list, tuple), "a list of paths"),
+    ("TEST_PATHS", (list, tuple, type(None)), "a list of glob patterns, or None"),
     ("THRESHOLDS", (dict,), "a dict of rule ids to dicts of thresholds"),
 )
 

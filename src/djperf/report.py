@@ -17,14 +17,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from djperf.detect.findings import Finding
-from djperf.record.events import Location
-from djperf.verify import Trial, Verification
+from djperf._format import duration
+from djperf.findings import Finding, Location
+
+if TYPE_CHECKING:
+    # Only named in annotations: the report imports no Django (the linter will use it).
+    from djperf.verification import Trial, Verification
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -43,10 +47,6 @@ def _where(location: Location | None) -> str:
     if location is None:
         return "unknown"
     return f"{location}  {location.function}"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def _trials_by_finding(verification: Verification | None) -> dict[int, Trial]:
@@ -79,7 +79,7 @@ def render(
             head.append(finding.rule, style=f"bold {SEVERITY_STYLE[finding.severity]}")
             if what:
                 head.append(f"  {what}", style="bold")
-            cost = f"  {_duration(finding.duration)}" if finding.duration else ""
+            cost = f"  {duration(finding.duration)}" if finding.duration else ""
             head.append(f"  x{finding.count}{cost}", style="dim")  # no time: unused-column
             console.print(head)
             console.print(f"{pad}  {escape(finding.message)}", soft_wrap=False)

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
 
 import djperf
+from djperf import Location, _errors
 from djperf.detect import registry
-from djperf.detect.findings import Finding, Fix
-from djperf.record import recorder
-from djperf.record.events import Location
 from tests.testapp.models import Author
 
 pytestmark = pytest.mark.django_db
@@ -17,19 +14,25 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def counting_rule():
-    @registry.register("test-count", count=1)
+    rule = registry.Rule("tests.rules.test_count", count=1)
+
+    @rule.detects
     def count_queries(recording, thresholds):
         minimum = thresholds["count"]
         if len(recording.queries) >= minimum:
-            yield Finding(
-                rule="test-count",
+            yield rule.finding(
                 message=f"{len(recording.queries)} queries",
                 severity="info",
                 count=len(recording.queries),
             )
 
-    yield count_queries
+    yield rule
     registry.unregister("test-count")
+
+
+def test_a_rule_takes_its_id_from_its_module_and_stamps_it(counting_rule):
+    assert counting_rule.id == "test-count"
+    assert counting_rule.finding(message="m", severity="info").rule == "test-count"
 
 
 def test_findings_are_computed_when_the_scope_exits(counting_rule):
@@ -52,11 +55,13 @@ def test_detectors_option_selects_rules(counting_rule):
 
 
 def test_a_failing_detector_is_contained(counting_rule, monkeypatch, caplog):
-    @registry.register("test-broken")
+    broken_rule = registry.Rule("test_broken")
+
+    @broken_rule.detects
     def broken(recording, thresholds):
         raise RuntimeError("bug in a rule")
 
-    monkeypatch.setattr(recorder, "_reported", set())
+    monkeypatch.setattr(_errors, "_reported", set())
     try:
         with (
             caplog.at_level(logging.ERROR, logger="djperf"),
@@ -70,15 +75,17 @@ def test_a_failing_detector_is_contained(counting_rule, monkeypatch, caplog):
 
 
 def test_a_rule_id_registers_once(counting_rule):
-    with pytest.raises(ValueError, match="already has a detector"):
-        registry.register("test-count")(lambda recording, thresholds: [])
+    with pytest.raises(ValueError, match="already registered"):
+        registry.Rule("elsewhere.test_count")
 
 
 def test_findings_are_sorted_by_count():
-    @registry.register("test-many")
+    rule = registry.Rule("test_many")
+
+    @rule.detects
     def many(recording, thresholds):
-        yield Finding(rule="test-many", message="small", severity="info", count=2)
-        yield Finding(rule="test-many", message="big", severity="info", count=9)
+        yield rule.finding(message="small", severity="info", count=2, model="a.Small")
+        yield rule.finding(message="big", severity="info", count=9, model="a.Big")
 
     try:
         with djperf.capture(detectors=["test-many"]) as rec:
@@ -88,44 +95,24 @@ def test_findings_are_sorted_by_count():
     assert [f.message for f in rec.findings] == ["big", "small"]
 
 
-def test_finding_round_trips_through_json():
-    finding = Finding(
-        rule="n-plus-one",
-        message="Review.book loaded one review at a time",
-        severity="warning",
-        model="catalogue.Review",
-        field="book",
-        count=35,
-        location=Location("shop/views.py", 14, "reviews"),
-        origin=Location("shop/views.py", 12, "reviews"),
-        fix=Fix("select_related", "book__publisher", ".select_related('book__publisher')"),
-        duration=0.012,
-        built=Location("shop/queries.py", 3, "reviews_query"),
-        alternatives=(Fix("fetch_mode", None, ".fetch_mode(models.FETCH_PEERS)"),),
-    )
-    data = json.loads(json.dumps(finding.to_dict()))
-    assert set(data) == {
-        "rule",
-        "message",
-        "severity",
-        "model",
-        "field",
-        "count",
-        "location",
-        "origin",
-        "fix",
-        "duration",
-        "built",
-        "alternatives",
-    }
-    assert Finding.from_dict(data) == finding
+def test_one_finding_per_problem_however_many_requests_showed_it():
+    # The same rule, place and fix twice (two requests of one page): one
+    # finding, the larger count, the cost of both, the worse severity.
+    rule = registry.Rule("test_twice")
+    place = Location("shop/views.py", 12, "books")
 
+    @rule.detects
+    def twice(recording, thresholds):
+        yield rule.finding(message="m", severity="info", count=3, location=place, duration=0.5)
+        yield rule.finding(message="m", severity="warning", count=5, location=place, duration=1)
+        yield rule.finding(message="elsewhere", severity="info", location=Location("a.py", 1, "f"))
 
-def test_finding_without_locations_round_trips():
-    finding = Finding(rule="duplicate-query", message="m", severity="info")
-    assert Finding.from_dict(json.loads(json.dumps(finding.to_dict()))) == finding
-
-
-def test_severity_is_checked():
-    with pytest.raises(ValueError, match="severity"):
-        Finding(rule="x", message="m", severity="fatal")  # type: ignore[arg-type]
+    try:
+        with djperf.capture(detectors=["test-twice"]) as rec:
+            pass
+    finally:
+        registry.unregister("test-twice")
+    merged, other = rec.findings
+    assert (merged.count, merged.duration, merged.severity) == (5, 1.5, "warning")
+    assert merged.message.startswith("m Seen 2 times in this capture")
+    assert other.message == "elsewhere"

@@ -1,1 +1,1 @@
-"""Detectors: pure functions from a Recording to Findings, one module per rule family."""
+"""Detection: pure functions from a Recording to Findings, one rule per module (rules/)."""

@@ -1,63 +1,95 @@
-"""The detector registry: rule ids to pure functions from a Recording to Findings.
+"""The rule registry: every runtime rule, its default thresholds and its detector.
 
-A rule family is one module under ``djperf/detect/`` that registers itself::
+A rule is one module under ``djperf/detect/rules/`` named after its id, which
+creates a `Rule` from its own name (the id cannot drift from the module) and
+decorates its detector, a pure function from a Recording to findings::
 
-    @register("n-plus-one", count=2)
-    def n_plus_one(recording: Recording, thresholds: Mapping[str, Any]) -> Iterable[Finding]:
+    # djperf/detect/rules/n_plus_one.py
+    rule = Rule(__name__, count=2)
+
+    @rule.detects
+    def n_plus_one(recording: Recording, thresholds: Thresholds) -> Iterable[Finding]:
         ...
+        yield rule.finding(message=..., severity="warning", ...)
 
 The keyword arguments are the rule's thresholds and their defaults; the
 ``DJPERF["THRESHOLDS"]`` setting overrides them for the project and
-``capture(thresholds=...)`` for one capture. Adding a rule touches that
-module, its test module and docs/rules/<id>.md.
+``capture(thresholds=...)`` for one capture. ``rule.finding`` builds a
+Finding with the rule's id already set. Adding a rule is three files (the
+module, tests/detect/rules/test_<id>.py, docs/rules/<id>.md) and its row in
+docs/rules/index.md; tests/detect/test_rule_docs.py holds them together.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from djperf import conf
-from djperf.detect.findings import Finding
-from djperf.record.recorder import Recording, contain
+from djperf._errors import contain
+from djperf.detect._work import in_test_code
+from djperf.findings import SEVERITIES, Finding
+from djperf.record.scope import Recording
 
-Detector = Callable[[Recording, Mapping[str, Any]], Iterable[Finding]]
+Thresholds = Mapping[str, Any]
+Detector = Callable[[Recording, Thresholds], Iterable[Finding]]
 
-_detectors: dict[str, Detector] = {}
-_defaults: dict[str, dict[str, Any]] = {}
+_rules: dict[str, Rule] = {}
 _loaded = False
 
 
-def register(rule: str, **defaults: Any) -> Callable[[Detector], Detector]:
-    def decorator(detector: Detector) -> Detector:
-        if rule in _detectors and _detectors[rule] is not detector:
-            raise ValueError(f"rule {rule!r} already has a detector")
-        _detectors[rule] = detector
-        _defaults[rule] = defaults
-        _configured.pop(rule, None)
+class Rule:
+    """A runtime rule: its id, its default thresholds and its detector.
+
+    `module` is the defining module's ``__name__``: its last part, with
+    dashes for underscores, is the id (``djperf.detect.rules.n_plus_one`` is
+    ``n-plus-one``). Creating a Rule registers it.
+    """
+
+    def __init__(self, module: str, **defaults: Any) -> None:
+        self.id = module.rsplit(".", 1)[-1].replace("_", "-")
+        self.defaults: dict[str, Any] = dict(defaults)
+        self.detector: Detector | None = None
+        # Finding(rule=<this id>, ...): every finding of the rule carries its id.
+        self.finding = functools.partial(Finding, self.id)
+        if self.id in _rules:
+            raise ValueError(f"rule {self.id!r} is already registered")
+        _rules[self.id] = self
+        _configured.pop(self.id, None)
+
+    def detects(self, detector: Detector) -> Detector:
+        """Decorator: `detector` is this rule's."""
+        self.detector = detector
         return detector
 
-    return decorator
+    def __repr__(self) -> str:
+        return f"<Rule {self.id}>"
 
 
 def unregister(rule: str) -> None:
-    _detectors.pop(rule, None)
-    _defaults.pop(rule, None)
+    _rules.pop(rule, None)
     _configured.pop(rule, None)
+
+
+def get(rule: str) -> Rule:
+    _load()
+    return _rules[rule]
 
 
 def defaults(rule: str) -> dict[str, Any]:
     """The documented default thresholds of `rule`."""
     _load()
-    return dict(_defaults.get(rule, {}))
+    found = _rules.get(rule)
+    return dict(found.defaults) if found is not None else {}
 
 
 # rule -> defaults merged with DJPERF["THRESHOLDS"]; cleared when settings change.
 _configured: dict[str, dict[str, Any]] = {}
-
-
 _settings_checked = False
 
 
@@ -65,6 +97,9 @@ def _clear_configured() -> None:
     global _settings_checked
     _configured.clear()
     _settings_checked = False
+
+
+conf.on_change(_clear_configured)
 
 
 def check_settings() -> None:
@@ -93,9 +128,6 @@ def check_settings() -> None:
     _settings_checked = True
 
 
-conf.on_change(_clear_configured)
-
-
 def thresholds(rule: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then DJPERF["THRESHOLDS"], then the capture's own."""
     configured = _configured.get(rule)
@@ -116,21 +148,22 @@ def _merged(rule: str, base: dict[str, Any], layer: Mapping[str, Any]) -> dict[s
 
 
 def _load() -> None:
-    """Import every module of djperf.detect so its rules register themselves."""
+    """Import every module of djperf.detect.rules so its rule registers itself."""
     global _loaded
     if _loaded:
         return
-    import djperf.detect as package
+    import djperf.detect.rules as package
 
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in ("findings", "registry") and not module.name.startswith("_"):
+        if not module.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{module.name}")
     _loaded = True
 
 
 def rules() -> list[str]:
+    """The ids of every registered rule, sorted."""
     _load()
-    return sorted(_detectors)
+    return sorted(_rules)
 
 
 def run(recording: Recording) -> list[Finding]:
@@ -141,14 +174,63 @@ def run(recording: Recording) -> list[Finding]:
     _load()
     selected = recording.options.detectors
     findings: list[Finding] = []
-    for rule, detector in sorted(_detectors.items()):
-        if selected is not None and rule not in selected:
+    for rule_id, rule in sorted(_rules.items()):
+        if rule.detector is None or (selected is not None and rule_id not in selected):
             continue
         try:
-            limits = thresholds(rule, recording.options.thresholds.get(rule))
-            findings.extend(detector(recording, limits))
+            limits = thresholds(rule_id, recording.options.thresholds.get(rule_id))
+            findings.extend(_one_per_problem(_tests_own(rule.detector(recording, limits))))
         except Exception:
-            contain(f"detector {rule}")
+            contain(f"detector {rule_id}")
     # Most costly first: time when it was measured, then how often.
     findings.sort(key=lambda f: (-f.duration, -f.count))
     return findings
+
+
+def _tests_own(findings: Iterable[Finding]) -> Iterable[Finding]:
+    """A finding located in test code is the test's: in_tests, and info
+    (what a test does costs no user a thing)."""
+    for finding in findings:
+        ours = finding.in_tests or in_test_code(finding.location)
+        if ours and (not finding.in_tests or finding.severity != "info"):
+            finding = dataclasses.replace(finding, in_tests=True, severity="info")
+        yield finding
+
+
+# Numbers in a message: counts and times differ between two requests that
+# show the same problem.
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _one_per_problem(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per problem, however many requests (or calls, or
+    evaluations at one line) showed it: the same rule, place, fix and message
+    but for its numbers."""
+    problems: dict[tuple[Any, ...], list[Finding]] = {}
+    for finding in findings:
+        key = (
+            _NUMBERS.sub("#", finding.message),
+            finding.location,
+            finding.origin,
+            finding.model,
+            finding.field,
+            finding.fix.text if finding.fix is not None else None,
+            finding.in_tests,
+        )
+        problems.setdefault(key, []).append(finding)
+    merged = []
+    for same in problems.values():
+        if len(same) == 1:
+            merged.append(same[0])
+            continue
+        worst = max(same, key=lambda f: (SEVERITIES.index(f.severity), f.count, f.duration))
+        merged.append(
+            dataclasses.replace(
+                worst,
+                count=max(f.count for f in same),
+                duration=sum(f.duration for f in same),
+                message=f"{worst.message} Seen {len(same)} times in this capture "
+                "(in separate requests, or calls of the same code).",
+            )
+        )
+    return merged

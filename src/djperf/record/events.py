@@ -1,6 +1,7 @@
 """What a capture records: plain data, one class per kind of event.
 
-`Query` and `Location` are part of the public contract (docs/capture.md).
+`Query` is part of the public contract (docs/capture.md), with `Location`,
+which lives on the ground floor (djperf.findings) and is re-exported here.
 `Evaluation`, `Provenance` and `LazyLoad` are the raw material of the N+1
 detectors: which queryset evaluation produced each model instance, and which
 relations were then loaded one instance at a time.
@@ -13,6 +14,21 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from djperf.findings import Location
+from djperf.record.work import Drive
+
+__all__ = [
+    "CacheCall",
+    "Evaluation",
+    "HttpCall",
+    "LazyLoad",
+    "Location",
+    "Provenance",
+    "Query",
+    "QueryRole",
+    "RelationKind",
+]
+
 # The relation kinds a lazy load can go through, in the user's terms.
 RelationKind = Literal[
     "foreign_key",  # book.author
@@ -24,25 +40,6 @@ RelationKind = Literal[
     "generic_relation",  # book.notes.all()
     "deferred_field",  # Book.objects.only("title") then book.summary
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A line of user code: ``str(location) == "shop/views.py:42"``."""
-
-    path: str
-    line: int
-    function: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "function": self.function}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Location:
-        return cls(path=data["path"], line=int(data["line"]), function=data["function"])
 
 
 # Why Django sent a statement, when it was not straight from the user's code.
@@ -82,6 +79,22 @@ class Query:
     # Sent by an admin changelist (its counts): the ModelAdmin class's
     # location (see hooks/admin.py).
     admin: Location | None = None
+    # The request or task run it belongs to, and outside one, the call from
+    # test code behind it (work.py).
+    request: int | None = None
+    drive: Drive | None = None
+    # For an UPDATE or DELETE, a hash of the values its WHERE clause compares
+    # with (salted per process): equal for writes of the same rows.
+    where_key: int | None = None
+    # Sent while a save() ran: the model class of the saved instance
+    # ("app.Model"), a proxy's own when it was saved through a proxy. (The
+    # signal receivers the save runs send their statements inside it too.)
+    saved_model: str | None = None
+    # The third-party package the user line called into to send it
+    # ("sorl"), when not Django's ORM directly: its fix is about the call.
+    via: str | None = None
+    # For a write, the user line that called the function `location` is in.
+    caller: Location | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +131,8 @@ class HttpCall:
     asynchronous: bool = False
     status: int | None = None
     error: str | None = None
+    request: int | None = None
+    drive: Drive | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +146,8 @@ class CacheCall:
     started: float
     duration: float
     location: Location | None
+    request: int | None = None
+    drive: Drive | None = None
 
 
 class _DropOnCopy:
@@ -200,6 +217,10 @@ class Evaluation:
     # what is done with them afterwards cannot be seen, so neither can an
     # unused eager load.
     escaped: bool = False
+    # select_related joins that brought a row: full path from the root
+    # ("book__publisher") -> how many of its rows had one (not NULL). None
+    # until its rows are all built, or for a bare select_related().
+    joined: dict[str, int] | None = None
 
     @property
     def select_related_all(self) -> bool:
@@ -306,6 +327,8 @@ class LazyLoad:
     queries: list[Query] = dataclasses.field(default_factory=list)
     # The evaluation that built the loaded objects, when the load built any.
     evaluation: Evaluation | None = None
+    request: int | None = None
+    drive: Drive | None = None
 
     @property
     def instance(self) -> Any:

@@ -9,26 +9,36 @@ In async code, Django runs the ORM in a worker thread through asgiref's
 ``sync_to_async``; that thread's stack holds no user code. The hook in
 ``hooks/threads.py`` records the awaiting user line before the hop in
 `ASYNC_CALL_SITE`, and the walk falls back to it.
+
+Test code is user code whose path matches DJPERF["TEST_PATHS"] (by default
+tests/ directories, test_*.py, *_test.py, *_tests.py, tests.py, conftest.py).
+Outside a request, an event also gets its `Drive` (work.py): the call that
+the innermost test frame made, found by walking on past the user line.
 """
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 import sysconfig
 from contextvars import ContextVar
+from fnmatch import fnmatch
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from djperf import conf
-from djperf.record.events import Location
+from djperf.findings import Location
+from djperf.record.work import Drive, next_serial
 
 # The user line that awaited a sync_to_async() call, for code running in the
 # worker thread. Set only while a capture is active.
 ASYNC_CALL_SITE: ContextVar[Location | None] = ContextVar("djperf_async_call_site", default=None)
 
 _NOT_USER = ""
+# The djperf package: this file is djperf/record/stack.py.
+_DJPERF_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Library files the walk looks into (compared by identity, never shown):
 # asgiref's sync.py, where a worker thread's work for an awaiting coroutine
 # begins; Django's template engine, whose Node.render_annotated frame knows
@@ -38,7 +48,13 @@ _NOT_USER = ""
 _THREAD_HOP = "<asgiref.sync>"
 _TEMPLATE_ENGINE = "<django.template.base>"
 _BOOKKEEPING = "<django bookkeeping>"
-_SENTINELS = (_THREAD_HOP, _TEMPLATE_ENGINE, _BOOKKEEPING)
+# Code run by exec() ("<string>"): the user's line only when it is
+# `manage.py shell -c "..."`; dataclasses and others generate code so too.
+_EXECUTED = "<executed>"
+_SENTINELS = (_THREAD_HOP, _TEMPLATE_ENGINE, _BOOKKEEPING, _EXECUTED)
+# The interactive shells' input ("manage.py shell", IPython, bpython): the
+# user's own lines, though they have no file.
+_SHELL_INPUTS = ("<console>", "<stdin>", "<input>")
 # file name -> path to show (user code) or "" (library code)
 _verdicts: dict[str, str] = {}
 _library_prefixes: tuple[str, ...] | None = None
@@ -49,11 +65,9 @@ def _library_roots() -> tuple[str, ...]:
     import asgiref
     import django
 
-    import djperf
-
     roots = {
         os.path.dirname(django.__file__),
-        os.path.dirname(djperf.__file__),
+        _DJPERF_ROOT,
         os.path.dirname(asgiref.__file__),
     }
     paths = sysconfig.get_paths()
@@ -77,6 +91,10 @@ def _classify(filename: str) -> str:
     if _user_prefixes and filename.startswith(_user_prefixes):
         # A project installed into site-packages (DJPERF["USER_PATHS"]).
         verdict = display_path(filename)
+    elif filename in _SHELL_INPUTS or filename.startswith("<ipython-input-"):
+        verdict = filename
+    elif filename == "<string>":
+        verdict = _EXECUTED
     elif filename == _asgiref_sync_file():
         verdict = _THREAD_HOP
     elif filename == _template_engine_file():
@@ -105,16 +123,24 @@ def _template_engine_file() -> str:
 
 def _bookkeeping_prefixes() -> tuple[str, ...]:
     """Files whose statements are Django's bookkeeping: whole apps for
-    sessions and content types; for auth, only what runs on every request
-    (request.user, login, permission checks), not create_user() or its
-    forms and views, which are the user's writes like any other."""
+    sessions and content types; for auth, what runs on every request
+    (request.user, login, permission checks) and the permissions it creates
+    after migrate, not create_user() or its forms and views, which are the
+    user's writes like any other; the migration machinery (a test may run
+    migrate: schema changes, the table rebuilds of SQLite, the migration
+    recorder, and the RunPython functions it runs); the database cache
+    backend (cache-in-loop reports its calls)."""
     import django
 
-    contrib = os.path.join(os.path.dirname(django.__file__), "contrib")
+    root = os.path.dirname(django.__file__)
+    contrib = os.path.join(root, "contrib")
     auth = os.path.join(contrib, "auth")
     return (
         os.path.join(contrib, "sessions") + os.sep,
         os.path.join(contrib, "contenttypes") + os.sep,
+        os.path.join(auth, "management") + os.sep,
+        os.path.join(root, "db", "migrations") + os.sep,
+        os.path.join(root, "core", "cache", "backends", "db.py"),
         *(
             os.path.join(auth, name)
             for name in ("__init__.py", "backends.py", "middleware.py", "context_processors.py")
@@ -125,22 +151,142 @@ def _bookkeeping_prefixes() -> tuple[str, ...]:
 _render_annotated: Any = None
 
 
-def _template_location(frame: FrameType) -> Location | None:
-    """The template file and line a Node.render_annotated frame is rendering."""
+def _template_location(frame: FrameType) -> tuple[Location | None, bool]:
+    """The template file and line a Node.render_annotated frame is rendering,
+    and whether the template is a library's (a third-party app's or Django's)."""
     node = frame.f_locals.get("self")
     token = getattr(node, "token", None)
     origin = getattr(node, "origin", None)
     line = getattr(token, "lineno", None)
     if token is None or origin is None or line is None:
-        return None
+        return None, False
     contents = " ".join(str(token.contents).split())
     if len(contents) > 60:
         contents = contents[:57] + "..."
     kind = getattr(getattr(token, "token_type", None), "name", "")
     tag = f"{{{{ {contents} }}}}" if kind == "VAR" else f"{{% {contents} %}}"
     name = str(getattr(origin, "name", "") or "<template>")
-    path = display_path(name) if os.path.isabs(name) else name
-    return Location(path, int(line), tag)
+    if not os.path.isabs(name):
+        return Location(name, int(line), tag), False
+    verdict = _verdicts.get(name)
+    if verdict is None:
+        verdict = _classify(name)
+    return Location(display_path(name), int(line), tag), not verdict
+
+
+_passes_on: dict[tuple[Any, int], bool] = {}
+
+
+def _passes_request_on(frame: FrameType) -> bool:
+    """Whether the user line only hands the request on, as a middleware's
+    ``return self.get_response(request)`` does: it is not where the work is."""
+    code = frame.f_code
+    if "get_response" not in code.co_names:
+        return False
+    key = (code, frame.f_lineno)
+    verdict = _passes_on.get(key)
+    if verdict is None:
+        text = linecache.getline(code.co_filename, frame.f_lineno)
+        verdict = _passes_on[key] = "get_response(" in text
+    return verdict
+
+
+def _from_shell_command(frame: FrameType) -> bool:
+    """Whether this exec'd code is `manage.py shell -c "..."`'s."""
+    caller = frame.f_back
+    return caller is not None and caller.f_code.co_filename.endswith(
+        os.path.join("management", "commands", "shell.py")
+    )
+
+
+# -- test code -------------------------------------------------------------------
+
+DEFAULT_TEST_PATHS = (
+    "tests/*",
+    "*/tests/*",
+    "test/*",
+    "*/test/*",
+    "test_*.py",
+    "*/test_*.py",
+    "*_test.py",
+    "*_tests.py",
+    "tests.py",
+    "*/tests.py",
+    "conftest.py",
+    "*/conftest.py",
+)
+# file name -> whether it is test code
+_test_files: dict[str, bool] = {}
+# Frames the walk looks through for the test code behind an event.
+_DRIVE_DEPTH = 64
+_in_test_run = False
+
+
+def is_test_path(path: str) -> bool:
+    """Whether the file at `path` (as locations show it) is test code."""
+    patterns = conf.get("TEST_PATHS") or DEFAULT_TEST_PATHS
+    return any(fnmatch(path, pattern) for pattern in patterns)
+
+
+def _is_test_file(filename: str) -> bool:
+    found = _test_files.get(filename)
+    if found is None:
+        verdict = _verdicts.get(filename)
+        if verdict is None:
+            verdict = _classify(filename)
+        found = _test_files[filename] = (
+            bool(verdict) and verdict not in _SENTINELS and is_test_path(verdict)
+        )
+    return found
+
+
+def _testing() -> bool:
+    """Whether a test runner (pytest, Django's) is loaded: the walk for test
+    code behind an event is made only then, and costs nothing elsewhere."""
+    global _in_test_run
+    if not _in_test_run:
+        modules = sys.modules
+        _in_test_run = "pytest" in modules or "django.test.runner" in modules
+    return _in_test_run
+
+
+def _drive(frame: FrameType, inner: FrameType | None) -> Drive | None:
+    """The call that the innermost test frame at or outside `frame` made:
+    the frame just inside the test frame, marked with a Drive that every
+    event of the same call finds again."""
+    if not _testing():
+        return None
+    callee = inner
+    current: FrameType | None = frame
+    for _ in range(_DRIVE_DEPTH):
+        if current is None:
+            return None
+        if _is_test_file(current.f_code.co_filename):
+            if callee is None:
+                return None
+            here = Location(
+                _verdicts[current.f_code.co_filename], current.f_lineno, current.f_code.co_name
+            )
+            return _drive_of(callee, here)
+        callee = current
+        current = current.f_back
+    return None
+
+
+def _drive_of(callee: FrameType, location: Location) -> Drive:
+    # The mark lives on the callee's frame and dies with it: the next call,
+    # even on a frame at the same address, has none yet. f_trace is read only
+    # by a trace function (sys.settrace), so it is used only when none is set;
+    # under a tracer (coverage's C tracer, a debugger) calls cannot be told
+    # apart, and every event of the line shares one drive.
+    mark = callee.f_trace
+    if type(mark) is Drive:
+        return mark
+    if mark is None and sys.gettrace() is None:
+        drive = Drive(location, next_serial())
+        callee.f_trace = drive
+        return drive
+    return Drive(location, None)
 
 
 def display_path(filename: str) -> str:
@@ -156,6 +302,7 @@ def reset() -> None:
     """Forget cached verdicts (the DJPERF setting or the root changed)."""
     global _library_prefixes
     _verdicts.clear()
+    _test_files.clear()
     _library_prefixes = None
 
 
@@ -164,24 +311,57 @@ conf.on_change(reset)
 
 def user_location(frame: FrameType | None = None) -> Location | None:
     """The innermost line of user code that led here (see `locate`)."""
-    return locate(sys._getframe(1) if frame is None else frame)[0]
+    return locate(sys._getframe(1) if frame is None else frame).location
 
 
-def locate(frame: FrameType) -> tuple[Location | None, bool]:
-    """The innermost user line on the stack from `frame`, and whether the walk
-    passed through Django's bookkeeping apps on the way.
+def user_site(
+    frame: FrameType | None = None, *, drive: bool = True
+) -> tuple[Location | None, Drive | None]:
+    """The innermost user line that led here and, with `drive`, the call from
+    test code behind it (see `locate`)."""
+    site = locate(sys._getframe(1) if frame is None else frame, drive=drive)
+    return site.location, site.drive
+
+
+class Site(NamedTuple):
+    """Where an event came from in the user's code (see `locate`)."""
+
+    location: Location | None
+    # The walk passed through Django's bookkeeping (sessions, auth, migrations ...).
+    bookkeeping: bool = False
+    # The call from test code behind it, when asked for and in a test.
+    drive: Drive | None = None
+    # The third-party package the user line called into, if any ("sorl").
+    via: str | None = None
+    # The user line that called the function of `location`, when asked for.
+    caller: Location | None = None
+
+
+def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Site:
+    """The innermost user line on the stack from `frame`, whether the walk
+    passed through Django's bookkeeping apps on the way, with `drive` the
+    call from test code behind it (None outside tests), the third-party
+    library the user line called into, if the event came through one
+    ("sorl" for sorl-thumbnail's queries): not Django, not the standard
+    library, and with `caller` the next user line outward (the line that
+    called the function the first one is in).
 
     The user line is a template's file and line when a template is being
-    rendered between here and the user's code, and the awaiting line (the
-    async call site) when the stack holds no user code. A walk that reaches
-    asgiref's ``thread_handler`` stops there: the frames below it are whatever
-    the worker thread was doing before (for thread-sensitive calls under
-    async_to_sync, the sync caller blocked on the event loop), not the code
-    that awaited this work.
+    rendered between here and the user's code (a project's template, not a
+    third-party app's that it includes), and the awaiting line (the async
+    call site) when the stack holds no user code. A line that only hands the
+    request on (a middleware's ``self.get_response(request)``) is not it.
+    A walk that reaches asgiref's ``thread_handler`` stops there: the frames
+    below it are whatever the worker thread was doing before (for
+    thread-sensitive calls under async_to_sync, the sync caller blocked on
+    the event loop), not the code that awaited this work.
     """
     global _render_annotated
     verdicts = _verdicts
     bookkeeping = False
+    # A third-party template's line: the location only if no user line is found.
+    library_template: Location | None = None
+    inner: FrameType | None = None
     current: FrameType | None = frame
     while current is not None:
         code = current.f_code
@@ -190,8 +370,15 @@ def locate(frame: FrameType) -> tuple[Location | None, bool]:
             path = _classify(code.co_filename)
         if path:
             if path not in _SENTINELS:
-                return Location(path, current.f_lineno, code.co_name), bookkeeping
-            if path is _BOOKKEEPING:
+                if not _passes_request_on(current):
+                    return Site(
+                        Location(path, current.f_lineno, code.co_name),
+                        bookkeeping,
+                        _drive(current, inner) if drive else None,
+                        _library_of(inner),
+                        _next_user_line(current.f_back) if caller else None,
+                    )
+            elif path is _BOOKKEEPING:
                 bookkeeping = True
             elif path is _TEMPLATE_ENGINE:
                 if _render_annotated is None:
@@ -199,13 +386,52 @@ def locate(frame: FrameType) -> tuple[Location | None, bool]:
 
                     _render_annotated = Node.render_annotated.__code__
                 if code is _render_annotated:
-                    location = _template_location(current)
-                    if location is not None:
-                        return location, bookkeeping
+                    rendered, third_party = _template_location(current)
+                    if rendered is not None and not third_party:
+                        found = _drive(current, inner) if drive else None
+                        return Site(rendered, bookkeeping, found)
+                    if library_template is None:
+                        library_template = rendered
+            elif path is _EXECUTED:
+                if _from_shell_command(current):
+                    return Site(Location("<string>", current.f_lineno, code.co_name), bookkeeping)
             elif code.co_name == "thread_handler":
                 break
+        inner = current
         current = current.f_back
-    return ASYNC_CALL_SITE.get(), bookkeeping
+    return Site(library_template or ASYNC_CALL_SITE.get(), bookkeeping)
+
+
+# Frames the walk looks through for the line that called the user's function.
+_CALLER_DEPTH = 32
+
+
+def _next_user_line(frame: FrameType | None) -> Location | None:
+    """The first user line at or outside `frame` (not one that only hands a
+    request on), or None."""
+    current = frame
+    for _ in range(_CALLER_DEPTH):
+        if current is None:
+            return None
+        path = _verdicts.get(current.f_code.co_filename)
+        if path is None:
+            path = _classify(current.f_code.co_filename)
+        if path and path not in _SENTINELS and not _passes_request_on(current):
+            return Location(path, current.f_lineno, current.f_code.co_name)
+        current = current.f_back
+    return None
+
+
+# Top-level packages whose code is the framework's, not a third party's.
+_FRAMEWORK = frozenset({"django", "djperf", "asgiref"}) | frozenset(sys.stdlib_module_names)
+
+
+def _library_of(callee: FrameType | None) -> str | None:
+    """The third-party package the user line called into, or None."""
+    if callee is None:
+        return None
+    top = str(callee.f_globals.get("__name__", "")).partition(".")[0]
+    return None if not top or top in _FRAMEWORK or is_user_file(callee.f_code.co_filename) else top
 
 
 def is_user_file(filename: str) -> bool:

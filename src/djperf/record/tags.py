@@ -164,18 +164,20 @@ def _rows_and_one_join(
     last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Rows with one select_related relation, the most common case."""
-    count = 0
+    count = brought = 0
     try:
         for count, obj in enumerate(rows, 1):  # noqa: B007 - read in finally
             obj._djperf_source = provenance
             child = obj._state.fields_cache.get(key)
             if child is not None:
                 child._djperf_source = joined
+                brought += 1
             yield obj
         if last_row is not None and count:
             last_row(obj)
     finally:
         evaluation.rows = count
+        evaluation.joined = {joined.path: brought}
 
 
 def _rows_and_joins(
@@ -187,11 +189,12 @@ def _rows_and_joins(
 ) -> Iterator[Any]:
     """Rows with several or nested select_related relations."""
     count = 0
+    brought = [0] * len(plan)
     try:
         for count, obj in enumerate(rows, 1):  # noqa: B007 - read in finally
             obj._djperf_source = provenance
             nodes = [obj]
-            for parent_slot, key, joined, attribute, _ in plan:
+            for step, (parent_slot, key, joined, attribute, _) in enumerate(plan):
                 parent = nodes[parent_slot]
                 if parent is None:
                     child = None
@@ -202,11 +205,13 @@ def _rows_and_joins(
                 nodes.append(child)
                 if child is not None:
                     child._djperf_source = joined
+                    brought[step] += 1
             yield obj
         if last_row is not None and count:
             last_row(obj)
     finally:
         evaluation.rows = count
+        evaluation.joined = _joined_rows(plan, brought)
 
 
 def _rows_and_cached_joins(
@@ -226,6 +231,10 @@ def _rows_and_cached_joins(
             last_row(obj)
     finally:
         evaluation.rows = count
+
+
+def _joined_rows(plan: JoinPlan, brought: list[int]) -> dict[str, int]:
+    return {step[2].path: found for step, found in zip(plan, brought, strict=True)}
 
 
 def _tag_cached_joins(obj: Any, provenance: Provenance, tag: Any = None) -> None:
@@ -258,6 +267,7 @@ def _rows_on_state(
 ) -> Iterator[Any]:
     """Any rows, tagged on their _state: for models with their own __setattr__."""
     count = 0
+    brought = [0] * len(plan or ())
     try:
         for count, obj in enumerate(rows, 1):  # noqa: B007 - read in finally
             _tag_state(obj, provenance)
@@ -265,7 +275,7 @@ def _rows_on_state(
                 _tag_cached_joins(obj, provenance, _tag_state)
             elif plan:
                 nodes = [obj]
-                for parent_slot, key, joined, attribute, _ in plan:
+                for step, (parent_slot, key, joined, attribute, _) in enumerate(plan):
                     parent = nodes[parent_slot]
                     if parent is None:
                         child = None
@@ -276,8 +286,11 @@ def _rows_on_state(
                     nodes.append(child)
                     if child is not None:
                         _tag_state(child, joined)
+                        brought[step] += 1
             yield obj
         if last_row is not None and count:
             last_row(obj)
     finally:
         evaluation.rows = count
+        if plan:
+            evaluation.joined = _joined_rows(plan, brought)

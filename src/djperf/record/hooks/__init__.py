@@ -2,13 +2,19 @@
 
 - db:        every statement, through Django's ``connection.execute_wrapper``
 - orm:       queryset evaluations and prefetches; tags instances with their provenance
-- relations: lazy loads of every relation kind and of deferred fields
 - writes:    operations (deletes, bulk_*, related managers' set/add...) and their reads
-- usage:     which select_related / prefetch_related relations were used
+- columns:   which wide (text, binary, JSON) columns a queryset's rows read
+- usage:     which select_related / prefetch_related relations were used, and
+             (with built) where each queryset was built; only while a capture is open
+- relations: lazy loads of every relation kind and of deferred fields
+- threads:   the user line behind an ``await`` that hops to a worker thread
 - http:      outbound HTTP (requests, httpx, urllib3, urllib.request) and its timeout
 - cache:     Django's cache API and redis-py commands
-- threads:   the user line behind an ``await`` that hops to a worker thread
+- admin:     which ModelAdmin an admin changelist's queries belong to
+- requests:  where each request begins and ends (Django's handler)
+- tasks:     where each Celery task run begins and ends (when Celery is installed)
 
+`HOOKS` is the order of installation; uninstall() runs it backwards.
 install() is idempotent and called by the djperf app's ready() and by every
 capture() entry, so a capture works even when djperf is not in INSTALLED_APPS.
 """
@@ -16,7 +22,9 @@ capture() entry, so a capture works even when djperf is not in INSTALLED_APPS.
 from __future__ import annotations
 
 import threading
+from types import ModuleType
 
+from djperf import conf
 from djperf.record.hooks import (
     admin,
     cache,
@@ -25,9 +33,26 @@ from djperf.record.hooks import (
     http,
     orm,
     relations,
+    requests,
+    tasks,
     threads,
     usage,
     writes,
+)
+
+HOOKS: tuple[ModuleType, ...] = (
+    db,
+    orm,
+    writes,
+    columns,
+    usage,
+    relations,
+    threads,
+    http,
+    cache,
+    admin,
+    requests,
+    tasks,
 )
 
 _lock = threading.Lock()
@@ -41,36 +66,31 @@ def install() -> None:
     with _lock:
         if installed():  # another thread won the race
             return
-        from djperf import conf
-
         conf.connect_signals()
-        db.install()
-        orm.install()
-        writes.install()
-        usage.install()
-        relations.install()
-        threads.install()
-        http.install()
-        cache.install()
-        admin.install()
+        for hook in HOOKS:
+            hook.install()
         _installed = True
 
 
 def uninstall() -> None:
     global _installed
     with _lock:
-        admin.uninstall()
-        cache.uninstall()
-        http.uninstall()
-        threads.uninstall()
-        relations.uninstall()
-        usage.uninstall()
-        columns.uninstall()
-        writes.uninstall()
-        orm.uninstall()
-        db.uninstall()
+        for hook in reversed(HOOKS):
+            hook.uninstall()
         _installed = False
 
 
 def installed() -> bool:
     return _installed
+
+
+def scope_opened() -> None:
+    """A capture scope is opening in this thread or task."""
+    # Connections this thread opened before djperf installed.
+    db.attach_current_thread()
+    usage.scope_opened()
+
+
+def scope_closed() -> None:
+    """A capture scope closed (in any thread)."""
+    usage.scope_closed()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
 
-from djperf.record.events import LazyLoad, Location, Provenance, QueryRole
+from djperf.findings import Location
+from djperf.record.events import LazyLoad, Provenance, QueryRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +44,6 @@ OPERATION: ContextVar[Operation | None] = ContextVar("djperf_operation", default
 # a related manager's queryset there are no lazy loads.
 WRITING: ContextVar[bool] = ContextVar("djperf_writing", default=False)
 
-# Fixes djperf.verify() is trying: queryset changes to make at an origin.
-REWRITES: ContextVar[Any] = ContextVar("djperf_rewrites", default=None)
-
 CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", default=None)
 CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(
     "djperf_current_prefetch", default=None
@@ -55,3 +52,7 @@ CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(
 # While an admin changelist counts its rows: its ModelAdmin class's location
 # (see admin.py).
 CHANGELIST: ContextVar[Location | None] = ContextVar("djperf_changelist", default=None)
+
+# While Model.save_base runs (every save(), proxies included): the label of
+# the model class of the instance being saved (see writes.py).
+SAVING: ContextVar[str | None] = ContextVar("djperf_saving", default=None)

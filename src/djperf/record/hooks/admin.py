@@ -24,10 +24,11 @@ from typing import Any
 
 from django.apps import apps
 
-from djperf.record.events import Location
+from djperf._errors import contain
+from djperf.findings import Location
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CHANGELIST
-from djperf.record.recorder import ACTIVE, contain
+from djperf.record.scope import active
 from djperf.record.stack import display_path
 
 # On a Query: the Location of the ModelAdmin class whose changelist built it.
@@ -54,7 +55,7 @@ def _marking_queryset(original: Any) -> Any:
     @functools.wraps(original)
     def get_queryset(self: Any, *args: Any, **kwargs: Any) -> Any:
         queryset = original(self, *args, **kwargs)
-        if ACTIVE.get():
+        if active():
             try:
                 queryset.query.__dict__[MARK] = admin_location(type(self.model_admin))
             except Exception:
@@ -67,7 +68,7 @@ def _marking_queryset(original: Any) -> Any:
 def _counting(original: Any) -> Any:
     @functools.wraps(original)
     def get_results(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not ACTIVE.get():
+        if not active():
             return original(self, *args, **kwargs)
         try:
             token = CHANGELIST.set(admin_location(type(self.model_admin)))

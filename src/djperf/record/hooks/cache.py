@@ -21,10 +21,12 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from djperf._errors import contain
 from djperf.record.events import CacheCall
 from djperf.record.hooks._patch import Patches
-from djperf.record.recorder import ACTIVE, Recording, contain, live
-from djperf.record.stack import user_location
+from djperf.record.scope import Recording, active, stacks_wanted
+from djperf.record.stack import user_site
+from djperf.record.work import REQUEST
 
 _patches = Patches()
 _IN_CALL: ContextVar[bool] = ContextVar("djperf_in_cache_call", default=False)
@@ -52,23 +54,21 @@ _MANY = ("get_many", "set_many", "delete_many", "aget_many", "aset_many", "adele
 _WRAPPED = "_djperf_wrapped"
 
 
-def _active() -> tuple[Recording, ...]:
-    scopes = ACTIVE.get()
-    if scopes and not scopes[-1].open:
-        return live(scopes)
-    return scopes
-
-
 def _record(
     scopes: tuple[Recording, ...], backend: str, command: str, keys: int, started: float
 ) -> None:
+    duration = time.perf_counter() - started
+    request = REQUEST.get()
+    location, drive = user_site(drive=request is None) if stacks_wanted(scopes) else (None, None)
     call = CacheCall(
         backend=backend,
         command=command,
         keys=keys,
         started=started,
-        duration=time.perf_counter() - started,
-        location=user_location() if any(r.options.stacks for r in scopes) else None,
+        duration=duration,
+        location=location,
+        request=request,
+        drive=drive,
     )
     for rec in scopes:
         if rec.open:
@@ -134,7 +134,7 @@ def _timed(
 ) -> Callable[..., Any]:
     @functools.wraps(original)
     def call(*args: Any, **kwargs: Any) -> Any:
-        scopes = _active()
+        scopes = active()
         if not scopes or _IN_CALL.get():
             return original(*args, **kwargs)
         try:
@@ -153,7 +153,7 @@ def _timed_async(
 ) -> Callable[..., Any]:
     @functools.wraps(original)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        scopes = _active()
+        scopes = active()
         if not scopes or _IN_CALL.get():
             return await original(*args, **kwargs)
         try:
@@ -243,7 +243,7 @@ def _command_name(name: Any) -> str:
 def _watching_redis(original: Any) -> Any:
     @functools.wraps(original)
     def execute_command(self: Any, *args: Any, **options: Any) -> Any:
-        scopes = _active()
+        scopes = active()
         if not scopes or _IN_CALL.get() or not args:
             return original(self, *args, **options)
         return _measured(
@@ -256,7 +256,7 @@ def _watching_redis(original: Any) -> Any:
 def _watching_redis_async(original: Any) -> Any:
     @functools.wraps(original)
     async def execute_command(self: Any, *args: Any, **options: Any) -> Any:
-        scopes = _active()
+        scopes = active()
         if not scopes or _IN_CALL.get() or not args:
             return await original(self, *args, **options)
         return await _measured_async(

@@ -38,8 +38,8 @@ from typing import Any
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
+from djperf._errors import contain
 from djperf.record.events import Evaluation
-from djperf.record.recorder import contain
 from djperf.record.tags import LastRow, provenance_of
 
 # A sampled row's value at least this long makes its field watched.
@@ -255,6 +255,10 @@ def release() -> None:
         _open = False
         for column in list(_watching.values()):
             _unwatch(column)
+
+
+def install() -> None:
+    """Nothing until a capture reads a wide column (see _watch)."""
 
 
 def uninstall() -> None:

@@ -22,11 +22,19 @@ from typing import Any
 from django.db import connections
 from django.db.backends.signals import connection_created
 
+from djperf._errors import contain
 from djperf.record.events import Query, QueryRole
-from djperf.record.hooks._state import CHANGELIST, CURRENT_LOAD, CURRENT_PREFETCH, OPERATION
-from djperf.record.recorder import ACTIVE, Recording, contain, live
+from djperf.record.hooks._state import (
+    CHANGELIST,
+    CURRENT_LOAD,
+    CURRENT_PREFETCH,
+    OPERATION,
+    SAVING,
+)
+from djperf.record.scope import Recording, active, stacks_wanted
 from djperf.record.sql import fingerprint
 from djperf.record.stack import locate
+from djperf.record.work import REQUEST
 
 _DISPATCH_UID = "djperf.record.hooks.db"
 
@@ -38,9 +46,7 @@ def djperf_execute_wrapper(
     many: bool,
     context: Mapping[str, Any],
 ) -> Any:
-    scopes = ACTIVE.get()
-    if scopes and not scopes[-1].open:
-        scopes = live(scopes)
+    scopes = active()
     if not scopes:
         return execute(sql, params, many, context)
     if (
@@ -73,14 +79,21 @@ def record_query(
 ) -> None:
     text = sql if isinstance(sql, str) else _as_text(sql)
     bookkeeping = False
-    location = None
-    if any(r.options.stacks for r in scopes):
-        location, bookkeeping = locate(sys._getframe(2))
+    location = drive = via = caller = None
+    request = REQUEST.get()
+    writing = not many and text[:6].upper() in _WRITES
+    if stacks_wanted(scopes):
+        # The line that called a write's function: write-in-loop tells a
+        # loop (one calling line) from a helper called from several lines.
+        site = locate(
+            sys._getframe(2), drive=request is None, caller=writing or _INSERT in text[:7]
+        )
+        location, bookkeeping, drive, via, caller = site
     shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()
     operation = OPERATION.get()
     role: QueryRole | None
-    if bookkeeping or shape.startswith(_TRANSACTION_STATEMENTS):
+    if bookkeeping or shape.startswith(_TRANSACTION_STATEMENTS) or _MIGRATIONS in shape:
         role = "bookkeeping"
     elif load is not None:
         role = "lazy_load"
@@ -101,6 +114,12 @@ def record_query(
         params_key=None if many else _params_key(params),
         started=started,
         admin=CHANGELIST.get(),
+        request=request,
+        drive=drive,
+        where_key=_where_key(text, params) if writing else None,
+        saved_model=SAVING.get(),
+        via=via,
+        caller=caller,
     )
     with_params: Query | None = None
     for rec in scopes:
@@ -116,6 +135,10 @@ def record_query(
         load.queries.append(plain)
 
 
+# The table of applied migrations: Django's migration machinery reads it (a
+# project's `migrate` command, a TransactionTestCase's set-up).
+_MIGRATIONS = "django_migrations"
+
 # Statements Django sends to manage transactions and connections.
 _TRANSACTION_STATEMENTS = (
     "SAVEPOINT",
@@ -126,6 +149,20 @@ _TRANSACTION_STATEMENTS = (
     "START TRANSACTION",
     "SET ",
 )
+
+
+_WRITES = ("UPDATE", "DELETE")
+_INSERT = "INSERT"
+
+
+def _where_key(text: str, params: Any) -> int | None:
+    """A hash of the values the WHERE clause of an UPDATE or DELETE compares
+    with: Django passes them last, after the SET values."""
+    if not params or isinstance(params, Mapping):
+        return None
+    where = text.rpartition(" WHERE ")[2] if " WHERE " in text else ""
+    compared = where.count("%s")
+    return _params_key(tuple(params)[-compared:]) if compared else None
 
 
 def _params_key(params: Any) -> int | None:

@@ -31,21 +31,16 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from djperf._errors import contain
 from djperf.record.events import HttpCall
 from djperf.record.hooks._patch import Patches
-from djperf.record.recorder import ACTIVE, Recording, contain, live
-from djperf.record.stack import is_user_file, user_location
+from djperf.record.scope import Recording, active, stacks_wanted
+from djperf.record.stack import is_user_file, user_site
+from djperf.record.work import REQUEST
 
 _patches = Patches()
 # The call being made in this context: a call inside it is the same call.
 _CURRENT: ContextVar[_Call | None] = ContextVar("djperf_http_call", default=None)
-
-
-def _active() -> tuple[Recording, ...]:
-    scopes = ACTIVE.get()
-    if scopes and not scopes[-1].open:
-        return live(scopes)
-    return scopes
 
 
 def _task() -> tuple[int, bool]:
@@ -102,7 +97,10 @@ class _Call:
         self.method = method.upper()
         self.url = url
         self.timeout = timeout
-        self.location = user_location() if any(r.options.stacks for r in scopes) else None
+        self.request = REQUEST.get()
+        self.location, self.drive = (
+            user_site(drive=self.request is None) if stacks_wanted(scopes) else (None, None)
+        )
         self.task, self.asynchronous = _task()
         self.started = time.perf_counter()
         self.finished = False
@@ -148,6 +146,8 @@ class _Call:
             asynchronous=self.asynchronous,
             status=status,
             error=error,
+            request=self.request,
+            drive=self.drive,
         )
         for rec in self.scopes:
             if rec.open:
@@ -179,7 +179,7 @@ def _begin(
     library: str, describe: Describe, args: Any, kwargs: Any, layer: int, frame: FrameType
 ) -> tuple[_Call | None, Any]:
     """The call to record and the context token, or (None, None) to pass through."""
-    scopes = _active()
+    scopes = active()
     if not scopes:
         return None, None
     try:

@@ -27,26 +27,19 @@ from django.db.models.constants import LOOKUP_SEP
 from django.db.models.query import ModelIterable, QuerySet, RawModelIterable
 from django.db.models.signals import post_init
 
+from djperf._errors import contain
 from djperf.record import tags
 from djperf.record.events import Evaluation, LazyLoad, Provenance
-from djperf.record.hooks import admin, columns, relations
+from djperf.record.hooks import admin, built, columns, relations
 from djperf.record.hooks._patch import Patches
-from djperf.record.hooks._state import (
-    CURRENT_LOAD,
-    CURRENT_PREFETCH,
-    REWRITES,
-    WRITING,
-    PrefetchStep,
-)
-from djperf.record.recorder import ACTIVE, Recording, contain, live
-from djperf.record.stack import user_location
+from djperf.record.hooks._state import CURRENT_LOAD, CURRENT_PREFETCH, WRITING, PrefetchStep
+from djperf.record.rewrite import QUERYSET_REWRITE
+from djperf.record.scope import Recording, active, stacks_wanted
+from djperf.record.stack import is_user_file, user_location
 
 # Content types are looked up (and cached) by Django while it loads a generic
 # relation; they are bookkeeping, never the objects a lazy load is about.
 BOOKKEEPING_MODELS = frozenset({"contenttypes.ContentType"})
-
-# The attribute a Query carries: the user line that built its queryset.
-BUILT = "_djperf_built"
 
 _patches = Patches()
 _original_model_iter: Any = None
@@ -57,15 +50,15 @@ _FETCH_ALL = QuerySet._fetch_all.__code__
 
 
 def _model_iter(self: Any) -> Iterator[Any]:
-    scopes = ACTIVE.get()
-    if scopes and (scopes[-1].open or (scopes := live(scopes))):
+    scopes = active()
+    if scopes:
         return _evaluate(scopes, self, _original_model_iter)
     return _original_model_iter(self)  # type: ignore[no-any-return]
 
 
 def _raw_iter(self: Any) -> Iterator[Any]:
-    scopes = ACTIVE.get()
-    if scopes and (scopes[-1].open or (scopes := live(scopes))):
+    scopes = active()
+    if scopes:
         return _evaluate(scopes, self, _original_raw_iter)
     return _original_raw_iter(self)  # type: ignore[no-any-return]
 
@@ -132,19 +125,17 @@ def begin_evaluation(
     # QuerySet keeps its Query in _query (the .query property may apply a
     # deferred filter); RawQuerySet has only .query.
     query = queryset.__dict__.get("_query") or queryset.query
-    stacks = any(rec.options.stacks for rec in scopes)
-    location = user_location() if stacks else None
+    location = user_location() if stacks_wanted(scopes) else None
     step = CURRENT_PREFETCH.get()
     load = CURRENT_LOAD.get()
     mark = query.__dict__.get(relations.MARK)
-    if REWRITES.get() and step is None and mark is None and load is None and location:
+    rewrite = QUERYSET_REWRITE.get()
+    if rewrite is not None and step is None and mark is None and load is None and location:
         # djperf.verify() is trying a fix at this root evaluation's origin:
         # change the queryset before Django compiles it (and before its joins
         # are planned below).
-        from djperf.verify import apply_rewrites
-
         try:
-            apply_rewrites(location, queryset, chunked=chunked)
+            rewrite(location, queryset, chunked=chunked)
         except Exception:
             contain("verify")
         query = queryset.__dict__.get("_query") or query
@@ -155,7 +146,7 @@ def begin_evaluation(
         location=location,
         select_related=_select_related_paths(select),
         prefetch_related=_prefetch_paths(lookups),
-        built=query.__dict__.get(BUILT),
+        built=query.__dict__.get(built.MARK),
         admin=query.__dict__.get(admin.MARK),
         deferral=_deferral(query),
         prefetch_to_attr=tuple(
@@ -281,42 +272,50 @@ def _prefetch_paths(lookups: Any) -> tuple[str, ...]:
 
 
 def _prefetch_one_level(instances: Any, prefetcher: Any, lookup: Any, level: int) -> Any:
-    scopes = ACTIVE.get()
-    if not instances or not scopes or not (scopes[-1].open or live(scopes)):
+    scopes = active()
+    if not instances or not scopes:
         return _original_prefetch_one_level(instances, prefetcher, lookup, level)
     try:
         # prefetch_to, not prefetch_through: with Prefetch(to_attr=...) the
         # instances land under the to_attr name, and later lookups go through it.
         name = lookup.prefetch_to.split(LOOKUP_SEP)[level]
-        step = PrefetchStep(
-            parent=tags.provenance_of(instances[0]), name=name, load=CURRENT_LOAD.get()
-        )
+        load = CURRENT_LOAD.get()
+        own = None
+        if load is None and level == 0 and len(instances) == 1 and _called_by_user():
+            # prefetch_related_objects([obj], ...) by the user: one instance's
+            # relation loaded on its own, like a lazy load (per object in a
+            # loop, an N+1).
+            own = load = _per_object_load(scopes, instances[0], name)
+        step = PrefetchStep(parent=tags.provenance_of(instances[0]), name=name, load=load)
     except Exception:
         contain("prefetch_related")
         return _original_prefetch_one_level(instances, prefetcher, lookup, level)
     token = CURRENT_PREFETCH.set(step)
+    load_token = CURRENT_LOAD.set(own) if own is not None else None
     try:
         return _original_prefetch_one_level(instances, prefetcher, lookup, level)
     finally:
+        if load_token is not None:
+            CURRENT_LOAD.reset(load_token)
         CURRENT_PREFETCH.reset(token)
+        if own is not None and own.queries:
+            relations.record(scopes, own)
 
 
-def noting_where_built(original: Any) -> Any:
-    """BaseManager.get_queryset, noting the user line on the Query (see usage.py,
-    which installs it while a capture is open)."""
+def _called_by_user() -> bool:
+    """Whether prefetch_related_objects(), which called this level, was called
+    by user code rather than by a queryset (its own prefetch_related, its
+    iterator's chunks) or a fetch mode."""
+    try:
+        caller = sys._getframe(3)  # this, _prefetch_one_level, prefetch_related_objects
+    except ValueError:
+        return False
+    return is_user_file(caller.f_code.co_filename)
 
-    def get_queryset(self: Any) -> Any:
-        queryset = original(self)
-        scopes = ACTIVE.get()
-        # Not inside a prefetch: it builds a manager queryset per instance.
-        if scopes and CURRENT_PREFETCH.get() is None and any(r.options.stacks for r in scopes):
-            try:
-                queryset._query._djperf_built = user_location()
-            except Exception:
-                contain("queryset building")
-        return queryset
 
-    return get_queryset
+def _per_object_load(scopes: tuple[Recording, ...], instance: Any, name: str) -> LazyLoad | None:
+    info = relations.describe_attribute(type(instance), name)
+    return None if info is None else relations.new_load(scopes, info, instance)
 
 
 def install() -> None:

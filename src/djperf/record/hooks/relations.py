@@ -44,14 +44,16 @@ from django.db.models.fields.related_descriptors import (
 )
 from django.db.models.query_utils import DeferredAttribute
 
+from djperf._errors import contain
 from djperf.record import tags
 from djperf.record.events import LazyLoad, RelationKind, _DropOnCopy
 from djperf.record.hooks import usage, writes
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_LOAD
 from djperf.record.hooks.columns import WatchedColumn
-from djperf.record.recorder import ACTIVE, Recording, contain, live
-from djperf.record.stack import user_location
+from djperf.record.scope import Recording, active, stacks_wanted
+from djperf.record.stack import user_site
+from djperf.record.work import REQUEST
 
 # The attribute a marked Query carries.
 MARK = "_djperf_relation"
@@ -83,6 +85,9 @@ class RelationInfo(_DropOnCopy):
     related_model: str | None = None
     # Key in instance._prefetched_objects_cache when the relation is prefetched.
     prefetch_cache_name: str | None = None
+    # Fields of the related model its manager filters on to reach the
+    # instance's rows (the foreign key; a generic relation's two fields).
+    joins_on: tuple[str, ...] = ()
 
 
 class Mark(_DropOnCopy):
@@ -158,6 +163,7 @@ def _describe_reverse_many_to_one(rel: Any) -> RelationInfo:
         kind="reverse_foreign_key",
         related_model=rel.related_model._meta.label,
         prefetch_cache_name=rel.cache_name,
+        joins_on=(rel.field.name,),
     )
 
 
@@ -183,7 +189,37 @@ def _describe_generic_relation(rel: Any) -> RelationInfo:
         kind="generic_relation",
         related_model=rel.model._meta.label,
         prefetch_cache_name=rel.field.attname,
+        joins_on=(rel.field.content_type_field_name, rel.field.object_id_field_name),
     )
+
+
+def describe_attribute(model: Any, name: str) -> RelationInfo | None:
+    """The relation `model.<name>` is, whatever its kind (for a prefetch of
+    it), or None for an attribute that is no relation."""
+    descriptor = next((vars(k)[name] for k in model.__mro__ if name in vars(k)), None)
+    if descriptor is None:
+        return None
+    info = describe(descriptor)
+    if info is not None:
+        return info
+    rel = getattr(descriptor, "rel", None)
+    if rel is None:
+        return None
+    if isinstance(descriptor, ReverseManyToOneDescriptor) and rel.many_to_many:
+        return _describe_many_to_many(rel, getattr(descriptor, "reverse", False))
+    if _is_generic_relation(descriptor):
+        return _describe_generic_relation(rel)
+    if isinstance(descriptor, ReverseManyToOneDescriptor):
+        return _describe_reverse_many_to_one(rel)
+    return None
+
+
+def _is_generic_relation(descriptor: Any) -> bool:
+    if not apps.is_installed("django.contrib.contenttypes"):
+        return False
+    from django.contrib.contenttypes.fields import ReverseGenericManyToOneDescriptor
+
+    return isinstance(descriptor, ReverseGenericManyToOneDescriptor)
 
 
 # -- recording ----------------------------------------------------------------
@@ -202,19 +238,23 @@ def new_load(
     if info.kind == "deferred_field":
         related = label
     cache = instance.__dict__.get("_prefetched_objects_cache")
+    request = REQUEST.get()
+    location, drive = user_site(drive=request is None) if stacks_wanted(scopes) else (None, None)
     return LazyLoad(
         model=label,
         field=info.field,
         kind=info.kind,
         related_model=related,
         _instance=weakref.ref(instance),
-        location=user_location() if any(r.options.stacks for r in scopes) else None,
+        location=location,
         source=tags.provenance_of(instance),
         fetch_mode=fetch_mode,
         peers=peers,
         bypassed_prefetch=bool(
             cache and info.prefetch_cache_name and info.prefetch_cache_name in cache
         ),
+        request=request,
+        drive=drive,
     )
 
 
@@ -283,24 +323,48 @@ def marked_load(
     load.related_model = evaluation.model
     load.evaluation = evaluation
     if info.kind in MANY_KINDS and AS_HANDED_OUT not in queryset.__dict__:
-        load.refined = refinement(queryset.query)
+        load.refined = refinement(queryset.query, info)
     return load
 
 
-def refinement(query: Any) -> str:
+def refinement(query: Any, info: RelationInfo) -> str:
     """The refinement of a related manager's queryset, as code for a Prefetch
-    queryset: ".order_by('-title')[:1]"; ".filter(...)" where djperf cannot
-    tell (filters, select_related, annotations ...)."""
+    queryset that loads no more than it: ".filter(title__startswith=...)
+    .order_by('-title')[:1]". Filter values are not shown (they are the
+    user's data); a filter djperf cannot write out (an OR, a negation, an
+    expression) is ".filter(...)", as is a refinement it cannot see at all
+    (select_related, annotations ...)."""
     from django.db.models.query import MAX_GET_RESULTS
 
     ordering = ", ".join(repr(term) if isinstance(term, str) else "..." for term in query.order_by)
-    text = f".order_by({ordering})" if ordering else ""
+    text = _filters(query, info)
+    text += f".order_by({ordering})" if ordering else ""
+    if not query.standard_ordering:
+        text += ".reverse()"  # last(), or reverse(), of the caller's
     low, high = query.low_mark, query.high_mark
     if query.is_sliced and not (low == 0 and high == MAX_GET_RESULTS):
         text += f"[{low or ''}:{'' if high is None else high}]"
     if text.startswith("["):
         text = ".all()" + text
     return text or ".filter(...)"
+
+
+def _filters(query: Any, info: RelationInfo) -> str:
+    """The filters the caller added to a related manager's queryset, without
+    the manager's own (the foreign key to the instance, a many-to-many's join)."""
+    from django.db.models.expressions import Col
+    from django.db.models.lookups import Lookup
+
+    names = []
+    for condition in query.where.children:
+        if not isinstance(condition, Lookup) or not isinstance(condition.lhs, Col):
+            return ".filter(...)"
+        target = condition.lhs.target
+        if target.model is not query.model or target.name in info.joins_on:
+            continue  # the manager's own: through the join table, or to the instance
+        lookup = condition.lookup_name
+        names.append(target.name if lookup == "exact" else f"{target.name}__{lookup}")
+    return f".filter({', '.join(f'{name}=...' for name in names)})" if names else ""
 
 
 def _mark(queryset: Any, info: RelationInfo | None, instance: Any) -> None:
@@ -310,13 +374,6 @@ def _mark(queryset: Any, info: RelationInfo | None, instance: Any) -> None:
         queryset._query.__dict__[MARK] = info
     else:
         queryset._query.__dict__[MARK] = Mark(info, instance)
-
-
-def _active() -> tuple[Recording, ...]:
-    scopes = ACTIVE.get()
-    if scopes and not scopes[-1].open:
-        return live(scopes)
-    return scopes
 
 
 # -- Django 6.1: fetch modes --------------------------------------------------
@@ -331,7 +388,7 @@ def _install_fetch_modes() -> None:
 
 def _watching_fetch_one(original: Any) -> Any:
     def fetch(self: Any, fetcher: Any, instance: Any) -> Any:
-        scopes = _active()
+        scopes = active()
         if not scopes:
             return original(self, fetcher, instance)
         return run_load(
@@ -347,7 +404,7 @@ def _watching_fetch_one(original: Any) -> Any:
 
 def _watching_fetch_peers(original: Any) -> Any:
     def fetch(self: Any, fetcher: Any, instance: Any) -> Any:
-        scopes = _active()
+        scopes = active()
         if not scopes:
             return original(self, fetcher, instance)
         return run_load(
@@ -397,7 +454,7 @@ def _watching_deferred_get(original: Any) -> Any:
         attname = self.field.attname
         if attname in data:
             return data[attname]
-        scopes = _active()
+        scopes = active()
         if not scopes:
             return original(self, instance, cls)
         return run_load(scopes, self, instance, lambda: original(self, instance, cls))
@@ -409,7 +466,7 @@ def _watching_generic_get(original: Any) -> Any:
     def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
         if instance is None:
             return original(self, instance, cls)
-        scopes = _active()
+        scopes = active()
         if not scopes:
             return original(self, instance, cls)
         return run_load(scopes, self, instance, lambda: original(self, instance, cls))

@@ -14,8 +14,9 @@ from typing import Any
 
 from asgiref.sync import SyncToAsync
 
+from djperf._errors import contain
 from djperf.record.hooks._patch import Patches
-from djperf.record.recorder import ACTIVE, contain, live
+from djperf.record.scope import active, stacks_wanted
 from djperf.record.stack import ASYNC_CALL_SITE, user_location
 
 _patches = Patches()
@@ -23,10 +24,8 @@ _patches = Patches()
 
 def _locating_call(original: Any) -> Any:
     async def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
-        scopes = ACTIVE.get()
-        if scopes and not scopes[-1].open:
-            scopes = live(scopes)
-        if not scopes or not any(rec.options.stacks for rec in scopes):
+        scopes = active()
+        if not scopes or not stacks_wanted(scopes):
             return await original(self, *args, **kwargs)
         try:
             # Our own frame is djperf's; the walk starts at the awaiting code.

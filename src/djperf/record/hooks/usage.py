@@ -24,11 +24,13 @@ from django.db.models.fields.related_descriptors import (
     ForwardManyToOneDescriptor,
     ReverseOneToOneDescriptor,
 )
+from django.db.models.manager import BaseManager
 
+from djperf._errors import contain
 from djperf.record.hooks import columns
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_PREFETCH
-from djperf.record.recorder import contain
+from djperf.record.hooks.built import noting_where_built
 from djperf.record.tags import TAG, provenance_of
 
 _patches = Patches()
@@ -122,10 +124,6 @@ def scope_opened() -> None:
         if _open_scopes == 1:
             columns.opened()
         if _open_scopes == 1 and not _patches:
-            from django.db.models.manager import BaseManager
-
-            from djperf.record.hooks.orm import noting_where_built
-
             _patches.wrap(ForwardManyToOneDescriptor, "__get__", _noting_descriptor_use)
             _patches.wrap(ReverseOneToOneDescriptor, "__get__", _noting_descriptor_use)
             _patches.wrap(BaseManager, "get_queryset", noting_where_built)

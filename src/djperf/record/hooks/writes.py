@@ -12,6 +12,9 @@
   operation of kind "relation_write".
 - ``get_or_create()`` and ``update_or_create()``: a read, and a write when
   the row is missing or changed: one operation of kind "get_or_create".
+- ``Model.save_base``, the step every ``save()`` goes through: its
+  statements carry the saved instance's model class (a proxy's own), so that
+  write-in-loop knows whose save() and signal receivers a bulk write would skip.
 
 Statements sent inside an operation carry its kind and number (see db.py).
 While a deletion collects or a related manager writes, ``WRITING`` is also
@@ -29,13 +32,14 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import Model
 from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
 
 from djperf.record.events import QueryRole
 from djperf.record.hooks._patch import Patches
-from djperf.record.hooks._state import OPERATION, WRITING, Operation
-from djperf.record.recorder import ACTIVE
+from djperf.record.hooks._state import OPERATION, SAVING, WRITING, Operation
+from djperf.record.scope import active
 
 _patches = Patches()
 _numbers = itertools.count(1)
@@ -48,7 +52,7 @@ def _operation(kind: QueryRole, *, writing: bool) -> Callable[[Any], Any]:
         # functools.wraps keeps Django's alters_data flag, which templates obey.
         @functools.wraps(original)
         def method(*args: Any, **kwargs: Any) -> Any:
-            if not ACTIVE.get():
+            if not active():
                 return original(*args, **kwargs)
             token = (
                 OPERATION.set(Operation(kind, next(_numbers))) if OPERATION.get() is None else None
@@ -88,7 +92,7 @@ def _deletion(*, writing: bool) -> Callable[[Any], Any]:
     def wrap(original: Any) -> Any:
         @functools.wraps(original)
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if not ACTIVE.get():
+            if not active():
                 return original(self, *args, **kwargs)
             number = self.__dict__.get("_djperf_operation")
             if number is None:
@@ -106,6 +110,20 @@ def _deletion(*, writing: bool) -> Callable[[Any], Any]:
         return method
 
     return wrap
+
+
+def _saving(original: Any) -> Any:
+    @functools.wraps(original)
+    def save_base(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not active():
+            return original(self, *args, **kwargs)
+        token = SAVING.set(type(self)._meta.label)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            SAVING.reset(token)
+
+    return save_base
 
 
 def watch_manager(manager_class: type) -> None:
@@ -127,6 +145,7 @@ def install() -> None:
     _patches.wrap(QuerySet, "in_bulk", _operation("bulk", writing=False))
     for name in GET_OR_CREATE_METHODS:
         _patches.wrap(QuerySet, name, _operation("get_or_create", writing=False))
+    _patches.wrap(Model, "save_base", _saving)
 
 
 def uninstall() -> None:

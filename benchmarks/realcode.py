@@ -1,0 +1,239 @@
+"""djperf on a real project's own test suite: what it finds, what it costs, what it changes.
+
+    .venv/bin/python benchmarks/realcode.py PROJECT --python PROJECT/.venv/bin/python \\
+        --runner django|pytest [--settings MODULE] [--env NAME=VALUE ...] \\
+        [--out DIR] [--label NAME] [--commit SHA] [--djperf-src SRC] [-- TEST ARGUMENTS ...]
+
+PROJECT is a checkout of the project, set up by the user with djperf
+installed in its environment (``pip install -e /path/to/djperf``); this
+script fetches and installs nothing. It runs the suite twice with the
+project's Python, in the same way except for djperf:
+
+- bare: every test wrapped by benchmarks/realcode_capture.py, recording its
+  outcome, no capture;
+- capture: every test inside ``djperf.capture()`` (all rules), its findings
+  written beside its outcome.
+
+and prints, per rule: the findings (one per test that produced it), the
+distinct (rule, location) pairs, the tests that produced any, how many are
+warnings and how many are driven by test code; then the suite's time with
+capture over the time without, and every test whose outcome changed. With
+``--out DIR`` it keeps both runs' JSON lines and ``pairs.json``: each distinct
+pair with its message, fix and example tests, the list a hand review works
+from (docs/precision.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def command(args: argparse.Namespace) -> list[str]:
+    if args.runner == "django":
+        line = [args.python, "manage.py", "test", "--testrunner", "realcode_capture.Runner"]
+        line += ["--noinput", "-v", "1"]
+        if args.settings:
+            line += ["--settings", args.settings]
+    else:
+        line = [
+            args.python,
+            "-m",
+            "pytest",
+            "-p",
+            "realcode_capture",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
+        if args.settings:
+            line += ["--ds", args.settings]
+    return line + args.tests
+
+
+def run(args: argparse.Namespace, mode: str, out: Path) -> tuple[float, list[dict[str, Any]]]:
+    journal = out / f"{mode}.jsonl"
+    journal.unlink(missing_ok=True)
+    env = {**os.environ, **dict(pair.split("=", 1) for pair in args.env)}
+    sources = [str(args.djperf_src)] if args.djperf_src else []
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [*sources, str(HERE), env.get("PYTHONPATH", "")])
+    )
+    env["DJPERF_REALCODE_OUT"] = str(journal)
+    env["DJPERF_REALCODE_MODE"] = mode
+    started = time.perf_counter()
+    done = subprocess.run(
+        command(args), cwd=args.project, env=env, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    (out / f"{mode}.log").write_text(done.stdout + done.stderr)
+    if not journal.exists():
+        raise SystemExit(f"the {mode} run wrote no results; its output is in {out / mode}.log")
+    records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    return seconds, records
+
+
+def used_sites(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Eager-load site key -> the tests that used it (a suite judges a site
+    unused only when no test used it, as djperf's plugin will)."""
+    used: dict[str, int] = defaultdict(int)
+    for record in records:
+        for site in record.get("eager_loads", []):
+            if site["used"]:
+                used[site["key"]] += 1
+    return used
+
+
+def _site_key(finding: dict[str, Any]) -> str | None:
+    location, fix = finding.get("location"), finding.get("fix") or {}
+    if finding["rule"] != "unused-eager-load" or not location:
+        return None
+    method = str(fix.get("method", "")).removeprefix("remove_")
+    return (
+        f"{location['path']}:{location['line']} {finding['model']} {method}({fix.get('lookup')!r})"
+    )
+
+
+def pairs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each distinct (rule, location) pair, with what a reviewer needs."""
+    used = used_sites(records)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        for finding in record["findings"]:
+            location = finding.get("location") or {}
+            where = f"{location.get('path')}:{location.get('line')}" if location else "unknown"
+            key = (finding["rule"], where)
+            entry = found.setdefault(
+                key,
+                {
+                    "rule": finding["rule"],
+                    "location": where,
+                    "function": location.get("function") if location else None,
+                    "severity": finding.get("severity"),
+                    "in_tests": finding.get("in_tests", False),
+                    "message": finding.get("message"),
+                    "fix": (finding.get("fix") or {}).get("text"),
+                    "origin": _where(finding.get("origin")),
+                    "built": _where(finding.get("built")),
+                    "findings": 0,
+                    "tests": [],
+                    # unused-eager-load: tests where the same site was used.
+                    "used_in_other_tests": used.get(_site_key(finding) or "", 0),
+                },
+            )
+            entry["findings"] += 1
+            if record["test"] not in entry["tests"]:
+                entry["tests"].append(record["test"])
+    return sorted(found.values(), key=lambda e: (e["rule"], -len(e["tests"]), e["location"]))
+
+
+def _where(location: dict[str, Any] | None) -> str | None:
+    return f"{location['path']}:{location['line']}" if location else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("project", type=Path)
+    parser.add_argument("--python", required=True, help="the project environment's python")
+    parser.add_argument("--runner", choices=("django", "pytest"), required=True)
+    parser.add_argument("--settings", help="the settings module, when the project needs one")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for both runs")
+    parser.add_argument("--out", type=Path, help="keep the runs and pairs.json here")
+    parser.add_argument("--label", help="the project's name in the output")
+    parser.add_argument("--commit", help="the project's commit, printed with the results")
+    parser.add_argument(
+        "--djperf-src",
+        type=Path,
+        help="run this djperf source tree (its src/ directory) instead of the installed one",
+    )
+    argv = sys.argv[1:] if argv is None else argv
+    # Everything after "--" goes to the test runner as it is.
+    tests = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.tests = tests
+    args.project = args.project.resolve()
+    out = args.out.resolve() if args.out else Path(tempfile.mkdtemp(prefix="djperf-realcode-"))
+    out.mkdir(parents=True, exist_ok=True)
+
+    bare_seconds, bare = run(args, "bare", out)
+    capture_seconds, captured = run(args, "capture", out)
+
+    label = args.label or args.project.name
+    print(f"{label}{f' @ {args.commit}' if args.commit else ''}: {' '.join(command(args))}")
+    if args.djperf_src:
+        print(f"  djperf from {args.djperf_src}")
+    outcomes = {record["test"]: record["outcome"] for record in bare}
+    changed = [
+        (record["test"], outcomes.get(record["test"], "absent"), record["outcome"])
+        for record in captured
+        if outcomes.get(record["test"], "absent") != record["outcome"]
+    ]
+    counted = Counter(record["outcome"] for record in captured)
+    print(
+        f"  tests: {len(captured)} ({', '.join(f'{n} {o}' for o, n in sorted(counted.items()))})"
+        f"; time {bare_seconds:.0f} s bare, {capture_seconds:.0f} s under capture: "
+        f"{capture_seconds / bare_seconds:.2f}x; changed outcomes: {len(changed)}"
+    )
+    for test, before, after in changed:
+        print(f"    changed: {test}: {before} -> {after}")
+
+    per_rule: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {
+            "findings": 0,
+            "tests": set(),
+            "pairs": set(),
+            "warnings": set(),
+            "in_tests": set(),
+        }
+    )
+    for record in captured:
+        for finding in record["findings"]:
+            rule = per_rule[finding["rule"]]
+            where = _where(finding.get("location")) or "unknown"
+            rule["findings"] += 1
+            rule["tests"].add(record["test"])
+            rule["pairs"].add(where)
+            if finding.get("severity") in ("warning", "error"):
+                rule["warnings"].add(where)
+            if finding.get("in_tests"):
+                rule["in_tests"].add(where)
+    print(
+        f"  {'rule':<20} {'findings':>8} {'pairs':>6} {'tests':>6} {'warning pairs':>14} "
+        f"{'test-driven pairs':>18}"
+    )
+    for name, rule in sorted(per_rule.items()):
+        print(
+            f"  {name:<20} {rule['findings']:8} {len(rule['pairs']):6} {len(rule['tests']):6} "
+            f"{len(rule['warnings']):14} {len(rule['in_tests']):18}"
+        )
+    used = used_sites(captured)
+    unused_everywhere = {
+        _where(finding.get("location"))
+        for record in captured
+        for finding in record["findings"]
+        if finding["rule"] == "unused-eager-load" and not used.get(_site_key(finding) or "", 0)
+    }
+    if "unused-eager-load" in per_rule:
+        print(
+            f"  unused-eager-load pairs whose site no other test used: {len(unused_everywhere)} "
+            f"of {len(per_rule['unused-eager-load']['pairs'])}"
+        )
+    total_pairs = sum(len(rule["pairs"]) for rule in per_rule.values())
+    print(f"  {'all':<20} {sum(r['findings'] for r in per_rule.values()):8} {total_pairs:6}")
+    (out / "pairs.json").write_text(json.dumps(pairs(captured), indent=1))
+    print(f"  runs and pairs.json in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""duplicate-query: the same query with the same values run more than once."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from djperf._format import duration as shown
+from djperf.detect._loads import distinct_instances, relation_groups
+from djperf.detect._models import model_for_table, short, statement_table
+from djperf.detect._statements import COUNT, reads_between_writes
+from djperf.detect._work import (
+    Repetition,
+    by_request,
+    in_test_code,
+    judge,
+    severity,
+    test_driven,
+)
+from djperf.detect.registry import Rule, Thresholds
+from djperf.findings import Finding, Fix, Location
+from djperf.record.events import LazyLoad, Query
+from djperf.record.scope import Recording
+from djperf.record.work import Drive
+
+rule = Rule(__name__, count=2, warn_from=2)
+
+# Relations read through a related manager, which caches nothing: reading one
+# twice for the same instance sends the same query twice.
+_MANAGER_KINDS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
+
+
+@rule.detects
+def duplicate_query(recording: Recording, thresholds: Thresholds) -> Iterable[Finding]:
+    """The same query with the same values run more than once in one request
+    (or one call from test code)."""
+    count = thresholds["count"]
+    # (By id: a Query's parameters, when kept, may not be hashable.)
+    reads = list(reads_between_writes(recording))
+    epochs = {id(query): epoch for query, epoch in reads}
+    for unit in by_request((query for query, _ in reads), _request):
+        groups: dict[tuple[Any, ...], list[Query]] = defaultdict(list)
+        for query in unit:
+            if query.params_key is not None:
+                groups[(query.sql, query.params_key, epochs[id(query)])].append(query)
+        for group in groups.values():
+            repetition = judge(group, count, _drive)
+            if repetition is not None:
+                yield _same_query(repetition, thresholds["warn_from"])
+    yield from _manager_rereads(recording, count, thresholds["warn_from"])
+
+
+def _request(query: Query) -> int | None:
+    return query.request
+
+
+def _drive(query: Query) -> Drive | None:
+    return query.drive
+
+
+def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
+    queries = repetition.events
+    first = queries[0]
+    table = statement_table(first.fingerprint)
+    model = model_for_table(table) if table else None
+    label = model._meta.label if model is not None else None
+    duration = sum(q.duration for q in queries[1:])
+    lines = sorted({str(q.location) for q in queries if q.location is not None})
+    if first.admin is not None and COUNT.match(first.fingerprint):
+        return _changelist_counts(first.admin, label or table or "?", queries, duration, warn_from)
+    tests = repetition.driven_by_tests
+    message = (
+        f"The same {short(label) if label else table} query with the same values ran "
+        f"{len(queries)} times ({', '.join(lines) or 'lines unknown'}): the repeats "
+        f"cost {shown(duration)}. Keep the first result and reuse it."
+    )
+    if tests:
+        message += test_driven(repetition, "query")
+    location = repetition.test_line if tests and repetition.test_line else first.location
+    fix = Fix("reuse", None, "keep the result in a variable (or cached_property) and reuse it")
+    if first.via is not None:
+        fix = Fix(
+            "reuse",
+            None,
+            f"the query is {first.via}'s: keep what the call at {first.location} returns "
+            "and reuse it",
+        )
+    return rule.finding(
+        message=message,
+        severity=severity(len(queries) - 1, warn_from, driven_by_tests=tests),
+        model=label,
+        count=len(queries),
+        location=location,
+        fix=fix,
+        duration=duration,
+        in_tests=tests or in_test_code(location),
+    )
+
+
+def _changelist_counts(
+    admin: Location, label: str, queries: list[Query], duration: float, warn_from: int
+) -> Finding:
+    """An admin changelist counts its rows for the paginator and again for
+    the "(N total)" beside a filtered count: without a filter, the same count
+    twice, a full scan each on a big table."""
+    fix = Fix("show_full_result_count", None, f"show_full_result_count = False on {admin.function}")
+    return rule.finding(
+        message=(
+            f"The admin changelist of {short(label)} counted the same rows {len(queries)} "
+            f"times, once for the page and once for the total: the repeats cost "
+            f"{shown(duration)}. {fix.text}"
+        ),
+        severity=severity(len(queries) - 1, warn_from),
+        model=label if "." in label else None,
+        count=len(queries),
+        location=queries[0].location,
+        fix=fix,
+        duration=duration,
+        built=admin,
+    )
+
+
+def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterable[Finding]:
+    """One instance's related manager read again with nothing written between
+    (``{% if author.books.all %}`` then ``{% for b in author.books.all %}``).
+    Across several instances of one queryset it is n-plus-one's: a prefetch
+    serves every read. Here it is the same instance's, and no rule else."""
+    loads = [
+        load
+        for load in recording.lazy_loads
+        if load.kind in _MANAGER_KINDS
+        and load.queries
+        and load._instance is not None
+        and not load.bypassed_prefetch
+    ]
+    if len(loads) < count:
+        return
+    covered = {
+        id(load)
+        for group in relation_groups(loads).values()
+        if distinct_instances(group) >= 2
+        for load in group
+    }
+    epochs = {
+        id(query): epoch
+        for query, epoch in reads_between_writes(recording, [load.queries[0] for load in loads])
+    }
+    # (A load's request and its call from test code are part of what must be
+    # the same: a re-read by another request, or another call, is no repeat.)
+    same: dict[tuple[Any, ...], list[LazyLoad]] = defaultdict(list)
+    for load in loads:
+        if id(load) in covered:
+            continue
+        first = load.queries[0]
+        # A weakref to an object without a callback is shared: one per instance.
+        key = (id(load._instance), load.model, load.field, first.sql, first.params_key)
+        drive = load.drive.serial if load.drive is not None else None
+        same[(*key, epochs.get(id(first)), load.request, drive)].append(load)
+    findings: dict[tuple[Any, ...], list[list[LazyLoad]]] = defaultdict(list)
+    for repeated in same.values():
+        if len(repeated) >= count:
+            lines = tuple(sorted({str(load.location) for load in repeated if load.location}))
+            findings[(repeated[0].model, repeated[0].field, lines)].append(repeated)
+    for (model, field, lines), sets in findings.items():
+        reads = sum(len(repeated) for repeated in sets)
+        repeats = [load for repeated in sets for load in repeated[1:]]
+        duration = sum(load.duration for load in repeats)
+        owner = short(model).lower()
+        refined = sets[0][0].refined
+        if refined:
+            # .filter(), .order_by(), a slice, .last(): the same rows again,
+            # never .all(), which would read every row of the relation.
+            fix = Fix(
+                "reuse",
+                field,
+                f"keep the result of {owner}.{field}{refined} in a variable (or a "
+                "cached_property) and use it again",
+            )
+        else:
+            fix = Fix(
+                "reuse",
+                field,
+                f"{field} = list({owner}.{field}.all()), then use {field} "
+                f"(in a template: {{% with {field}={owner}.{field}.all %}})",
+            )
+        instances = "the same instance" if len(sets) == 1 else f"each of {len(sets)} instances"
+        yield rule.finding(
+            message=(
+                f"{short(model)}.{field} was read {reads} times for {instances} with nothing "
+                f"written between ({', '.join(lines) or 'lines unknown'}): a related manager "
+                f"caches nothing, so the repeats cost {len(repeats)} queries, "
+                f"{shown(duration)}. Keep the first result: {fix.text}"
+            ),
+            severity=severity(len(repeats), warn_from),
+            model=model,
+            field=field,
+            count=reads,
+            location=sets[0][1].location,
+            fix=fix,
+            duration=duration,
+        )

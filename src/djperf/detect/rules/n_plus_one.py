@@ -1,0 +1,231 @@
+"""n-plus-one: a relation loaded one instance at a time across many instances of one queryset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import django
+
+from djperf._format import duration as shown
+from djperf.detect._loads import (
+    built_at,
+    distinct_instances,
+    most_common,
+    queries_of,
+    relation_groups,
+    root_of,
+    verbose,
+)
+from djperf.detect._models import (
+    bare_select_related_paths,
+    covers,
+    model_for_label,
+    resolve,
+    select_related_lookup,
+    short,
+)
+from djperf.detect._work import (
+    Repetition,
+    by_request,
+    in_test_code,
+    judge,
+    severity,
+    test_driven,
+)
+from djperf.detect.registry import Rule, Thresholds
+from djperf.findings import Finding, Fix
+from djperf.record.events import Evaluation, LazyLoad
+from djperf.record.scope import Recording
+from djperf.record.work import Drive
+
+rule = Rule(__name__, count=2, warn_from=2)
+
+# Relations Django 6.1's fetch modes cover (reverse FK and M2M are not).
+_FETCH_MODE_KINDS = frozenset(
+    {"foreign_key", "one_to_one", "reverse_one_to_one", "generic_foreign_key", "deferred_field"}
+)
+
+
+@rule.detects
+def n_plus_one(recording: Recording, thresholds: Thresholds) -> Iterable[Finding]:
+    """A relation loaded one instance at a time across many instances of one
+    queryset, in one request (or one call from test code)."""
+    loads = [
+        load
+        for load in recording.lazy_loads
+        if load.kind != "deferred_field"
+        and not load.bypassed_prefetch
+        and not _internal(root_of(load))
+    ]
+    for unit in by_request(loads, lambda load: load.request):
+        for group in relation_groups(unit).values():
+            if group[0].fetch_mode == "FETCH_PEERS":
+                yield from _batched_by_peers(group, root_of(group[0]))
+                continue
+            repetition = judge(group, thresholds["count"], _drive, distinct_instances)
+            if repetition is not None:
+                yield _loaded_one_at_a_time(repetition, thresholds["warn_from"])
+
+
+def _drive(load: LazyLoad) -> Drive | None:
+    return load.drive
+
+
+def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> Finding:
+    group = repetition.events
+    first = group[0]
+    root = root_of(first)
+    fix = _eager_fix(root, first)
+    queries = queries_of(group)
+    duration = sum(load.duration for load in group)
+    location = most_common(load.location for load in group)
+    message = (
+        f"{short(first.model)}.{first.field} was loaded one {verbose(first.model)} at a time: "
+        f"{queries} queries, {shown(duration)}. Load it with the queryset: {fix.text}"
+    )
+    tests = repetition.driven_by_tests
+    if tests:
+        message += test_driven(repetition, "load")
+        location = repetition.test_line or location
+    return rule.finding(
+        message=message,
+        # One query remains with a prefetch (none with a join): the rest are saved.
+        severity=severity(queries - 1, warn_from, driven_by_tests=tests),
+        model=first.model,
+        field=first.field,
+        count=distinct_instances(group),
+        location=location,
+        origin=root.location if root is not None else None,
+        fix=fix,
+        duration=duration,
+        built=built_at(root),
+        alternatives=_fetch_peers_alternative(group, root),
+        in_tests=tests or in_test_code(location),
+    )
+
+
+def _internal(root: Evaluation | None) -> bool:
+    """Rows Django read for a write of its own (a deletion collecting cascades)."""
+    return root is not None and root.internal
+
+
+def _batched_by_peers(group: list[LazyLoad], root: Evaluation | None) -> Iterable[Finding]:
+    """FETCH_PEERS already batches the peers into one query per relation: an
+    extra query that a JOIN in the main one would avoid, where it can."""
+    first = group[0]
+    peers = sum(load.peers for load in group)
+    if peers < 2:
+        return
+    fix = _eager_fix(root, first)
+    if fix.method != "select_related":
+        return
+    duration = sum(load.duration for load in group)
+    yield rule.finding(
+        message=(
+            f"{short(first.model)}.{first.field} was fetched for {peers} peers by FETCH_PEERS in "
+            f"{queries_of(group)} extra queries ({shown(duration)}); a JOIN in the main "
+            f"query avoids them: {fix.text}"
+        ),
+        severity="info",
+        model=first.model,
+        field=first.field,
+        count=peers,
+        location=most_common(load.location for load in group),
+        origin=root.location if root is not None else None,
+        fix=fix,
+        duration=duration,
+        built=built_at(root),
+    )
+
+
+def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
+    """select_related when every hop of the lookup can be joined, else
+    prefetch_related; a Prefetch object for a refined related manager."""
+    lookup = load.lookup
+    if load.refined:
+        return _prefetch_object_fix(load)
+    hops = resolve(model_for_label(root.model) if root is not None else None, lookup)
+    if root is None:
+        hops = resolve(model_for_label(load.model), load.field)
+    joined = select_related_lookup(hops) if load.kind != "generic_foreign_key" else None
+    if root is not None and root.admin is not None:
+        return _admin_fix(root, root.admin.function, lookup, joined)
+    if joined is not None:
+        text = f".select_related({joined!r})"
+        if root is not None and root.select_related_all:
+            # Naming a relation replaces a bare select_related(): keep its joins.
+            kept = bare_select_related_paths(model_for_label(root.model))
+            listed = [path for path in kept if not joined.startswith(path + "__")]
+            text = f".select_related({', '.join(repr(p) for p in (*listed, joined))})"
+        return Fix("select_related", joined, _loading_the_join(root, joined, text))
+    return Fix("prefetch_related", lookup, f".prefetch_related({lookup!r})")
+
+
+def _admin_fix(root: Evaluation, admin: str, lookup: str, joined: str | None) -> Fix:
+    """An admin changelist's page: the fix goes on its ModelAdmin."""
+    if joined is not None:
+        # list_select_related replaces the joins Django made: keep them.
+        current = (
+            bare_select_related_paths(model_for_label(root.model))
+            if root.select_related_all
+            else list(root.select_related)
+        )
+        listed = [path for path in current if not joined.startswith(path + "__")]
+        paths = ", ".join(repr(path) for path in (*listed, joined))
+        return Fix("select_related", joined, f"list_select_related = [{paths}] on {admin}")
+    return Fix(
+        "prefetch_related",
+        lookup,
+        f"on {admin}: def get_queryset(self, request): "
+        f"return super().get_queryset(request).prefetch_related({lookup!r})",
+    )
+
+
+def _loading_the_join(root: Evaluation | None, joined: str, text: str) -> str:
+    """Django refuses to join a field only()/defer() leaves out: the fix
+    loads it too (.only('title', 'author').select_related('author'))."""
+    deferral = root.deferral if root is not None else None
+    if deferral is None:
+        return text
+    first = joined.split("__", 1)[0]
+    how, names = deferral
+    if how == "only" and not covers(names, first):
+        return f".only({', '.join(repr(name) for name in (*names, first))}){text}"
+    if how == "defer" and first in names:
+        remaining = [name for name in names if name != first]
+        if remaining:
+            return f".defer({', '.join(repr(name) for name in remaining)}){text}"
+        return f"drop {first!r} from defer(), then {text}"
+    return text
+
+
+def _prefetch_object_fix(load: LazyLoad) -> Fix:
+    """A manager refined with .filter(), .order_by(), a slice, .get() or
+    .first() queries again whatever was prefetched: prefetch the refined rows
+    into an attribute, and read that attribute instead."""
+    related = short(load.related_model) if load.related_model else "Related"
+    attribute = f"selected_{load.field}"
+    text = (
+        f".prefetch_related(Prefetch({load.lookup!r}, "
+        f"queryset={related}.objects{load.refined}, to_attr={attribute!r})), then read "
+        f"{verbose(load.model).replace(' ', '_')}.{attribute} instead of refining "
+        f".{load.field} at {load.location or 'the access'}"
+    )
+    return Fix("Prefetch", load.lookup, text)
+
+
+def _fetch_peers_alternative(loads: list[LazyLoad], root: Evaluation | None) -> tuple[Fix, ...]:
+    """On Django 6.1, FETCH_PEERS on the root queryset batches the whole chain."""
+    if django.VERSION < (6, 1) or root is None:
+        return ()
+    chain: list[LazyLoad] = []
+    load: LazyLoad | None = loads[0]
+    while load is not None:
+        chain.append(load)
+        via = load.source.via if load.source is not None else None
+        load = via
+    if all(item.kind in _FETCH_MODE_KINDS for item in chain) and all(
+        item.source is None or item.source.how in ("row", "lazy_load") for item in chain
+    ):
+        return (Fix("fetch_mode", None, ".fetch_mode(models.FETCH_PEERS)"),)
+    return ()

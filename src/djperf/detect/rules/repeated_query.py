@@ -1,0 +1,298 @@
+"""repeated-query: the same query shape run many times from one line with different values."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from djperf._format import duration as shown
+from djperf.detect._models import model_for_table, short, statement_table
+from djperf.detect._statements import COUNT, manager, user_reads
+from djperf.detect._work import (
+    Repetition,
+    by_request,
+    in_test_code,
+    judge,
+    severity,
+    test_driven,
+)
+from djperf.detect.registry import Rule, Thresholds
+from djperf.findings import Finding, Fix, Location
+from djperf.record.events import Evaluation, Query
+from djperf.record.scope import Recording
+from djperf.record.work import Drive
+
+rule = Rule(__name__, count=5, warn_from=2)
+
+_WHERE_COLUMN = re.compile(r"\bWHERE\s+\(?\s*(?:([\w\"`]+)\.)?([\w\"`]+)\s*(=|IN)\s", re.I)
+# Reading a table chunk by chunk (Paginator pages, keyset batches
+# "WHERE id > %s ORDER BY id LIMIT 1000"): the same shape on purpose.
+_CHUNK = re.compile(r"\bOFFSET #|\bWHERE\b.*[<>]=? #.*\bORDER BY\b.*\bLIMIT #", re.I | re.S)
+_EXISTS = re.compile(r"^SELECT # AS a FROM .* LIMIT #$", re.I | re.S)
+
+
+@rule.detects
+def repeated_query(recording: Recording, thresholds: Thresholds) -> Iterable[Finding]:
+    """The same query shape run many times from one line with different
+    values, in one request (or one call from test code)."""
+    for unit in by_request(user_reads(recording), _request):
+        groups: dict[tuple[str, Location | None], list[Query]] = defaultdict(list)
+        for query in unit:
+            groups[(query.fingerprint, query.location)].append(query)
+        for (fingerprint, _), group in groups.items():
+            if _CHUNK.search(fingerprint):
+                continue
+            repetition = judge(group, thresholds["count"], _drive)
+            if repetition is not None and len({q.params_key for q in repetition.events}) >= 2:
+                yield _one_query_per_value(recording, repetition, thresholds["warn_from"])
+
+
+def _request(query: Query) -> int | None:
+    return query.request
+
+
+def _drive(query: Query) -> Drive | None:
+    return query.drive
+
+
+def _one_query_per_value(
+    recording: Recording, repetition: Repetition[Query], warn_from: int
+) -> Finding:
+    queries = repetition.events
+    first = queries[0]
+    fingerprint = first.fingerprint
+    values = {q.params_key for q in queries}
+    table = statement_table(fingerprint)
+    model = model_for_table(table) if table else None
+    label = model._meta.label if model is not None else None
+    fix = _batch_fix(model, fingerprint)
+    if first.via is not None:
+        # The queries are a library's: no ORM batch reaches inside it.
+        fix = Fix(
+            "call_once",
+            None,
+            f"the queries are {first.via}'s, one per call at {first.location}: call it once "
+            "for all the values, or keep and reuse what it returns",
+        )
+    duration = sum(q.duration for q in queries)
+    origin = _loop_origin(recording, first)
+    tests = repetition.driven_by_tests
+    message = (
+        f"The same {short(label) if label else table} query ran {len(queries)} times "
+        f"from one line with {len(values)} different values "
+        f"({shown(duration)}): fetch them in one query. {fix.text}"
+    )
+    if tests:
+        message += test_driven(repetition, "query")
+    location = repetition.test_line if tests and repetition.test_line else first.location
+    return rule.finding(
+        message=message,
+        severity=severity(len(queries) - 1, warn_from, driven_by_tests=tests),
+        model=label,
+        count=len(queries),
+        location=location,
+        origin=origin.location if origin is not None else None,
+        fix=fix,
+        duration=duration,
+        in_tests=tests or in_test_code(location),
+    )
+
+
+def _loop_origin(recording: Recording, first: Query) -> Evaluation | None:
+    """The queryset a repeated statement's loop most likely iterates: the last
+    evaluation of the same function, earlier in the same file, before it ran."""
+    location = first.location
+    if location is None:
+        return None
+    found: Evaluation | None = None
+    for evaluation in recording.evaluations:
+        where = evaluation.location
+        if (
+            where is not None
+            and where.path == location.path
+            and where.function == location.function
+            and where.line < location.line
+            and evaluation.root is None
+        ):
+            found = evaluation
+    return found
+
+
+def _batch_fix(model: Any, fingerprint: str) -> Fix:
+    """One query for all the values: in_bulk, filter(x__in=...) with the
+    loop query's other filters, or for a count or an existence test per parent
+    row, an annotation on the parents. The batched query never loads more
+    rows than the loop's did."""
+    match = _WHERE_COLUMN.search(fingerprint)
+    if match is None:
+        return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
+    column = match.group(2).strip('"`')
+    where_model = model_for_table(match.group(1)) if match.group(1) else model
+    field = _field_for_column(where_model, column)
+    if field is None:
+        return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
+    counting = COUNT.match(fingerprint) is not None
+    testing = _EXISTS.match(fingerprint) is not None
+    if where_model._meta.auto_created and (where_model is not model or counting or testing):
+        # A many-to-many read, counted or tested through its table, per parent
+        # (Django counts book.tags on the through table alone).
+        return _many_to_many_fix(where_model, field, counting=counting, testing=testing)
+    if where_model is not model:
+        return _joined_fix(model, where_model, field, counting=counting)
+    if field.is_relation and not field.primary_key and (counting or testing):
+        return _annotation_fix(field, exists=testing, filtered=" AND " in _where(fingerprint))
+    if "FOR UPDATE" in fingerprint.upper():
+        return Fix(
+            "select_for_update",
+            "pk",
+            f"{manager(model)}.select_for_update().filter(pk__in=ids).order_by('pk')"
+            "  # one lock query",
+        )
+    if _FIRST_PER_VALUE.search(fingerprint) and not (field.primary_key or field.unique):
+        # .order_by(...).first() per value of a column that is not unique:
+        # filter(x__in=...) would read every row of each value, not the first.
+        return Fix(
+            "first_per_value",
+            field.attname,
+            f"the first row per {field.attname} in one query: a Window(RowNumber(), "
+            f"partition_by={field.attname!r}, order_by=<the loop's ordering>) filtered to "
+            "row 1, or DISTINCT ON on PostgreSQL; no in_bulk(), which reads every row",
+        )
+    others = _other_filters(model, fingerprint, column)
+    extra = "".join(f", {other}" for other in others) if others is not None else ", ..."
+    if field.primary_key and not extra:
+        return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
+    key = "pk" if field.primary_key else field.attname
+    return Fix("in_bulk", field.attname, f"{manager(model)}.filter({key}__in=values{extra})")
+
+
+# ORDER BY ... LIMIT: the first row per value (a get() has a LIMIT but no ORDER BY).
+_FIRST_PER_VALUE = re.compile(r"\bORDER BY\b.*\bLIMIT #", re.I | re.S)
+# A condition on a column, with a PostgreSQL cast ("title::text LIKE #")
+# and MySQL's "LIKE BINARY" allowed.
+_CONDITION = re.compile(
+    r"^\(?(?:[\w\"`]+\.)?([\w\"`]+)(?:::\w+)?\s*"
+    r"(=|<>|!=|<=|>=|<|>|IN|IS NULL|IS NOT NULL|LIKE)",
+    re.I,
+)
+_LOOKUPS = {
+    "=": "",
+    "<>": "__ne",
+    "!=": "__ne",
+    "<": "__lt",
+    "<=": "__lte",
+    ">": "__gt",
+    ">=": "__gte",
+    "IN": "__in",
+    "IS NULL": "__isnull",
+    "IS NOT NULL": "__isnull",
+}
+
+
+def _other_filters(model: Any, fingerprint: str, column: str) -> list[str] | None:
+    """The loop query's conditions beside the one on `column`, as keyword
+    arguments with their values left out ("rating__gt=..."; a LIKE, whose
+    lookup the SQL does not tell, as "<the loop's filter on title>"), or None
+    when they cannot be written out (an OR, a subquery, an expression)."""
+    where = _where(fingerprint)
+    if re.search(r"\bOR\b|\bSELECT\b", where, re.I):
+        return None
+    names = []
+    for condition in where.split(" AND "):
+        found = _CONDITION.match(condition.strip())
+        if found is None:
+            return None
+        name = found.group(1).strip('"`')
+        if name == column:
+            continue
+        field = _field_for_column(model, name)
+        if field is None:
+            return None
+        lookup = _LOOKUPS.get(found.group(2).upper())
+        if lookup is None:  # LIKE: contains, startswith, endswith ...
+            names.append(f"<the loop's filter on {field.attname}>")
+        else:
+            names.append(f"{field.attname}{lookup}=...")
+    return names
+
+
+def _where(fingerprint: str) -> str:
+    where = fingerprint.split(" WHERE ", 1)[-1]
+    return re.split(r" (?:ORDER BY|LIMIT|GROUP BY|FOR UPDATE)\b", where, maxsplit=1)[0]
+
+
+def _annotation_fix(field: Any, *, exists: bool, filtered: bool) -> Fix:
+    """.count() or .exists() per parent row: count in the parents' query."""
+    parent = short(field.related_model._meta.label)
+    child = short(field.model._meta.label)
+    name = field.related_query_name()
+    if exists:
+        condition = ", ..." if filtered else ""
+        text = (
+            f"{parent}.objects.annotate(has_{name}=Exists({child}.objects.filter("
+            f"{field.name}=OuterRef('pk'){condition})))  # then read .has_{name}"
+        )
+    else:
+        condition = f", filter=Q({name}__...)" if filtered else ""
+        text = (
+            f"{parent}.objects.annotate({name}_count=Count({name!r}{condition}))"
+            f"  # then read .{name}_count"
+        )
+    return Fix("annotate", name, text)
+
+
+def _joined_fix(model: Any, joined: Any, field: Any, *, counting: bool) -> Fix:
+    """A filter on a joined table's column (filter(author__name=...)) per value."""
+    relation = next(
+        (f for f in model._meta.concrete_fields if f.is_relation and f.related_model is joined),
+        None,
+    )
+    if relation is None:
+        return Fix("in_bulk", None, f"{manager(model)}.filter(<lookup>__in=values)")
+    lookup = f"{relation.name}__{field.name}"
+    text = f"{manager(model)}.filter({lookup}__in=values)"
+    if counting:
+        text += f".values({lookup!r}).annotate(count=Count('pk'))  # one count per value"
+    return Fix("in_bulk", lookup, text)
+
+
+def _many_to_many_fix(through: Any, field: Any, *, counting: bool, testing: bool) -> Fix:
+    """Per-parent reads of a many-to-many: prefetch it on the parents, or
+    count it in their query."""
+    owner = through._meta.auto_created
+    for m2m in owner._meta.local_many_to_many:
+        if m2m.remote_field.through is not through:
+            continue
+        if field.name == m2m.m2m_field_name():
+            parent, accessor, query_name = owner, m2m.name, m2m.name
+        else:
+            parent = m2m.related_model
+            accessor = m2m.remote_field.get_accessor_name()
+            query_name = m2m.related_query_name()
+        name = short(parent._meta.label)
+        if counting:
+            text = (
+                f"{name}.objects.annotate({accessor}_count=Count({query_name!r}))"
+                f"  # then read .{accessor}_count"
+            )
+            return Fix("annotate", query_name, text)
+        if testing:
+            text = (
+                f"{name}.objects.annotate(has_{accessor}=Exists({manager(through)}"
+                f".filter({field.name}=OuterRef('pk'))))  # then read .has_{accessor}"
+            )
+            return Fix("annotate", query_name, text)
+        text = f"{name}.objects.prefetch_related({accessor!r})  # then read obj.{accessor}.all()"
+        return Fix("prefetch_related", accessor, text)
+    return Fix("in_bulk", field.attname, f"{manager(through)}.filter({field.attname}__in=values)")
+
+
+def _field_for_column(model: Any, column: str) -> Any:
+    if model is None or not column:
+        return None
+    for field in model._meta.concrete_fields:
+        if field.column == column:
+            return field
+    return None

@@ -1,0 +1,344 @@
+"""write-in-loop: many INSERT, UPDATE or DELETE of one table from one line.
+
+Writes are counted per *operation*: a ``delete()`` with its cascades, a
+related manager's ``set()``, or a single statement. So one ``qs.delete()``
+that cascades to five tables is one write, and a bulk operation is never a
+write in a loop. For a deletion, the table it is about is the one Django
+deletes last (the parent, after its dependants).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+from django.db.models import signals
+
+from djperf._format import duration as shown
+from djperf.detect._models import model_for_label, model_for_table, short, statement_table
+from djperf.detect._work import (
+    Repetition,
+    by_request,
+    in_test_code,
+    judge,
+    severity,
+    test_driven,
+)
+from djperf.detect.registry import Rule, Thresholds
+from djperf.findings import Finding, Fix, Location
+from djperf.record.events import Query
+from djperf.record.scope import Recording
+from djperf.record.work import Drive
+
+rule = Rule(__name__, count=3, warn_from=2)
+
+_SET_COLUMNS = re.compile(r"^UPDATE \S+ SET (.*?)(?: WHERE |$)", re.S)
+_ASSIGNED = re.compile(r"(?:^|,\s*)(?:\w+\.)?(\w+)\s*=")
+
+VERBS = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}
+
+
+def _verb(query: Query) -> str | None:
+    return VERBS.get(query.fingerprint.split(" ", 1)[0].upper())
+
+
+def _operations(recording: Recording) -> list[tuple[str, str, Query, list[Query]]]:
+    """(verb, table, representative statement, statements) per write operation.
+
+    A get_or_create() is an operation of its own (verb "get_or_create"),
+    with or without a write.
+    """
+    grouped: dict[int, list[Query]] = defaultdict(list)
+    single: list[list[Query]] = []
+    for query in recording.queries:
+        if query.role in ("bulk", "bookkeeping", "prefetch", "lazy_load"):
+            continue
+        if query.role == "get_or_create" and query.operation is not None:
+            grouped[query.operation].append(query)
+        elif _verb(query) is None:
+            continue
+        elif query.operation is not None:
+            grouped[query.operation].append(query)
+        else:
+            single.append([query])
+    operations = []
+    for statements in grouped.values():
+        if statements[0].role == "get_or_create":
+            table = statement_table(statements[0].fingerprint) or "?"
+            operations.append(("get_or_create", table, statements[0], statements))
+            continue
+        if statements[0].role == "delete":
+            # Writes made at another line during a deletion come from its
+            # signal handlers: user code, each a write of its own.
+            where = next((q.location for q in statements if _verb(q) == "delete"), None)
+            own = [q for q in statements if q.location == where or _verb(q) is None]
+            single.extend([q] for q in statements if q not in own)
+            statements = own
+        writes = [q for q in statements if _verb(q) is not None]
+        if not writes:
+            continue
+        # A deletion is about its last DELETE; a relation write about its INSERT.
+        chosen = writes[-1] if writes[0].role == "delete" else _main_write(writes)
+        table = statement_table(chosen.fingerprint) or "?"
+        operations.append((_verb(chosen) or "write", table, chosen, statements))
+    for statements in single:
+        chosen = statements[0]
+        table = statement_table(chosen.fingerprint) or "?"
+        operations.append((_verb(chosen) or "write", table, chosen, statements))
+    return operations
+
+
+def _main_write(writes: list[Query]) -> Query:
+    for verb in ("INSERT", "UPDATE", "DELETE"):
+        for query in writes:
+            if query.fingerprint.startswith(verb):
+                return query
+    return writes[0]
+
+
+# One write operation: its representative statement and all its statements.
+Operation = tuple[Query, list[Query]]
+
+
+@rule.detects
+def write_in_loop(recording: Recording, thresholds: Thresholds) -> Iterable[Finding]:
+    """Many writes of one table from one line, one statement per row, in one
+    request (or one call from test code)."""
+    operations = [
+        (verb, table, (chosen, statements))
+        for verb, table, chosen, statements in _operations(recording)
+        if chosen.location is not None
+    ]
+    for unit in by_request(operations, lambda operation: operation[2][0].request):
+        # By line and by the line that called its function: a loop calls it
+        # from one line, a helper called from three lines is three calls.
+        groups: dict[tuple[Any, ...], list[Operation]] = defaultdict(list)
+        for verb, table, operation in unit:
+            groups[(operation[0].location, operation[0].caller, verb, table)].append(operation)
+        for (location, _, verb, table), group in groups.items():
+            repetition = judge(group, thresholds["count"], _drive)
+            if repetition is not None:
+                yield _one_write_per_row(repetition, location, verb, table, thresholds["warn_from"])
+
+
+def _drive(operation: Operation) -> Drive | None:
+    return operation[0].drive
+
+
+def _one_write_per_row(
+    repetition: Repetition[Operation],
+    location: Location | None,
+    verb: str,
+    table: str,
+    warn_from: int,
+) -> Finding:
+    operations = repetition.events
+    model = model_for_table(table)
+    relation = operations[0][0].role == "relation_write"
+    rows = {operation[0].where_key for operation in operations}
+    if verb == "update" and len(rows) == 1 and None not in rows:
+        fix: Fix | None = _save_once(model)
+    elif operations[0][0].via is not None:
+        fix = _call_once(operations[0][0].via, verb, location)
+    else:
+        # The class a save() saved, when the statement writes its table (a
+        # receiver run inside another model's save() writes its own).
+        saved = model_for_label(operations[0][0].saved_model)
+        if saved is None or model is None or saved._meta.concrete_model is not model:
+            saved = model
+        fix = _fix(verb, saved, operations[0][0], relation)
+    statements = [q for _, group in operations for q in group]
+    duration = sum(q.duration for q in statements)
+    label = model._meta.label if model is not None else None
+    what = _describe(model, table)
+    tests = repetition.driven_by_tests
+    if tests:
+        # The application writes once per call: no bulk form fits its line.
+        message = (
+            f"{len(operations)} {verb}s of {what} at {location} ({len(statements)} "
+            f"statements, {shown(duration)}), one per call." + test_driven(repetition, "write")
+        )
+        if not in_test_code(location):
+            fix = None
+        location = repetition.test_line or location
+    else:
+        assert fix is not None
+        message = (
+            f"{len(operations)} {verb}s of {what} from one line, one per row "
+            f"({len(statements)} statements, {shown(duration)}): "
+            f"write them together. {fix.text}"
+        )
+    return rule.finding(
+        message=message,
+        severity=severity(len(operations) - 1, warn_from, driven_by_tests=tests),
+        model=label,
+        count=len(operations),
+        location=location,
+        fix=fix,
+        duration=duration,
+        in_tests=tests or in_test_code(location),
+    )
+
+
+def _describe(model: Any, table: str) -> str:
+    """ "Product" for a model, "DailyImpressionStats.tags rows" for a through table."""
+    if model is None:
+        return table
+    if model._meta.auto_created:
+        owner = model._meta.auto_created
+        field = next(
+            (f.name for f in owner._meta.many_to_many if f.remote_field.through is model), "?"
+        )
+        return f"{short(owner._meta.label)}.{field} rows"
+    return short(model._meta.label)
+
+
+def _fix(verb: str, model: Any, statement: Query, relation: bool) -> Fix:
+    return _with_losses(_bulk_fix(verb, model, statement), verb, model)
+
+
+def _bulk_fix(verb: str, model: Any, statement: Query) -> Fix:
+    name = short(model._meta.label) if model is not None else "Model"
+    if verb == "get_or_create":
+        return Fix(
+            "bulk_create",
+            None,
+            f"found = {name}.objects.in_bulk(keys, field_name='<unique field>'), then "
+            f"{name}.objects.bulk_create(<the missing ones>) (update_or_create: "
+            f"bulk_create(objs, update_conflicts=True, unique_fields=[...], "
+            f"update_fields=[...]))",
+        )
+    if model is not None and model._meta.auto_created:
+        owner = model._meta.auto_created
+        field = next(
+            (f.name for f in owner._meta.many_to_many if f.remote_field.through is model), "<m2m>"
+        )
+        through = f"{short(owner._meta.label)}.{field}.through"
+        if verb == "delete":
+            return Fix(
+                "delete",
+                field,
+                f"{through}.objects.filter(...__in=...).delete()  # the rows of every .{field}",
+            )
+        return Fix(
+            "bulk_create",
+            field,
+            f"{through}.objects.bulk_create([{through}(...), ...])  # the rows of every .{field}",
+        )
+    if verb == "insert":
+        return Fix("bulk_create", None, f"{name}.objects.bulk_create(objs)")
+    if verb == "update":
+        fields = _updated_fields(model, statement.fingerprint)
+        listed = ", ".join(repr(f) for f in fields) if fields else "'field', ..."
+        if " WHERE " in statement.fingerprint and _keyed_by_pk(model, statement.fingerprint):
+            return Fix(
+                "bulk_update",
+                ",".join(fields) or None,
+                f"{name}.objects.bulk_update(objs, [{listed}])",
+            )
+        return Fix(
+            "update", None, f"{name}.objects.filter(...).update(...)  # one UPDATE for all rows"
+        )
+    return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
+
+
+def _call_once(library: str, verb: str, location: Location | None) -> Fix:
+    """Writes a third-party library makes, one per call: no ORM bulk form
+    reaches inside it."""
+    return Fix(
+        "call_once",
+        None,
+        f"the {verb}s are {library}'s, one per call at {location}: call it once for all "
+        "the items, or keep and reuse what it returns",
+    )
+
+
+def _save_once(model: Any) -> Fix:
+    """The same row updated again and again from one line: no bulk form, one save."""
+    name = short(model._meta.label).lower() if model is not None else "the object"
+    return Fix(
+        "save",
+        None,
+        f"change {name} in the loop and save it once after it "
+        "(save(update_fields=[...]) names what changed)",
+    )
+
+
+def _skipped(verb: str, model: Any) -> list[str]:
+    """What the bulk form of `verb` would not run for `model`: its own save()
+    or delete(), and the signal receivers that fire per object. (A queryset
+    delete() still sends pre_delete and post_delete; bulk_create,
+    bulk_update and update() send no save signal; through rows written in
+    bulk send no m2m_changed.)"""
+    if model is None:
+        return []
+    if model._meta.auto_created:
+        # Written through the through model: m2m_changed's sender.
+        return [
+            f"the m2m_changed receiver {name}" for name in _receivers(signals.m2m_changed, model)
+        ]
+    name = short(model._meta.label)
+    if verb == "delete":
+        return [f"{name}.delete()"] if _overrides(model, "delete") else []
+    skipped = [f"{name}.save()"] if _overrides(model, "save") else []
+    for signal, label in ((signals.pre_save, "pre_save"), (signals.post_save, "post_save")):
+        skipped += [f"the {label} receiver {receiver}" for receiver in _receivers(signal, model)]
+    return skipped
+
+
+def _overrides(model: Any, method: str) -> bool:
+    """Whether `model` (itself, a parent or a mixin) defines `method` over Model's."""
+    owner = next(klass for klass in model.__mro__ if method in vars(klass))
+    return owner is not models.Model
+
+
+def _receivers(signal: Any, sender: Any) -> list[str]:
+    """The receivers `signal` would call for `sender`, by name."""
+    if not signal.has_listeners(sender):
+        return []
+    try:
+        live = signal._live_receivers(sender)
+        found = [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
+    except Exception:  # a private API: names only when it answers
+        return ["(unnamed)"]
+    return [
+        f"{getattr(r, '__module__', '?')}.{getattr(r, '__qualname__', type(r).__name__)}"
+        for r in found
+    ]
+
+
+def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
+    """`fix` as code when its bulk form skips nothing the per-row writes run;
+    otherwise what it would lose, and no code to paste."""
+    skipped = _skipped(verb, model)
+    if not skipped:
+        return fix
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"{fix.text} would skip {', '.join(skipped)}: run what they do for all the rows "
+        "at once after the bulk call, or keep one write per row",
+    )
+
+
+def _updated_fields(model: Any, fingerprint: str) -> list[str]:
+    match = _SET_COLUMNS.match(fingerprint)
+    if match is None:
+        return []
+    columns = _ASSIGNED.findall(match.group(1))
+    if model is None:
+        return columns
+    by_column = {f.column: f.name for f in model._meta.concrete_fields}
+    return [by_column.get(column, column) for column in columns if column != model._meta.pk.column]
+
+
+def _keyed_by_pk(model: Any, fingerprint: str) -> bool:
+    if model is None:
+        return True
+    where = fingerprint.split(" WHERE ", 1)[1]
+    # The column itself, not one ending with it ("id" is not "author_id").
+    column = re.escape(model._meta.pk.column)
+    return re.search(rf"(?<![\w]){column}\s*(?:= #|IN \()", where) is not None

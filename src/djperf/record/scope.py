@@ -1,0 +1,107 @@
+"""Capture scopes: the Recording each one fills, and which ones are open here.
+
+The open scopes live in one ContextVar as a tuple (innermost last). A
+ContextVar is per thread and per asyncio task, and asgiref's sync_to_async
+copies it into the worker thread, so a scope sees exactly the work of the code
+it wraps: queries of another thread or task never leak in, while the thread
+hops that belong to it are included. Nested scopes each record everything that
+happens inside them.
+
+Every hook starts with ``scopes = active()`` and returns at once when the
+tuple is empty: that is the whole cost of djperf installed but idle.
+``djperf.capture()`` (in ``djperf._capture``) opens and closes scopes; this
+floor records and never looks at findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from djperf.findings import EagerLoad, Finding
+    from djperf.record.events import CacheCall, Evaluation, HttpCall, LazyLoad, Query
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    capture_params: bool = False
+    stacks: bool = True
+    # Detector ids to run when the scope exits; None runs all.
+    detectors: frozenset[str] | None = None
+    # Per-rule thresholds: {"n-plus-one": {"count": 3}}.
+    thresholds: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+class Recording:
+    """Everything one capture scope saw, in the order it happened.
+
+    ``queries``, ``lazy_loads`` and ``evaluations`` fill while the scope is
+    open; ``findings`` are computed when it exits. Events arriving after the
+    exit (from a task that outlived the scope) are ignored.
+    """
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.queries: list[Query] = []
+        self.lazy_loads: list[LazyLoad] = []
+        self.evaluations: list[Evaluation] = []
+        self.http_calls: list[HttpCall] = []
+        self.cache_calls: list[CacheCall] = []
+        self.findings: list[Finding] = []
+        # Every select_related / prefetch_related site and whether it was
+        # used: judged with the findings, when the scope exits.
+        self.eager_loads: list[EagerLoad] = []
+        self.duration = 0.0
+        self.open = True
+        self.started = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Recording {len(self.queries)} queries, {len(self.lazy_loads)} lazy loads, "
+            f"{len(self.findings)} findings>"
+        )
+
+
+ACTIVE: ContextVar[tuple[Recording, ...]] = ContextVar("djperf_active_scopes", default=())
+
+
+def active() -> tuple[Recording, ...]:
+    """The open recordings of this thread or task, innermost last; () when idle.
+
+    A task created inside a scope keeps the scope's context after the scope
+    has exited; its events belong to no open recording, so they are dropped.
+    The common cases cost one ContextVar read and one attribute test.
+    """
+    scopes = ACTIVE.get()
+    if scopes and not scopes[-1].open:
+        return live(scopes)
+    return scopes
+
+
+def live(scopes: tuple[Recording, ...]) -> tuple[Recording, ...]:
+    """The open recordings of `scopes`."""
+    return tuple(rec for rec in scopes if rec.open)
+
+
+def stacks_wanted(scopes: tuple[Recording, ...]) -> bool:
+    """Whether any of `scopes` wants the user line of its events."""
+    return any(rec.options.stacks for rec in scopes)
+
+
+def open_scope(rec: Recording) -> None:
+    """Make `rec` the innermost open scope of this thread or task."""
+    ACTIVE.set((*ACTIVE.get(), rec))
+
+
+def close_scope(rec: Recording) -> None:
+    """Close `rec`: nothing is recorded into it from here on, in any context.
+
+    This removes `rec` only, rather than ``ACTIVE.reset(token)``: that would
+    raise when the scope exits in another task than it entered (an async
+    fixture's teardown), and restore a stale tuple when scopes exit out of order.
+    """
+    rec.open = False
+    ACTIVE.set(tuple(scope for scope in ACTIVE.get() if scope is not rec))

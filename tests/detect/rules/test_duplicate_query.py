@@ -1,0 +1,266 @@
+"""duplicate-query: the same statement with the same values, sent again."""
+
+from __future__ import annotations
+
+import django
+import pytest
+
+import djperf
+from tests.helpers import class_line, line, of, page
+from tests.testapp.models import Author, Book, Tag
+
+pytestmark = pytest.mark.django_db
+HERE = __file__
+
+
+# -- must flag ---------------------------------------------------------------------
+
+
+def test_the_same_query_twice(library):
+    with djperf.capture() as rec:
+        list(Book.objects.filter(title__startswith="B0"))  # first-dup
+        list(Book.objects.filter(title__startswith="B0"))
+    [finding] = of(rec, "duplicate-query")
+    assert (finding.model, finding.count) == ("testapp.Book", 2)
+    assert finding.fix.method == "reuse"
+    assert str(finding.location) == line(HERE, "first-dup")
+
+
+def test_the_same_count_in_a_loop(library):
+    with djperf.capture() as rec:
+        for _ in Book.objects.all():
+            Author.objects.count()
+    [finding] = of(rec, "duplicate-query")
+    assert finding.count == 6
+
+
+def test_one_instances_related_manager_read_twice_in_a_template(library):
+    from django.template import Context, Template
+
+    template = Template(
+        "{% if author.books.all %}<ul>{% for b in author.books.all %}{{ b }}{% endfor %}"
+        "</ul>{% endif %}"
+    )
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        html = template.render(Context({"author": author}))
+    assert html == "<ul>B00B01</ul>"
+    [finding] = of(rec, "duplicate-query")
+    assert (finding.model, finding.field, finding.count) == ("testapp.Author", "books", 2)
+    assert finding.fix.text == (
+        "books = list(author.books.all()), then use books "
+        "(in a template: {% with books=author.books.all %})"
+    )
+    assert "for the same instance" in finding.message
+    assert of(rec, "n-plus-one") == []
+
+
+def test_one_instances_many_to_many_read_three_times(library):
+    with djperf.capture() as rec:
+        book = Book.objects.get(title="B00")
+        names = [tag.name for tag in book.tags.all()]
+        count = len(book.tags.all())  # first-repeat
+        first = book.tags.all()[0] if book.tags.all() else None
+    assert (names, count, first.name) == (["t0", "t1"], 2, "t0")
+    [finding] = of(rec, "duplicate-query")
+    assert (finding.field, finding.count) == ("tags", 3)
+    assert str(finding.location) == line(HERE, "first-repeat")
+
+
+def test_an_admin_changelist_counting_its_total_again(staff):
+    with djperf.capture() as rec:
+        page(staff, "/admin/testapp/book/")
+    [finding] = of(rec, "duplicate-query")
+    assert (finding.model, finding.count) == ("testapp.Book", 2)
+    assert finding.fix.text == "show_full_result_count = False on BookAdmin"
+    # One count too many per page: worth knowing, not a warning.
+    assert finding.severity == "info"
+    assert str(finding.built) == class_line("BookAdmin")
+
+
+# must not flag
+
+
+def test_the_same_query_in_a_test_loop_is_the_tests(library):
+    from tests import as_tests
+
+    def count_books(_):
+        return Book.objects.count()
+
+    with djperf.capture() as rec:
+        as_tests.call_each(count_books, range(3))
+    [finding] = of(rec, "duplicate-query")
+    assert finding.in_tests and finding.severity == "info"
+    assert str(finding.location) == line("tests/as_tests.py", "the-test-loop")
+
+
+def test_severity_counts_the_queries_a_fix_saves(library):
+    # Twice: one query to save, info. Three times: two to save, a warning.
+    # warn_from moves the line.
+    def ask(times):
+        for _ in range(times):
+            Book.objects.filter(title="B00").exists()  # asked-again
+
+    with djperf.capture() as twice:
+        ask(2)
+    with djperf.capture() as thrice:
+        ask(3)
+    with djperf.capture(thresholds={"duplicate-query": {"warn_from": 3}}) as raised:
+        ask(3)
+    assert [f.severity for f in of(twice, "duplicate-query")] == ["info"]
+    assert [f.severity for f in of(thrice, "duplicate-query")] == ["warning"]
+    assert [f.severity for f in of(raised, "duplicate-query")] == ["info"]
+
+
+def test_a_refined_reread_is_kept_never_widened_to_all(library):
+    # author.books.order_by().filter(...).last() twice: keep that result; a
+    # list(author.books.all()) would read every book of the author.
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        for _ in range(3):
+            author.books.order_by().filter(title__startswith="B").last()
+    [finding] = of(rec, "duplicate-query")
+    # last() of an unordered queryset: ordered by -pk up to Django 6.0, a
+    # reverse() of no ordering on 6.1.
+    last = ".order_by('-pk')[:1]" if django.VERSION < (6, 1) else ".reverse()[:1]"
+    assert finding.fix.text == (
+        f"keep the result of author.books.filter(title__startswith=...){last} "
+        "in a variable (or a cached_property) and use it again"
+    )
+    assert ".all()" not in finding.fix.text
+
+
+# -- must not flag -----------------------------------------------------------------
+
+
+def test_duplicate_not_a_related_manager_read_per_row(library):
+    # Several instances of one queryset: n-plus-one's, which a prefetch fixes.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            if author.books.all():
+                list(author.books.all())
+    assert of(rec, "duplicate-query") == []
+    [finding] = of(rec, "n-plus-one")
+    assert finding.field == "books"
+
+
+def test_duplicate_not_a_related_manager_read_after_a_write(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        before = list(author.books.all())
+        Book.objects.create(title="new", author=author)
+        after = list(author.books.all())
+    assert (len(before), len(after)) == (2, 3)
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_a_related_manager_refined_differently(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        list(author.books.all())
+        list(author.books.filter(title="B00"))
+        list(author.books.order_by("-title"))
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_a_prefetched_related_manager(library):
+    with djperf.capture() as rec:
+        author = Author.objects.prefetch_related("books").get(name="A0")
+        list(author.books.all())
+        list(author.books.all())
+    assert rec.findings == []
+
+
+def test_duplicate_not_two_instances_each_read_once(library):
+    first = Author.objects.get(name="A0")
+    second = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        list(first.books.all())
+        list(second.books.all())
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_across_a_write_to_its_table(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        before = Book.objects.filter(author=author).count()
+        Book.objects.create(title="new", author=author)
+        after = Book.objects.filter(author=author).count()
+        book = Book.objects.get(title="B00")
+        Book.objects.filter(pk=book.pk).update(title="B00 second edition")
+        book = Book.objects.get(pk=book.pk)
+        again = Book.objects.get(pk=book.pk)
+    assert (before, after, again.title) == (2, 3, "B00 second edition")
+    # Only the last get() repeats a read with nothing written in between.
+    [finding] = of(rec, "duplicate-query")
+    assert finding.count == 2
+
+
+def test_duplicate_not_with_other_values(library):
+    with djperf.capture() as rec:
+        list(Book.objects.filter(title__startswith="B0"))
+        list(Book.objects.filter(title__startswith="B1"))
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_writes(library):
+    with djperf.capture() as rec:
+        Tag.objects.filter(name="t0").update(name="t0")
+        Tag.objects.filter(name="t0").update(name="t0")
+    assert of(rec, "duplicate-query") == []
+
+
+def test_duplicate_not_djangos_lazy_loads(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.publisher  # noqa: B018 - two publishers, each loaded three times
+    assert of(rec, "duplicate-query") == []
+
+
+def test_not_djangos_session_and_auth_bookkeeping(library, rf):
+    from django.contrib.auth import get_user
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user = User.objects.create_user("reader", password="x")
+    store = SessionStore()
+    store["_auth_user_id"] = str(user.pk)
+    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    store["_auth_user_hash"] = user.get_session_auth_hash()
+    store.save()
+    with djperf.capture() as rec:
+        for _ in range(6):
+            request = rf.get("/")
+            request.session = SessionStore(session_key=store.session_key)
+            assert get_user(request) == user
+    assert len(rec.queries) >= 12
+    assert {q.role for q in rec.queries} == {"bookkeeping"}
+    assert rec.findings == []
+
+
+def test_not_the_counts_of_a_filtered_changelist(staff):
+    # The page's count and the total differ: no duplicate.
+    with djperf.capture() as rec:
+        page(staff, "/admin/testapp/book/?author__id__exact=1")
+    assert of(rec, "duplicate-query") == []
+
+
+def test_not_the_same_lookup_in_two_requests(library, client, settings):
+    # Each request looks up its book: the same query, once per request.
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    pk = Book.objects.values_list("pk", flat=True)[0]
+    with djperf.capture() as rec:
+        for _ in range(3):
+            assert client.get(f"/books/{pk}/").status_code == 200
+    assert len([q for q in rec.queries if "testapp_book" in q.sql]) == 3
+    assert of(rec, "duplicate-query") == []
+
+
+def test_not_a_redirect_whose_target_asks_the_same(library, client, settings):
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    with djperf.capture() as rec:
+        response = client.get("/first/", follow=True)
+        response = client.get("/first/", follow=True)
+    assert response.status_code == 200
+    assert len({q.request for q in rec.queries}) == 4
+    assert of(rec, "duplicate-query") == []

@@ -1,0 +1,985 @@
+"""n-plus-one: must flag every relation kind with the exact fix; must not flag the rest."""
+
+from __future__ import annotations
+
+import django
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.models import Prefetch
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
+
+import djperf
+from tests.helpers import class_line, line, of, page
+from tests.testapp import admin_site
+from tests.testapp.models import Author, Bio, Book, Note, Publisher, Review, Tag
+
+pytestmark = pytest.mark.django_db
+SIX_ONE = django.VERSION >= (6, 1)
+HERE = __file__
+
+
+def one(rec):
+    [finding] = of(rec, "n-plus-one")
+    return finding
+
+
+# -- must flag --------------------------------------------------------------------
+
+
+def test_forward_foreign_key(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():  # fk-origin
+            book.author.name  # noqa: B018 # fk-access
+    finding = one(rec)
+    assert (finding.model, finding.field, finding.count) == ("testapp.Book", "author", 6)
+    assert finding.fix.method == "select_related"
+    assert finding.fix.lookup == "author"
+    assert finding.fix.text == ".select_related('author')"
+    assert str(finding.location) == line(HERE, "fk-access")
+    assert str(finding.origin) == line(HERE, "fk-origin")
+    assert finding.severity == "warning"
+    assert finding.duration > 0
+    assert "6 queries" in finding.message
+
+
+def test_chain_gives_the_full_lookup(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.all():
+            review.book.publisher.name  # noqa: B018
+    fixes = {f.field: f.fix.text for f in of(rec, "n-plus-one")}
+    assert fixes == {
+        "book": ".select_related('book')",
+        "publisher": ".select_related('book__publisher')",
+    }
+
+
+def test_many_to_many_through_a_foreign_key(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.select_related("book"):
+            list(review.book.tags.all())
+    assert one(rec).fix.text == ".prefetch_related('book__tags')"
+
+
+def test_reverse_foreign_key_uses_the_accessor(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.all())
+    assert one(rec).fix.text == ".prefetch_related('books')"
+
+
+def test_reverse_foreign_key_without_related_name(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.chapter_set.all())
+    assert one(rec).fix.text == ".prefetch_related('chapter_set')"
+
+
+def test_forward_one_to_one(library):
+    with djperf.capture() as rec:
+        for bio in Bio.objects.all():
+            bio.author  # noqa: B018
+    assert one(rec).fix.text == ".select_related('author')"
+
+
+def test_reverse_one_to_one(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.filter(bio__isnull=False):
+            author.bio  # noqa: B018
+    assert one(rec).fix.text == ".select_related('bio')"
+
+
+def test_many_to_many_reverse(library):
+    with djperf.capture() as rec:
+        for tag in Tag.objects.all():
+            list(tag.books.all())
+    assert one(rec).fix.text == ".prefetch_related('books')"
+
+
+def test_generic_foreign_key_is_prefetched(library):
+    ContentType.objects.get_for_model(Book)
+    with djperf.capture() as rec:
+        for note in Note.objects.all():
+            note.content_object  # noqa: B018
+    assert one(rec).fix.text == ".prefetch_related('content_object')"
+
+
+def test_generic_relation(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.notes.all())
+    assert one(rec).fix.text == ".prefetch_related('notes')"
+
+
+def test_relation_reached_through_a_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.prefetch_related("books"):  # prefetch-origin
+            for book in author.books.all():
+                book.publisher  # noqa: B018
+    finding = one(rec)
+    assert finding.fix.text == ".prefetch_related('books__publisher')"
+    assert str(finding.origin) == line(HERE, "prefetch-origin")
+
+
+def test_relation_reached_through_a_to_attr_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.prefetch_related(Prefetch("books", to_attr="book_list")):
+            for book in author.book_list:
+                list(book.tags.all())
+    assert one(rec).fix.text == ".prefetch_related('book_list__tags')"
+
+
+def test_one_finding_per_problem_not_per_access(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.all():
+            review.book  # noqa: B018
+    assert len(of(rec, "n-plus-one")) == 1
+    assert one(rec).count == 12
+
+
+def test_template_loop_points_at_the_template_line(library):
+    template = Template(
+        "{% for book in books %}\n  {{ book.title }} by {{ book.author.name }}\n{% endfor %}"
+    )
+    with djperf.capture() as rec:
+        template.render(Context({"books": Book.objects.all()}))
+    finding = one(rec)
+    assert finding.location.line == 2
+    assert finding.location.function == "{{ book.author.name }}"
+    assert finding.origin.line == 1
+    assert finding.origin.function == "{% for book in books %}"
+
+
+def test_template_file_and_line(library, tmp_path, settings):
+    (tmp_path / "books.html").write_text(
+        "<ul>\n{% for book in books %}\n<li>{{ book.publisher.name }}</li>\n{% endfor %}\n</ul>\n"
+    )
+    settings.TEMPLATES = [
+        {"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [str(tmp_path)]}
+    ]
+    from django.template.loader import render_to_string
+
+    with djperf.capture() as rec:
+        render_to_string("books.html", {"books": Book.objects.all()})
+    finding = one(rec)
+    assert finding.location.path == str(tmp_path / "books.html")
+    assert finding.location.line == 3
+
+
+def test_async_loop(library):
+    async def view():
+        async with djperf.capture() as rec:
+            async for author in Author.objects.all():
+                [book async for book in author.books.all()]
+        return rec
+
+    rec = async_to_sync(view)()
+    assert one(rec).fix.text == ".prefetch_related('books')"
+
+
+def test_built_elsewhere_is_reported(library):
+    def books_query():
+        return Book.objects.filter(title__startswith="B")  # built-here
+
+    with djperf.capture() as rec:
+        for book in books_query():  # evaluated-here
+            book.author  # noqa: B018
+    finding = one(rec)
+    assert str(finding.origin) == line(HERE, "evaluated-here")
+    assert str(finding.built) == line(HERE, "built-here")
+
+
+def test_threshold_is_configurable(library, settings):
+    settings.DJPERF = {**settings.DJPERF, "THRESHOLDS": {"n-plus-one": {"count": 10}}}
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+    with djperf.capture(thresholds={"n-plus-one": {"count": 6}}) as rec:
+        for book in Book.objects.all():
+            book.author  # noqa: B018
+    assert len(of(rec, "n-plus-one")) == 1
+
+
+def test_unknown_threshold_is_an_error(settings):
+    with pytest.raises(ValueError, match=r"unknown threshold.*n-plus-one: limit; known: count"):
+        djperf.capture(thresholds={"n-plus-one": {"limit": 3}})
+
+
+@pytest.mark.parametrize(
+    ("configured", "message"),
+    [
+        ({"n-plus-one": {"limit": 3}}, r"THRESHOLDS.*unknown threshold.*n-plus-one: limit"),
+        ({"n-plus-won": {"count": 3}}, r"THRESHOLDS.*unknown rule\(s\): n-plus-won"),
+        ({"n-plus-one": 3}, r"THRESHOLDS.*\['n-plus-one'\] must be a dict"),
+    ],
+)
+def test_a_wrong_threshold_setting_fails_at_capture(settings, configured, message):
+    from djperf.conf import ConfigurationError
+
+    fixed = settings.DJPERF
+    settings.DJPERF = {**fixed, "THRESHOLDS": configured}
+    with pytest.raises(ConfigurationError, match=message):
+        djperf.capture()
+    settings.DJPERF = fixed
+    djperf.capture()  # fixed settings are read again
+
+
+@pytest.mark.skipif(not SIX_ONE, reason="fetch modes need Django 6.1")
+def test_fetch_peers_is_info_with_the_join(library):
+    from django.db.models import FETCH_PEERS
+
+    with djperf.capture() as rec:
+        for book in Book.objects.fetch_mode(FETCH_PEERS):
+            book.author  # noqa: B018
+    finding = one(rec)
+    assert finding.severity == "info"
+    assert finding.fix.text == ".select_related('author')"
+    assert "FETCH_PEERS" in finding.message
+
+
+@pytest.mark.skipif(not SIX_ONE, reason="fetch modes need Django 6.1")
+def test_fetch_peers_is_suggested_on_django_6_1(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.all():
+            review.book.publisher  # noqa: B018
+    findings = of(rec, "n-plus-one")
+    assert sorted((f.field, f.count) for f in findings) == [("book", 12), ("publisher", 12)]
+    for finding in findings:
+        assert [alt.text for alt in finding.alternatives] == [".fetch_mode(models.FETCH_PEERS)"]
+
+
+def test_fetch_peers_is_not_suggested_for_many_relations(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.all())
+    assert one(rec).alternatives == ()
+
+
+@pytest.mark.parametrize(
+    ("refine", "refinement"),
+    [
+        (lambda books: list(books.filter(title__startswith="B")), ".filter(title__startswith=...)"),
+        (lambda books: list(books.order_by("-title")), ".order_by('-title')"),
+        (lambda books: list(books.all()[:1]), ".all()[:1]"),
+        (lambda books: books.first(), ".order_by('pk')[:1]"),
+        (lambda books: books.get(title__endswith="0"), ".filter(title__endswith=...)"),
+        (lambda books: list(books.select_related("publisher")), ".filter(...)"),
+    ],
+    ids=["filter", "order_by", "slice", "first", "get", "select_related"],
+)
+def test_a_refined_manager_gets_a_prefetch_object(library, refine, refinement):
+    # prefetch_related('books') would not help: a refined manager queries again.
+    with djperf.capture() as rec:
+        for author in Author.objects.exclude(name="nobody"):
+            refine(author.books)
+    finding = one(rec)
+    assert (finding.field, finding.count) == ("books", 3)
+    assert finding.fix.method == "Prefetch"
+    assert finding.fix.lookup == "books"
+    assert finding.fix.text.startswith(
+        f".prefetch_related(Prefetch('books', queryset=Book.objects{refinement}, "
+        "to_attr='selected_books')), then read author.selected_books"
+    )
+    assert f"instead of refining .books at {finding.location}" in finding.fix.text
+
+
+def test_one_row_at_a_time_from_one_line(library):
+    # get() in a loop: each book is its own queryset, evaluated at one line.
+    with djperf.capture() as rec:
+        for title in ("B00", "B10", "B20"):
+            book = Book.objects.get(title=title)  # get-origin
+            book.author.name  # noqa: B018
+    finding = one(rec)
+    assert (finding.field, finding.count) == ("author", 3)
+    assert finding.fix.text == ".select_related('author')"
+    assert str(finding.origin) == line(HERE, "get-origin")
+
+
+def test_a_refined_many_to_many_and_its_plain_use_are_two_findings(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.tags.all())
+            list(book.tags.filter(name="t0"))
+    fixes = sorted(f.fix.method for f in of(rec, "n-plus-one"))
+    assert fixes == ["Prefetch", "prefetch_related"]
+
+
+def test_a_refined_manager_cannot_be_verified_automatically(library):
+    def work():
+        return [list(author.books.order_by("title")) for author in Author.objects.all()]
+
+    with djperf.capture() as rec:
+        work()
+    [trial] = djperf.verify(work, of(rec, "n-plus-one")).trials
+    assert not trial.applied
+    assert "apply it by hand" in trial.reason
+
+
+def test_the_fix_removes_the_queries(library):
+    def work():
+        return [book.author.name for book in Book.objects.all()]  # verify-origin
+
+    with djperf.capture() as rec:
+        work()
+    [trial] = djperf.verify(work, rec.findings).trials
+    assert trial.applied
+    assert (trial.before.queries, trial.after.queries) == (7, 1)
+    assert trial.same_result is True
+
+
+# The Django admin's changelist: the fix goes on the ModelAdmin.
+
+
+def test_a_relation_a_list_display_method_reads_is_joined_on_the_model_admin(staff):
+    with djperf.capture() as rec:
+        page(staff, "/admin/testapp/book/")
+    [finding] = [f for f in of(rec, "n-plus-one") if f.field == "publisher"]
+    assert finding.fix.text == "list_select_related = ['author', 'publisher'] on BookAdmin"
+    assert str(finding.location) == line(admin_site.__file__, "publisher-access")
+    assert str(finding.built) == class_line("BookAdmin")
+
+
+def test_a_many_to_many_is_prefetched_in_get_queryset(staff):
+    with djperf.capture() as rec:
+        page(staff, "/admin/testapp/book/")
+    [finding] = [f for f in of(rec, "n-plus-one") if f.field == "tags"]
+    assert finding.fix.text == (
+        "on BookAdmin: def get_queryset(self, request): "
+        "return super().get_queryset(request).prefetch_related('tags')"
+    )
+    assert str(finding.location) == line(admin_site.__file__, "tags-access")
+
+
+def test_verify_proves_the_model_admin_fixes(staff):
+    def changelist():
+        return page(staff, "/admin/testapp/book/")
+
+    with djperf.capture() as rec:
+        changelist()
+    result = djperf.verify(changelist, of(rec, "n-plus-one"))
+    assert all(trial.applied and trial.same_result for trial in result.trials)
+    # Six publisher loads and six tag loads become one prefetch query.
+    assert result.combined.after.queries == result.combined.before.queries - 11
+
+
+def test_a_join_behind_only_through_the_relation_needs_nothing_more(library):
+    with djperf.capture() as rec:
+        [b.author.bio.text for b in Book.objects.only("title", "author__name")]
+    fixes = {f.fix.text for f in of(rec, "n-plus-one")}
+    assert fixes == {".select_related('author')", ".select_related('author__bio')"}
+
+
+def test_two_instances_are_info_three_a_warning(library):
+    books = list(Book.objects.all()[:3])
+    with djperf.capture() as two:
+        [book.author.name for book in Book.objects.filter(pk__in=[b.pk for b in books[:2]])]
+    with djperf.capture() as three:
+        [book.author.name for book in Book.objects.filter(pk__in=[b.pk for b in books])]
+    assert [(f.count, f.severity) for f in of(two, "n-plus-one")] == [(2, "info")]
+    assert [(f.count, f.severity) for f in of(three, "n-plus-one")] == [(3, "warning")]
+
+
+def test_a_refined_manager_keeps_its_filter_in_the_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            author.books.filter(title__startswith="B").order_by("-title").first()
+    finding = one(rec)
+    assert finding.fix.text.startswith(
+        ".prefetch_related(Prefetch('books', queryset=Book.objects"
+        ".filter(title__startswith=...).order_by('-title')[:1], to_attr='selected_books'))"
+    )
+
+
+# -- must flag: prefetch_related_objects() called per object -----------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "lookup", "field", "fix"),
+    [
+        (Author, "books", "books", ".prefetch_related('books')"),  # reverse foreign key
+        (Book, "author", "author", ".select_related('author')"),  # foreign key
+        (Author, "bio", "bio", ".select_related('bio')"),  # reverse one-to-one
+        (Book, "tags", "tags", ".prefetch_related('tags')"),  # many-to-many
+        (Tag, "books", "books", ".prefetch_related('books')"),  # many-to-many, reverse
+        (Book, "notes", "notes", ".prefetch_related('notes')"),  # generic relation
+    ],
+)
+def test_prefetch_related_objects_per_object(library, model, lookup, field, fix):
+    from django.db.models import prefetch_related_objects
+
+    objects = list(model.objects.all())
+    with djperf.capture() as rec:
+        for obj in objects:
+            prefetch_related_objects([obj], lookup)  # per-object
+    finding = one(rec)
+    assert (finding.model, finding.field) == (model._meta.label, field)
+    assert finding.count == len(objects)
+    assert finding.fix.text == fix
+    assert str(finding.location) == line(HERE, "per-object")
+
+
+def test_prefetch_related_objects_per_object_of_an_iterator(library):
+    from django.db.models import prefetch_related_objects
+
+    with djperf.capture() as rec:
+        for author in Author.objects.iterator(chunk_size=1):
+            prefetch_related_objects([author], "books")
+    finding = one(rec)
+    assert (finding.field, finding.count) == ("books", 4)
+    assert finding.fix.text == ".prefetch_related('books')"
+
+
+# -- must flag: requests, and calls from test code ---------------------------------
+
+
+@pytest.fixture
+def pages(settings, library):
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    return list(Book.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def test_an_n_plus_one_inside_one_request(pages, client):
+    with djperf.capture() as rec:
+        client.get("/books/")
+    finding = one(rec)
+    assert (finding.model, finding.field, finding.count) == ("testapp.Book", "author", 6)
+    assert str(finding.location) == line("tests/testapp/views.py", "list-author")
+    assert finding.severity == "warning" and not finding.in_tests
+
+
+def test_the_same_page_twice_is_one_finding(pages, client):
+    with djperf.capture() as rec:
+        client.get("/books/")
+        client.get("/books/")
+    finding = one(rec)
+    assert finding.count == 6
+    assert str(finding.location) == line("tests/testapp/views.py", "list-author")
+
+
+def test_one_call_from_test_code_that_loops_is_the_applications(library):
+    from tests import as_tests
+
+    with djperf.capture() as rec:
+        as_tests.call_once(lambda: [book.author.name for book in Book.objects.all()])
+    finding = one(rec)
+    assert finding.count == 6 and not finding.in_tests and finding.severity == "warning"
+
+
+def test_a_loop_in_test_code_over_the_application_is_the_tests(library):
+    from tests import as_tests
+
+    def author_of(book):
+        return book.author.name  # app-author
+
+    books = list(Book.objects.all())  # test-books
+    with djperf.capture() as rec:
+        as_tests.call_each(author_of, books)
+    finding = one(rec)
+    assert finding.in_tests and finding.severity == "info"
+    assert str(finding.location) == line("tests/as_tests.py", "the-test-loop")
+    assert finding.count == 6
+    assert "separate call made by test code at tests/as_tests.py:" in finding.message
+
+
+# -- must not flag -------------------------------------------------------------------
+
+
+def test_not_two_detail_requests_in_one_capture(pages, client):
+    # Each request gets one book and its author: one load per request.
+    with djperf.capture() as rec:
+        for pk in pages[:2]:
+            assert client.get(f"/books/{pk}/").status_code == 200
+    assert len(rec.lazy_loads) == 2
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_redirect_and_its_target_checked_by_assert_redirects(pages, client):
+    from django.test import SimpleTestCase
+
+    with djperf.capture() as rec:
+        response = client.get("/first/")
+        SimpleTestCase().assertRedirects(response, f"/books/{pages[0]}/")
+    assert len({q.request for q in rec.queries}) == 2
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_the_same_call_from_test_code_repeated_below_the_threshold(library):
+    from tests import as_tests
+
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        as_tests.call_each(lambda b: b.author.name, [book])
+    assert len(rec.lazy_loads) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_select_related_and_used(library):
+    with djperf.capture() as rec:
+        for review in Review.objects.select_related("book__publisher"):
+            review.book.publisher.name  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_prefetched_and_used(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.filter(bio__isnull=False).prefetch_related(
+            "books__tags", "bio"
+        ):
+            author.bio  # noqa: B018
+            for book in author.books.all():
+                list(book.tags.all())
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_one_object_from_get_then_one_access(library):
+    with djperf.capture() as rec:
+        book = Book.objects.get(title="B00")
+        book.author  # noqa: B018
+        book.publisher  # noqa: B018
+        list(book.tags.all())
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_loop_over_one_row(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.filter(title="B00"):
+            book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_loop_over_no_rows(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.filter(title="nothing"):
+            book.author  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_a_cascade_delete(library):
+    with djperf.capture() as rec:
+        Author.objects.all().delete()
+    assert rec.findings == []
+
+
+def test_not_bulk_operations(library):
+    with djperf.capture() as rec:
+        books = list(Book.objects.all())
+        for book in books:
+            book.title = book.title + "!"
+        Book.objects.bulk_update(books, ["title"])
+        Tag.objects.bulk_create([Tag(name=f"new {i}") for i in range(20)])
+        Book.objects.in_bulk([b.pk for b in books])
+    assert rec.findings == []
+
+
+def test_not_a_relation_assigned_in_memory(library):
+    publisher = Publisher.objects.first()
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.publisher = publisher
+            book.publisher.name  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_counts_on_a_related_manager(library):
+    # count() per row is a repeated query, not a relation loaded one at a time.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            author.books.count()
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_the_same_instance_twice(library):
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        book.author  # noqa: B018
+        book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_djangos_own_content_type_lookups(library):
+    ContentType.objects.clear_cache()
+    with djperf.capture() as rec:
+        for model in (Book, Author, Tag, Note, Review):
+            ContentType.objects.get_for_model(model)
+    assert rec.findings == []
+
+
+@pytest.mark.skipif(not SIX_ONE, reason="fetch modes need Django 6.1")
+def test_not_fetch_raise(library):
+    from django.core.exceptions import FieldFetchBlocked
+    from django.db.models import FETCH_RAISE
+
+    with djperf.capture() as rec:
+        for book in Book.objects.fetch_mode(FETCH_RAISE):
+            with pytest.raises(FieldFetchBlocked):
+                book.author  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_a_deferred_field(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.only("title"):
+            book.summary  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_bypassed_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.prefetch_related("books"):
+            list(author.books.filter(title__startswith="B"))
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_when_django_alone_would_not_query(library):
+    with CaptureQueriesContext(connection) as bare:
+        [r.book.title for r in Review.objects.select_related("book")]
+    with djperf.capture() as rec:
+        [r.book.title for r in Review.objects.select_related("book")]
+    assert len(bare.captured_queries) == 1
+    assert rec.findings == []
+
+
+def test_not_only_the_first_row(library):
+    with djperf.capture() as rec:
+        for index, book in enumerate(Book.objects.all()):
+            if index == 0:
+                book.author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_iterator_with_select_related_used(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.select_related("author").iterator(chunk_size=2):
+            book.author.name  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_one_row_from_each_of_several_lines(library):
+    with djperf.capture() as rec:
+        Book.objects.get(title="B00").author  # noqa: B018
+        Book.objects.get(title="B10").author  # noqa: B018
+        Book.objects.get(title="B20").author  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_one_instance_loaded_twice(library):
+    with djperf.capture() as rec:
+        book = Book.objects.get(title="B00")
+        for _ in range(2):
+            list(book.tags.all())
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_prefetch_related_objects_then_used(library):
+    from django.db.models import prefetch_related_objects
+
+    with djperf.capture() as rec:
+        books = list(Book.objects.all())
+        prefetch_related_objects(books, "author", "tags")
+        for book in books:
+            book.author.name  # noqa: B018
+            list(book.tags.all())
+    assert rec.findings == []
+
+
+def test_not_a_prefetch_object_with_its_queryset_used(library):
+    with djperf.capture() as rec:
+        authors = Author.objects.prefetch_related(
+            Prefetch("books", queryset=Book.objects.select_related("publisher"))
+        )
+        for author in authors:
+            for book in author.books.all():
+                book.publisher.name  # noqa: B018
+    assert rec.findings == []
+
+
+def test_not_a_parent_link_built_in_memory(library):
+    from tests.testapp.models import Edition
+
+    for i in range(3):
+        Edition.objects.create(title=f"E{i}", author=Author.objects.first(), year=2000 + i)
+    with djperf.capture() as rec:
+        for edition in Edition.objects.all():
+            edition.book_ptr  # noqa: B018
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_refined_manager_on_one_instance(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        list(author.books.filter(title__startswith="B"))
+        author.books.first()
+    assert rec.findings == []
+
+
+def test_not_a_prefetch_object_for_the_refinement_then_used(library):
+    with djperf.capture() as rec:
+        authors = Author.objects.prefetch_related(
+            Prefetch("books", queryset=Book.objects.order_by("-title"), to_attr="selected_books")
+        )
+        for author in authors:
+            author.selected_books[:1]
+    assert rec.findings == []
+
+
+def test_not_a_manager_queryset_evaluated_as_handed_out(library):
+    # iterator() and all() evaluate the manager's own queryset: plain prefetch fits.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.iterator())
+    assert one(rec).fix.method == "prefetch_related"
+
+
+def test_not_values_loops(library):
+    with djperf.capture() as rec:
+        for row in Book.objects.values("title", "author__name"):
+            row["author__name"]
+    assert rec.findings == []
+
+
+def test_not_select_related_and_prefetch_related_together_then_used(library):
+    with djperf.capture() as rec:
+        books = Book.objects.select_related("author", "publisher").prefetch_related(
+            "tags", "chapter_set"
+        )
+        seen = [
+            (
+                book.author.name,
+                book.publisher.name,
+                len(book.tags.all()),
+                len(book.chapter_set.all()),
+            )
+            for book in books
+        ]
+    assert len(seen) == 6
+    assert {row[2:] for row in seen} == {(2, 2)}
+    assert len(rec.queries) == 3
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_the_foreign_key_id_column(library):
+    # book.author_id is a column of the row: reading it never queries.
+    with djperf.capture() as rec:
+        author_ids = {book.author_id for book in Book.objects.all()}
+    assert len(author_ids) == 3
+    assert len(rec.queries) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_null_foreign_key(library):
+    # A null foreign key is known to be None without a query.
+    author = Author.objects.get(name="nobody")
+    for i in range(3):
+        Book.objects.create(title=f"self-published {i}", author=author, publisher=None)
+    with djperf.capture() as rec:
+        publishers = [book.publisher for book in Book.objects.filter(publisher__isnull=True)]
+    assert publishers == [None, None, None]
+    assert len(rec.queries) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_the_parent_read_back_through_a_prefetched_reverse_relation(library):
+    # Django sets book.author on the books it prefetched through author.books.
+    with djperf.capture() as rec:
+        pairs = [
+            (author.name, book.author.name)
+            for author in Author.objects.prefetch_related("books")
+            for book in author.books.all()
+        ]
+    assert len(pairs) == 6
+    assert all(name == back for name, back in pairs)
+    assert len(rec.queries) == 2
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_the_parent_read_back_through_a_related_manager(library):
+    with djperf.capture() as rec:
+        author = Author.objects.get(name="A0")
+        names = [book.author.name for book in author.books.all()]
+    assert names == ["A0", "A0"]
+    assert len(rec.queries) == 2
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_an_outer_instances_relation_read_inside_a_loop(library):
+    # The loop is over chapters; the relation read is the one book's, loaded once.
+    from tests.testapp.models import Chapter
+
+    with djperf.capture() as rec:
+        book = Book.objects.get(title="B00")
+        rows = [(chapter.title, book.author.name) for chapter in Chapter.objects.filter(book=book)]
+    assert rows == [("c0", "A0"), ("c1", "A0")]
+    assert len(rec.queries) == 3
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_list_of_single_rows_from_different_querysets(library):
+    # Each queryset loads one book; each book's author is loaded once.
+    with djperf.capture() as rec:
+        books = [
+            Book.objects.filter(author__name="A0").order_by("title").first(),
+            Book.objects.filter(publisher__name="P1").order_by("-title").first(),
+            Book.objects.get(title="B10"),
+        ]
+        names = [book.author.name for book in books]
+    assert names == ["A0", "A2", "A1"]
+    assert len(rec.queries) == 6
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_list_from_two_querysets_prefetched_together(library):
+    from django.db.models import prefetch_related_objects
+
+    with djperf.capture() as rec:
+        books = [
+            *Book.objects.filter(title__endswith="0"),
+            *Book.objects.filter(title__endswith="1"),
+        ]
+        prefetch_related_objects(books, "author", "tags")
+        rows = [(book.author.name, len(book.tags.all())) for book in books]
+    assert len(rows) == 6
+    assert {name for name, _ in rows} == {"A0", "A1", "A2"}
+    assert len(rec.queries) == 4
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_queryset_iterated_twice_from_its_result_cache(library):
+    with djperf.capture() as rec:
+        books = Book.objects.select_related("author")
+        first = [book.author.name for book in books]
+        again = [book.author.name for book in books]
+    assert first == again
+    assert len(first) == 6
+    assert len(rec.queries) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_paginated_page_with_select_related(library):
+    from django.core.paginator import Paginator
+
+    with djperf.capture() as rec:
+        paginator = Paginator(Book.objects.select_related("author").order_by("title"), 4)
+        names = [book.author.name for book in paginator.page(1)]
+    assert names == ["A0", "A0", "A1", "A1"]
+    assert len(rec.queries) == 2  # the count and the page
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_template_loop_over_select_related(library):
+    template = Template("{% for book in books %}{{ book.author.name }};{% endfor %}")
+    with djperf.capture() as rec:
+        rendered = template.render(
+            Context({"books": Book.objects.select_related("author").order_by("title")})
+        )
+    assert rendered == "A0;A0;A1;A1;A2;A2;"
+    assert len(rec.queries) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_an_async_loop_with_select_related(library):
+    async def view():
+        async with djperf.capture() as rec:
+            names = [
+                book.author.name
+                async for book in Book.objects.select_related("author").order_by("title")
+            ]
+        return rec, names
+
+    rec, names = async_to_sync(view)()
+    assert names == ["A0", "A0", "A1", "A1", "A2", "A2"]
+    assert len(rec.queries) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_generic_relation_prefetched_and_used(library):
+    ContentType.objects.get_for_model(Book)
+    with djperf.capture() as rec:
+        texts = [
+            note.text
+            for book in Book.objects.prefetch_related("notes")
+            for note in book.notes.all()
+        ]
+    assert len(texts) == 6
+    assert len(rec.queries) == 2
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_an_annotation_read_instead_of_the_relation(library):
+    from django.db.models import F
+
+    with djperf.capture() as rec:
+        books = Book.objects.annotate(author_name=F("author__name")).order_by("title")
+        names = [book.author_name for book in books]
+    assert names == ["A0", "A0", "A1", "A1", "A2", "A2"]
+    assert len(rec.queries) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+# The Django admin's changelist.
+
+
+def test_not_the_optimized_model_admin(staff):
+    with djperf.capture() as rec:
+        response = page(staff, "/optimized/testapp/book/")
+    assert b"B00" in response.content
+    assert rec.findings == []
+
+
+def test_not_a_column_django_joins_itself(staff):
+    # "author" in list_display: Django's changelist selects it.
+    with djperf.capture() as rec:
+        page(staff, "/admin/testapp/book/")
+    assert sorted(f.field for f in of(rec, "n-plus-one")) == ["publisher", "tags"]
+
+
+def test_not_the_instances_a_deletion_collects(library):
+    # The collector evaluates the chapters for their signal: a handler that
+    # reads chapter.book has no queryset of the user's to fix.
+    from django.db.models.signals import pre_delete
+
+    from tests.testapp.models import Chapter
+
+    def read_book(sender, instance, **kwargs):
+        instance.book.title  # noqa: B018
+
+    pre_delete.connect(read_book, sender=Chapter)
+    try:
+        with djperf.capture() as rec:
+            Book.objects.filter(title__startswith="B0").delete()
+    finally:
+        pre_delete.disconnect(read_book, sender=Chapter)
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_prefetch_related_objects_of_all_the_objects_at_once(library):
+    from django.db.models import prefetch_related_objects
+
+    authors = list(Author.objects.all())
+    with djperf.capture() as rec:
+        prefetch_related_objects(authors, "books")
+        [book.title for author in authors for book in author.books.all()]
+    assert len(rec.queries) == 1
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_prefetch_related_objects_of_two_objects_fetched_apart(library):
+    # Two single objects from two lines: two querysets, one prefetch each.
+    from django.db.models import prefetch_related_objects
+
+    first, second = Author.objects.order_by("pk").values_list("pk", flat=True)[:2]
+    with djperf.capture() as rec:
+        prefetch_related_objects([Author.objects.get(pk=first)], "books")
+        prefetch_related_objects([Author.objects.get(pk=second)], "books")
+    assert of(rec, "n-plus-one") == []
+
+
+def test_not_a_querysets_own_prefetch_of_one_row(library):
+    with djperf.capture() as rec:
+        author = Author.objects.prefetch_related("books").get(name="A0")
+        titles = [book.title for book in author.books.all()]
+    assert len(titles) == 2
+    assert rec.lazy_loads == []
+    assert of(rec, "n-plus-one") == []

@@ -1,0 +1,306 @@
+"""repeated-query: one statement per value, from one line."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection, transaction
+
+import djperf
+from tests.helpers import line, of
+from tests.testapp.models import Author, Book, Review, Tag
+
+pytestmark = pytest.mark.django_db
+HERE = __file__
+
+
+# -- must flag ---------------------------------------------------------------------
+
+
+def test_get_in_a_loop(library):
+    ids = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        for pk in ids:
+            Book.objects.get(pk=pk)  # get-in-loop
+    [finding] = of(rec, "repeated-query")
+    assert (finding.model, finding.count) == ("testapp.Book", 6)
+    assert finding.fix.method == "in_bulk"
+    assert finding.fix.text == "Book.objects.in_bulk(ids)"
+    assert str(finding.location) == line(HERE, "get-in-loop")
+
+
+def test_filter_by_another_column_in_a_loop(library):
+    # A unique column: its first row is its only row, filter(__in) reads no more.
+    from tests.testapp.models import Bio
+
+    author_ids = [*Author.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for author_id in author_ids:
+            Bio.objects.filter(author_id=author_id).first()
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == "Bio.objects.filter(author_id__in=values)"
+
+
+def test_the_first_row_per_value_of_a_column_that_is_not_unique(library):
+    # filter(name__in=...) would read every row of each name, not the first.
+    with djperf.capture() as rec:
+        for name in ("A0", "A1", "A2", "nobody", "x", "y"):
+            Author.objects.filter(name=name).first()
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "first_per_value"
+    assert finding.fix.text.startswith("the first row per name in one query: a Window(")
+
+
+def test_the_loops_other_filters_stay_in_the_batched_query(library):
+    pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for pk in pks:
+            list(Book.objects.filter(author_id=pk, title__startswith="B"))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == (
+        "Book.objects.filter(author_id__in=values, <the loop's filter on title>)"
+    )
+    with djperf.capture() as rec:
+        for pk in pks:
+            list(Review.objects.filter(book_id=pk, rating__gt=0))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == "Review.objects.filter(book_id__in=values, rating__gt=...)"
+
+
+def test_repeated_query_names_the_loop_queryset(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():  # loop-origin
+            Author.objects.get(pk=book.author_id)
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.origin) == line(HERE, "loop-origin")
+
+
+def test_aget_in_an_async_for(library):
+    async def view():
+        async with djperf.capture() as rec:
+            async for book in Book.objects.all():
+                await Author.objects.aget(pk=book.author_id)  # aget-in-loop
+        return rec
+
+    rec = async_to_sync(view)()
+    [finding] = of(rec, "repeated-query")
+    assert finding.count == 6
+    assert str(finding.location) == line(HERE, "aget-in-loop")
+
+
+def test_a_count_per_row_is_counted_in_the_parents_query(library):
+    with djperf.capture() as rec:
+        counts = [book.chapter_set.count() for book in Book.objects.all()]
+    assert counts == [2] * 6
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "annotate"
+    assert finding.fix.text.startswith("Book.objects.annotate(chapter_count=Count('chapter'))")
+
+
+def test_an_existence_test_per_row_is_an_exists_annotation(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.reviews.exists()
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith(
+        "Book.objects.annotate(has_reviews=Exists(Review.objects.filter(book=OuterRef('pk'))))"
+    )
+
+
+def test_a_many_to_many_count_or_test_per_row_is_annotated_by_its_name(library):
+    books = list(Book.objects.all())
+    tags = list(Tag.objects.all()) * 2
+    with djperf.capture() as rec:
+        for book in books:
+            book.tags.count()
+        for book in books:
+            book.tags.exists()
+        for tag in tags:
+            tag.books.count()
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts == [
+        "Book.objects.annotate(has_tags=Exists(Book.tags.through.objects.filter("
+        "book=OuterRef('pk'))))  # then read .has_tags",
+        "Book.objects.annotate(tags_count=Count('tags'))  # then read .tags_count",
+        "Tag.objects.annotate(books_count=Count('books'))  # then read .books_count",
+    ]
+
+
+def test_a_filter_on_a_joined_column_names_the_path(library):
+    names = [author.name for author in Author.objects.all()] * 2
+    with djperf.capture() as rec:
+        for name in names:
+            Book.objects.filter(author__name=name).first()
+        for name in names:
+            Book.objects.filter(author__name=name).count()
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts == [
+        "Book.objects.filter(author__name__in=values)",
+        "Book.objects.filter(author__name__in=values).values('author__name')"
+        ".annotate(count=Count('pk'))  # one count per value",
+    ]
+
+
+def test_a_filtered_count_per_row_keeps_its_filter(library):
+
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            Review.objects.filter(book=book, rating__gte=1).count()
+    [finding] = of(rec, "repeated-query")
+    assert "Count('reviews', filter=Q(reviews__...))" in finding.fix.text
+
+
+def test_values_of_a_many_to_many_per_row_are_prefetched(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(book.tags.values_list("name", flat=True))
+        for tag in Tag.objects.all():
+            for _ in range(5):
+                list(tag.books.values_list("title", flat=True))
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts == [
+        "Book.objects.prefetch_related('tags')  # then read obj.tags.all()",
+        "Tag.objects.prefetch_related('books')  # then read obj.books.all()",
+    ]
+
+
+def test_an_auto_created_through_table_is_named_through_its_field(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            list(Book.tags.through.objects.filter(book=book))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == "Book.tags.through.objects.filter(book_id__in=values)"
+
+
+def test_a_lock_per_row_is_one_lock_query(library):
+    if not connection.features.has_select_for_update:
+        pytest.skip(f"{connection.vendor} has no SELECT ... FOR UPDATE")
+    ids = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec, transaction.atomic():
+        for pk in ids:
+            Book.objects.select_for_update().get(pk=pk)
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "select_for_update"
+    assert finding.fix.text.startswith("Book.objects.select_for_update().filter(pk__in=ids)")
+
+
+def test_a_get_per_call_of_a_test_loop_is_the_tests(library):
+    from tests import as_tests
+
+    pks = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        as_tests.call_each(lambda pk: Book.objects.get(pk=pk), pks)
+    [finding] = of(rec, "repeated-query")
+    assert finding.in_tests and finding.severity == "info"
+    assert str(finding.location) == line("tests/as_tests.py", "the-test-loop")
+    assert finding.count == 6
+
+
+# -- must not flag -----------------------------------------------------------------
+
+
+def test_repeated_not_counts_already_annotated(library):
+    from django.db.models import Count
+
+    with djperf.capture() as rec:
+        books = Book.objects.annotate(chapter_count=Count("chapter"))
+        counts = [book.chapter_count for book in books]
+    assert counts == [2] * 6
+    assert rec.findings == []
+
+
+def test_repeated_not_values_read_from_a_prefetch(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.prefetch_related("tags"):
+            [tag.name for tag in book.tags.all()]
+    assert rec.findings == []
+
+
+def test_repeated_not_one_lock_query(library):
+    ids = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec, transaction.atomic():
+        list(Book.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    assert rec.findings == []
+
+
+def test_repeated_not_pages_of_a_paginator(library):
+    from django.core.paginator import Paginator
+
+    with djperf.capture() as rec:
+        pages = Paginator(Book.objects.order_by("pk"), 1)
+        titles = [book.title for number in pages.page_range for book in pages.page(number)]
+    assert len(titles) == 6
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_keyset_batches(library):
+    with djperf.capture() as rec:
+        last, seen = 0, 0
+        while batch := list(Book.objects.filter(pk__gt=last).order_by("pk")[:1]):
+            last, seen = batch[-1].pk, seen + 1
+    assert seen == 6
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_get_or_create(library):
+    with djperf.capture() as rec:
+        for i in range(6):
+            Tag.objects.get_or_create(name=f"t{i % 3}")
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_one_count_per_parent_below_the_threshold(library):
+    with djperf.capture() as rec:
+        [author.books.count() for author in Author.objects.all()]
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_below_the_threshold(library):
+    with djperf.capture() as rec:
+        for pk in list(Book.objects.values_list("pk", flat=True))[:4]:
+            Book.objects.get(pk=pk)
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_when_the_values_are_the_same(library):
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        for _ in range(6):
+            Book.objects.get(pk=book.pk)
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_from_different_lines(library):
+    pks = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        Book.objects.get(pk=pks[0])
+        Book.objects.get(pk=pks[1])
+        Book.objects.get(pk=pks[2])
+        Book.objects.get(pk=pks[3])
+        Book.objects.get(pk=pks[4])
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_the_queries_of_an_n_plus_one(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.author  # noqa: B018
+    assert of(rec, "repeated-query") == []
+
+
+def test_repeated_not_savepoints(library):
+    with djperf.capture() as rec:
+        for i in range(8):
+            with transaction.atomic():
+                Tag.objects.create(name=f"x{i}")
+    assert of(rec, "repeated-query") == []
+
+
+def test_not_a_lookup_per_request(library, client, settings):
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    pks = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        for pk in pks:
+            assert client.get(f"/books/{pk}/").status_code == 200
+    assert len({q.request for q in rec.queries}) == 6
+    assert of(rec, "repeated-query") == []

@@ -1,0 +1,530 @@
+"""write-in-loop: per-row writes, counted per operation."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+import djperf
+from tests.helpers import line, of
+from tests.testapp.models import Author, Book, Publisher, Tag
+
+pytestmark = pytest.mark.django_db
+HERE = __file__
+
+
+def _sent(rec, verb):
+    """The statements of the capture that start with `verb` (INSERT, UPDATE...)."""
+    return [q for q in rec.queries if q.sql.lstrip().upper().startswith(verb)]
+
+
+# -- must flag ---------------------------------------------------------------------
+
+
+def test_create_in_a_loop(library):
+    with djperf.capture() as rec:
+        for i in range(5):
+            Tag.objects.create(name=f"new {i}")  # create-in-loop
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Tag", 5)
+    assert finding.fix.method == "bulk_create"
+    assert finding.fix.text == "Tag.objects.bulk_create(objs)"
+    assert str(finding.location) == line(HERE, "create-in-loop")
+
+
+def test_save_in_a_loop_names_the_fields(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.title = book.title.upper()
+            book.save(update_fields=["title"])
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "bulk_update"
+    assert finding.fix.text == "Book.objects.bulk_update(objs, ['title'])"
+
+
+def test_full_save_in_a_loop(library):
+    with djperf.capture() as rec:
+        for publisher in Publisher.objects.all():
+            publisher.save()
+        for author in Author.objects.all():
+            author.save()
+    [finding] = of(rec, "write-in-loop")
+    assert finding.model == "testapp.Author"
+    assert finding.fix.text == "Author.objects.bulk_update(objs, ['name'])"
+
+
+def test_delete_in_a_loop_is_one_finding_despite_cascades(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.delete()  # delete-in-loop
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Book", 6)
+    assert finding.fix.text == "Book.objects.filter(pk__in=ids).delete()"
+    assert str(finding.location) == line(HERE, "delete-in-loop")
+
+
+def test_many_to_many_set_in_a_loop(library):
+    tags = list(Tag.objects.all())
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.tags.set(tags)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.model == "testapp.Book_tags"
+    assert finding.fix.text.startswith("Book.tags.through.objects.bulk_create(")
+    assert "Book.tags rows" in finding.message
+
+
+def test_queryset_update_in_a_loop(library):
+    with djperf.capture() as rec:
+        for i, book in enumerate(Book.objects.all()):
+            Book.objects.filter(title=book.title).update(summary=str(i))
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "update"
+
+
+def test_create_user_in_a_loop_is_the_users_write(library):
+    # django.contrib.auth's manager is not bookkeeping: it writes the user's rows.
+    from django.contrib.auth.models import User
+
+    with djperf.capture() as rec:
+        for i in range(4):
+            User.objects.create_user(f"new{i}")  # create-user
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("auth.User", 4)
+    assert str(finding.location) == line(HERE, "create-user")
+
+
+def test_update_keyed_by_a_foreign_key_is_no_bulk_update(library):
+    # "author_id = %s" is not the primary key: bulk_update would not do it.
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            Book.objects.filter(author_id=author.pk).update(summary="x")
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "update"
+
+
+def test_many_to_many_remove_in_a_loop_deletes_through_rows(library):
+    tag = Tag.objects.get(name="t0")
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.tags.remove(tag)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "delete"
+    assert finding.fix.text.startswith("Book.tags.through.objects.filter(")
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["creating", "existing"])
+def test_get_or_create_in_a_loop_is_one_finding(library, existing):
+    names = [f"t{i}" if existing else f"new {i}" for i in range(3)] * 2
+    with djperf.capture() as rec:
+        for name in names:
+            Tag.objects.get_or_create(name=name)  # goc-in-loop
+    assert [f.rule for f in rec.findings] == ["write-in-loop"]
+    [finding] = rec.findings
+    assert finding.count == 6
+    assert finding.fix.method == "bulk_create"
+    assert "in_bulk" in finding.fix.text
+    assert str(finding.location) == line(HERE, "goc-in-loop")
+
+
+def test_writes_of_a_delete_signal_handler_are_the_handlers(library):
+    from django.db.models.signals import post_delete
+
+    from tests.testapp.models import Chapter
+
+    def log_deletion(sender, instance, **kwargs):
+        Tag.objects.create(name=f"deleted {instance.pk}")  # handler-write
+
+    post_delete.connect(log_deletion, sender=Chapter)
+    try:
+        with djperf.capture() as rec:
+            Book.objects.filter(title__startswith="B0").delete()
+    finally:
+        post_delete.disconnect(log_deletion, sender=Chapter)
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Tag", 4)
+    assert str(finding.location) == line(HERE, "handler-write")
+
+
+def test_bulk_create_of_one_object_per_row(library):
+    with djperf.capture() as rec:
+        for i in range(5):
+            Tag.objects.bulk_create([Tag(name=f"one {i}")])  # bulk-of-one
+    [finding] = of(rec, "write-in-loop")
+    assert (finding.model, finding.count) == ("testapp.Tag", 5)
+    assert finding.fix.text == "Tag.objects.bulk_create(objs)"
+    assert str(finding.location) == line(HERE, "bulk-of-one")
+
+
+def test_bulk_update_of_one_object_per_row(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            book.title += "!"
+            Book.objects.bulk_update([book], ["title"])
+    [finding] = of(rec, "write-in-loop")
+    assert finding.count == 6
+    assert finding.fix.text == "Book.objects.bulk_update(objs, ['title'])"
+
+
+def test_a_test_loop_of_calls_that_write_once_each_is_the_tests(library):
+    # A test calls the application's notify-like method once per item; each
+    # call writes one row: the loop is the test's, no bulk form fits the model.
+    from tests import as_tests
+
+    def notify(number):
+        Tag.objects.create(name=f"note {number}")  # notify-write
+
+    with djperf.capture() as rec:
+        as_tests.call_each(notify, range(5))
+    [finding] = of(rec, "write-in-loop")
+    assert finding.in_tests and finding.severity == "info"
+    assert str(finding.location) == line("tests/as_tests.py", "the-test-loop")
+    assert finding.fix is None
+    assert line(HERE, "notify-write") in finding.message
+    assert Tag.objects.filter(name__startswith="note ").count() == 5
+
+
+def test_one_call_from_a_test_that_loops_is_the_applications(library):
+    from tests import as_tests
+
+    with djperf.capture() as rec:
+        as_tests.call_once(lambda: [Tag.objects.create(name=f"t{n}") for n in range(4)])
+    [finding] = of(rec, "write-in-loop")
+    assert not finding.in_tests and finding.severity == "warning"
+    assert finding.fix.method == "bulk_create"
+
+
+# -- must flag: fixes that keep what the per-row writes did -----------------------------
+
+
+def test_no_bulk_code_for_a_model_whose_save_does_work(library):
+    from tests.testapp.models import SluggedTag
+
+    with djperf.capture() as rec:
+        for name in (" Red", "Green ", "BLUE"):
+            SluggedTag.objects.create(name=name)  # slugged-create
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "bulk_create"
+    # The rows were saved as SluggedTags: its save() is the one bulk_create skips.
+    assert finding.fix.text == (
+        "SluggedTag.objects.bulk_create(objs) would skip SluggedTag.save(): run what they "
+        "do for all the rows at once after the bulk call, or keep one write per row"
+    )
+    assert sorted(
+        SluggedTag.objects.filter(name__in=["red", "green", "blue"]).values_list("name", flat=True)
+    ) == ["blue", "green", "red"]
+
+
+def test_no_bulk_code_when_save_signals_would_be_skipped(library):
+    from django.db.models.signals import post_save
+
+    seen = []
+
+    def audit(sender, instance, created, **kwargs):
+        seen.append(instance.name)
+
+    post_save.connect(audit, sender=Tag)
+    try:
+        with djperf.capture() as rec:
+            for name in ("a", "b", "c"):
+                Tag.objects.create(name=name)
+    finally:
+        post_save.disconnect(audit, sender=Tag)
+    [finding] = of(rec, "write-in-loop")
+    assert seen == ["a", "b", "c"]
+    assert finding.fix.text.startswith("Tag.objects.bulk_create(objs) would skip the post_save ")
+    assert "SluggedTag" not in finding.fix.text  # plain Tags: not the proxy's save()
+    assert "test_no_bulk_code_when_save_signals_would_be_skipped.<locals>.audit" in finding.fix.text
+
+
+def test_the_same_row_saved_in_a_loop_is_saved_once(library):
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        for number in range(3):
+            book.title = f"draft {number}"
+            book.save(update_fields=["title"])  # same-row
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "save"
+    assert finding.fix.text.startswith("change book in the loop and save it once after it")
+
+
+def test_a_queryset_delete_keeps_the_delete_signals(library):
+    # QuerySet.delete() still sends pre_delete and post_delete per object:
+    # offered as code even with a receiver.
+    from django.db.models.signals import pre_delete
+
+    def note(sender, instance, **kwargs):
+        pass
+
+    pre_delete.connect(note, sender=Tag)
+    try:
+        with djperf.capture() as rec:
+            for tag in list(Tag.objects.all()):
+                tag.delete()
+    finally:
+        pre_delete.disconnect(note, sender=Tag)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text == "Tag.objects.filter(pk__in=ids).delete()"
+
+
+def test_writes_a_receiver_makes_inside_another_models_save_are_its_own(library):
+    # A post_save receiver of Book creates a Tag: the Tag inserts run inside
+    # Book.save(), but bulk_create of Tags skips no Tag.save().
+    from django.db.models.signals import post_save
+
+    def tag_it(sender, instance, **kwargs):
+        Tag.objects.create(name=f"about {instance.title}")  # receiver-write
+
+    post_save.connect(tag_it, sender=Book)
+    try:
+        books = list(Book.objects.all()[:3])
+        with djperf.capture() as rec:
+            for book in books:
+                book.save(update_fields=["title"])
+    finally:
+        post_save.disconnect(tag_it, sender=Book)
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Tag"]
+    assert finding.fix.text == "Tag.objects.bulk_create(objs)"
+
+
+def test_writes_a_third_party_library_makes_get_a_fix_about_the_call(library, settings, tmp_path):
+    import sys
+
+    package = tmp_path / "thumbs"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from tests.testapp.models import Tag\n"
+        "def remember(name):\n"
+        "    return Tag.objects.create(name=name)\n"
+    )
+    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [str(tmp_path)]}
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import thumbs
+
+        with djperf.capture() as rec:
+            for name in ("a", "b", "c"):
+                thumbs.remember(name)  # library-call
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("thumbs", None)
+    [finding] = of(rec, "write-in-loop")
+    assert str(finding.location) == line(HERE, "library-call")
+    assert finding.fix.method == "call_once"
+    assert finding.fix.text.startswith(
+        f"the inserts are thumbs's, one per call at {finding.location}: call it once"
+    )
+    assert {q.via for q in rec.queries if q.fingerprint.startswith("INSERT")} == {"thumbs"}
+
+
+def test_a_helper_called_in_a_loop(library):
+    # The helper's write, called from one line of a loop: one write per row.
+    books = list(Book.objects.order_by("pk")[:3])
+    with djperf.capture() as rec:
+        for number, book in enumerate(books):
+            _retitle(book, f"title {number}")  # helper-loop
+    [finding] = of(rec, "write-in-loop")
+    assert finding.count == 3
+
+
+# -- must not flag -----------------------------------------------------------------
+
+
+def test_not_a_get_or_create_per_distinct_line(library):
+    with djperf.capture() as rec:
+        Tag.objects.get_or_create(name="one")
+        Tag.objects.get_or_create(name="two")
+        Tag.objects.update_or_create(name="three", defaults={"name": "three"})
+    assert rec.findings == []
+
+
+def test_not_below_the_threshold(library):
+    with djperf.capture() as rec:
+        Tag.objects.create(name="one")
+        for i in range(2):
+            Tag.objects.create(name=f"two {i}")
+    assert of(rec, "write-in-loop") == []
+
+
+def test_not_bulk_create_of_one_object_twice(library):
+    with djperf.capture() as rec:
+        for i in range(2):
+            Tag.objects.bulk_create(objs=[Tag(name=f"one {i}")])
+    assert rec.findings == []
+
+
+def test_not_bulk_create_of_several_objects_per_call(library):
+    # Batches, if small ones (a generator's size is unknown: a batch too).
+    with djperf.capture() as rec:
+        for i in range(5):
+            Tag.objects.bulk_create([Tag(name=f"g {i}{j}") for j in range(3)])
+            Tag.objects.bulk_create(Tag(name=f"h {i}{j}") for j in range(1))
+    assert rec.findings == []
+
+
+def test_not_bulk_create(library):
+    with djperf.capture() as rec:
+        Tag.objects.bulk_create([Tag(name=f"bulk {i}") for i in range(50)], batch_size=5)
+    assert rec.findings == []
+
+
+def test_not_bulk_update(library):
+    books = list(Book.objects.all())
+    for book in books:
+        book.title += "!"
+    with djperf.capture() as rec:
+        Book.objects.bulk_update(books, ["title"], batch_size=1)
+    assert rec.findings == []
+
+
+def test_not_one_delete_with_many_cascades(library):
+    with djperf.capture() as rec:
+        Author.objects.all().delete()
+    assert rec.findings == []
+
+
+def test_not_one_queryset_update(library):
+    with djperf.capture() as rec:
+        Book.objects.update(summary="")
+    assert rec.findings == []
+
+
+def test_not_writes_to_different_tables(library):
+    with djperf.capture() as rec:
+        Tag.objects.create(name="a")
+        Publisher.objects.create(name="b")
+        Author.objects.create(name="c")
+    assert rec.findings == []
+
+
+def test_not_one_set_of_many_rows(library):
+    book = Book.objects.first()
+    with djperf.capture() as rec:
+        book.tags.set(list(Tag.objects.all()))
+    assert of(rec, "write-in-loop") == []
+
+
+def test_not_a_set_that_changes_nothing(library, caplog):
+    import logging
+
+    with caplog.at_level(logging.ERROR, logger="djperf"), djperf.capture() as rec:
+        for book in Book.objects.prefetch_related("tags"):
+            book.tags.set(list(book.tags.all()))
+    assert of(rec, "write-in-loop") == []
+    assert "internal error" not in caplog.text
+
+
+def test_not_one_row_per_model_from_one_line(library):
+    # One line in a loop, but each pass writes another table: nothing to batch.
+    with djperf.capture() as rec:
+        for model in (Tag, Publisher, Author):
+            model.objects.create(name="seed")
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "INSERT")) == 3
+    assert [m.objects.filter(name="seed").count() for m in (Tag, Publisher, Author)] == [1, 1, 1]
+
+
+def test_not_a_save_per_object_at_different_lines(library):
+    # Three UPDATEs of one table, each from a line of its own: no loop.
+    first, second, third = Book.objects.order_by("pk")[:3]
+    with djperf.capture() as rec:
+        first.title = "first"
+        first.save(update_fields=["title"])
+        second.summary = "second"
+        second.save(update_fields=["summary"])
+        third.publisher = None
+        third.save(update_fields=["publisher"])
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "UPDATE")) == 3
+    assert Book.objects.filter(title="first").count() == 1
+    assert Book.objects.filter(summary="second").count() == 1
+    assert Book.objects.filter(publisher=None).count() == 1
+
+
+def test_not_a_locked_row_saved_once(library):
+    with djperf.capture() as rec, transaction.atomic():
+        book = Book.objects.select_for_update().get(title="B00")
+        book.summary = "locked"
+        book.save(update_fields=["summary"])
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "UPDATE")) == 1
+    assert Book.objects.get(title="B00").summary == "locked"
+
+
+def test_not_bulk_update_in_chunks_of_several(library):
+    # A loop, but each call writes several rows: batches, if small ones.
+    books = list(Book.objects.order_by("pk"))
+    for book in books:
+        book.summary = "chunked"
+    with djperf.capture() as rec:
+        for start in range(0, len(books), 2):
+            Book.objects.bulk_update(books[start : start + 2], ["summary"])
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "UPDATE")) == 3
+    assert Book.objects.filter(summary="chunked").count() == 6
+
+
+def test_not_one_update_with_a_value_per_row(library):
+    # What a save() per row with its own value becomes: one UPDATE ... CASE.
+    from django.db.models import Case, Value, When
+
+    books = list(Book.objects.order_by("pk"))
+    with djperf.capture() as rec:
+        Book.objects.filter(pk__in=[book.pk for book in books]).update(
+            summary=Case(
+                *(When(pk=book.pk, then=Value(f"row {i}")) for i, book in enumerate(books))
+            )
+        )
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "UPDATE")) == 1
+    summaries = sorted(Book.objects.values_list("summary", flat=True))
+    assert summaries == [f"row {i}" for i in range(6)]
+
+
+def test_not_a_loop_that_writes_only_the_row_it_changes(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.order_by("pk"):
+            if book.title == "B11":
+                book.summary = "fixed"
+                book.save(update_fields=["summary"])
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "UPDATE")) == 1
+    assert Book.objects.get(title="B11").summary == "fixed"
+
+
+def test_not_creating_only_the_missing_rows_in_one_bulk_create(library):
+    # What a get_or_create() per name becomes: one read, one INSERT.
+    names = ["t0", "t1", "new a", "new b", "new c"]
+    with djperf.capture() as rec:
+        existing = set(Tag.objects.filter(name__in=names).values_list("name", flat=True))
+        Tag.objects.bulk_create([Tag(name=name) for name in names if name not in existing])
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "INSERT")) == 1
+    assert Tag.objects.filter(name__in=names).count() == 5
+
+
+def _retitle(book, title):
+    book.title = title
+    book.save(update_fields=["title"])
+
+
+def test_not_a_helper_called_from_different_lines(library):
+    # Three call sites, one save each: the helper's line sends three UPDATEs,
+    # but no loop runs it.
+    first, second, third = Book.objects.order_by("pk")[:3]
+    with djperf.capture() as rec:
+        _retitle(first, "one")
+        _retitle(second, "two")
+        _retitle(third, "three")
+    assert of(rec, "write-in-loop") == []
+    assert len(_sent(rec, "UPDATE")) == 3
+    assert Book.objects.filter(title__in=["one", "two", "three"]).count() == 3
+
+
+def test_not_one_write_per_post_over_several_requests(library, client, settings):
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    with djperf.capture() as rec:
+        for name in ("red", "green", "blue"):
+            assert client.post("/tags/", {"name": name}).status_code == 302
+    assert len([q for q in rec.queries if q.fingerprint.startswith("INSERT")]) == 3
+    assert of(rec, "write-in-loop") == []

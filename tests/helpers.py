@@ -1,0 +1,60 @@
+"""Helpers for tests that assert findings: pick a rule's, name a line, reach a page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db.models.query_utils import DeferredAttribute
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def of(rec, rule):
+    """The findings of one rule."""
+    return [finding for finding in rec.findings if finding.rule == rule]
+
+
+def line(path: str, marker: str) -> str:
+    """'tests/<...>/<file>:<n>' for the line of `path` ending with `# <marker>`:
+    how djperf shows that line (relative to the project root)."""
+    shown = Path(path).resolve().relative_to(ROOT)
+    with open(path) as source:
+        for number, text in enumerate(source, start=1):
+            if text.rstrip().endswith(f"# {marker}"):
+                return f"{shown}:{number}"
+    raise AssertionError(f"no line ends with # {marker}")
+
+
+# A wide column's value: 25 rows of it (the shelf fixture) are 75 kB, over
+# unused-column's 32 kB default.
+LONG = "x" * 3000
+
+
+def watched() -> bool:
+    """Whether unused-column's read watching is on for Book.summary."""
+    from tests.testapp.models import Book
+
+    return type(Book.__dict__["summary"]) is not DeferredAttribute
+
+
+def site(upstream, number):
+    """A page of the rivers stand-in (the upstream fixture)."""
+    return f"{upstream}/nwis/iv/?format=json&sites={number}"
+
+
+ADMIN = "tests/testapp/admin_site.py"
+
+
+def class_line(name: str) -> str:
+    """'tests/testapp/admin_site.py:<n>' for the line that defines class `name`."""
+    with open(ROOT / ADMIN) as source:
+        for number, text in enumerate(source, start=1):
+            if text.startswith(f"class {name}("):
+                return f"{ADMIN}:{number}"
+    raise AssertionError(name)
+
+
+def page(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    return response
