@@ -127,6 +127,15 @@ def upstream():
 
 
 @pytest.fixture
+def fakelib(settings):
+    """tests/fakelib is a third-party package for this test (LIBRARY_PATHS)."""
+    settings.DJPERF = {
+        **settings.DJPERF,
+        "LIBRARY_PATHS": [os.path.abspath(os.path.join(os.path.dirname(__file__), "fakelib"))],
+    }
+
+
+@pytest.fixture
 def empty_cache():
     """Django's default cache, emptied around the test."""
     cache.clear()

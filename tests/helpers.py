@@ -45,12 +45,13 @@ def site(upstream, number):
 ADMIN = "tests/testapp/admin_site.py"
 
 
-def class_line(name: str) -> str:
-    """'tests/testapp/admin_site.py:<n>' for the line that defines class `name`."""
-    with open(ROOT / ADMIN) as source:
+def class_line(name: str, path: str = ADMIN) -> str:
+    """'tests/testapp/admin_site.py:<n>' (or `path`'s) for the line that
+    defines class `name`."""
+    with open(ROOT / path) as source:
         for number, text in enumerate(source, start=1):
             if text.startswith(f"class {name}("):
-                return f"{ADMIN}:{number}"
+                return f"{path}:{number}"
     raise AssertionError(name)
 
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("books/<int:pk>/", views.book_detail, name="book-detail"),
     path("first/", views.first_book, name="first-book"),
     path("tags/", views.add_tag, name="add-tag"),
+    path("feed/", views.BookFeed.as_view(), name="book-feed"),
 ]

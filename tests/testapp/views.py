@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from tests.fakelib.feeds import FeedView
 from tests.testapp.models import Book, Tag
 
 
@@ -25,3 +26,8 @@ def first_book(request: HttpRequest) -> HttpResponse:
 def add_tag(request: HttpRequest) -> HttpResponse:
     Tag.objects.create(name=request.POST["name"])  # tag-create
     return redirect("book-list")
+
+
+class BookFeed(FeedView):
+    model = Book
+    fields = ("title", "author.name")

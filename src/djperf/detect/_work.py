@@ -56,11 +56,22 @@ def judge(
     threshold: int,
     drive_of: Callable[[E], Drive | None],
     size: Callable[[list[E]], int] = len,
+    *,
+    library_call_of: Callable[[E], int | None] | None = None,
 ) -> Repetition[E] | None:
     """The repetition in `group` (events of one request, or outside requests),
     or None when there is none: `size` of the events of one call from test
     code reaches `threshold` (the application repeats), or only all calls
-    together do (the test repeats)."""
+    together do (the test repeats).
+
+    With `library_call_of`, work that a third-party package repeated inside
+    one call from the user's code (sorl-thumbnail's get_thumbnail() reading
+    and writing its key-value store twice) is no repetition: the user called
+    once and cannot change what the call does inside. Rules whose fix is the
+    user's own query (n-plus-one: the queryset a serializer walks) do not
+    pass it."""
+    if library_call_of is not None and _one_library_call(group, library_call_of):
+        return None
     calls: dict[object, list[E]] = defaultdict(list)
     for event in group:
         drive = drive_of(event)
@@ -74,6 +85,11 @@ def judge(
         return None
     lines = Counter(drive.location for event in group if (drive := drive_of(event)) is not None)
     return Repetition(group, True, lines.most_common(1)[0][0] if lines else None)
+
+
+def _one_library_call(group: list[E], library_call_of: Callable[[E], int | None]) -> bool:
+    first = library_call_of(group[0])
+    return first is not None and all(library_call_of(event) == first for event in group)
 
 
 def in_test_code(location: Location | None) -> bool:

@@ -95,6 +95,8 @@ class Query:
     via: str | None = None
     # For a write, the user line that called the function `location` is in.
     caller: Location | None = None
+    # With `via`, the one call into that package it was sent by (stack.Site).
+    library_call: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +150,10 @@ class CacheCall:
     location: Location | None
     request: int | None = None
     drive: Drive | None = None
+    # The third-party package the user line called into, and which call of
+    # it (as for Query).
+    via: str | None = None
+    library_call: int | None = None
 
 
 class _DropOnCopy:

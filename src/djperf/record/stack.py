@@ -51,7 +51,11 @@ _BOOKKEEPING = "<django bookkeeping>"
 # Code run by exec() ("<string>"): the user's line only when it is
 # `manage.py shell -c "..."`; dataclasses and others generate code so too.
 _EXECUTED = "<executed>"
-_SENTINELS = (_THREAD_HOP, _TEMPLATE_ENGINE, _BOOKKEEPING, _EXECUTED)
+# The requests hook's wrapper around Django's handler: a walk that reaches it
+# found no user line inside the request (see _view_location).
+_REQUEST_EDGE = "<request edge>"
+_SENTINELS = (_THREAD_HOP, _TEMPLATE_ENGINE, _BOOKKEEPING, _EXECUTED, _REQUEST_EDGE)
+_REQUESTS_HOOK = os.path.join(_DJPERF_ROOT, "record", "hooks", "requests.py")
 # The interactive shells' input ("manage.py shell", IPython, bpython): the
 # user's own lines, though they have no file.
 _SHELL_INPUTS = ("<console>", "<stdin>", "<input>")
@@ -95,6 +99,8 @@ def _classify(filename: str) -> str:
         verdict = filename
     elif filename == "<string>":
         verdict = _EXECUTED
+    elif filename == _REQUESTS_HOOK:
+        verdict = _REQUEST_EDGE
     elif filename == _asgiref_sync_file():
         verdict = _THREAD_HOP
     elif filename == _template_engine_file():
@@ -335,6 +341,11 @@ class Site(NamedTuple):
     via: str | None = None
     # The user line that called the function of `location`, when asked for.
     caller: Location | None = None
+    # With `via`: the one call the user line made into that package, a serial
+    # number (None when djperf could not tell calls apart). Events of one
+    # call share it: work a library repeats inside a single call of the
+    # user's is the library's own, not a loop of the user's.
+    library_call: int | None = None
 
 
 def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Site:
@@ -371,12 +382,16 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
         if path:
             if path not in _SENTINELS:
                 if not _passes_request_on(current):
+                    here = Location(path, current.f_lineno, code.co_name)
+                    via = _library_of(inner)
                     return Site(
-                        Location(path, current.f_lineno, code.co_name),
+                        here,
                         bookkeeping,
                         _drive(current, inner) if drive else None,
-                        _library_of(inner),
+                        via,
                         _next_user_line(current.f_back) if caller else None,
+                        # (inner is the library's frame when via is set.)
+                        _drive_of(inner, here).serial if via is not None else None,  # type: ignore[arg-type]
                     )
             elif path is _BOOKKEEPING:
                 bookkeeping = True
@@ -395,11 +410,77 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
             elif path is _EXECUTED:
                 if _from_shell_command(current):
                     return Site(Location("<string>", current.f_lineno, code.co_name), bookkeeping)
+            elif path is _REQUEST_EDGE:
+                view = _view_location(frame, current)
+                if view is not None:
+                    return Site(view, bookkeeping)
             elif code.co_name == "thread_handler":
                 break
         inner = current
         current = current.f_back
     return Site(library_template or ASYNC_CALL_SITE.get(), bookkeeping)
+
+
+# -- the view of a request with no user line on the stack -------------------------
+
+_view_phase: Any = None
+# view callable -> its location, or None when it is a library's
+_view_locations: dict[Any, Location | None] = {}
+
+
+def _view_location(frame: FrameType, edge: FrameType) -> Location | None:
+    """The project's view that served the request, when the event came from
+    the view's part of the request and no user line is on the stack inside
+    it: a generic class-based view (a Django ListView, a REST framework
+    ViewSet with only attributes) or a library's view function given a
+    project's class. The test line outside the request is not where the work
+    is; the view's class (or function) is where its queryset is set."""
+    global _view_phase
+    if _view_phase is None:
+        from django.core.handlers.base import BaseHandler
+
+        # (Private methods of Django's handler; stubs do not list them.)
+        _view_phase = tuple(
+            getattr(BaseHandler, name).__code__ for name in ("_get_response", "_get_response_async")
+        )
+    # Middleware's own work (before and after the view) is not the view's.
+    current: FrameType | None = frame
+    while current is not None and current is not edge:
+        if current.f_code in _view_phase:
+            break
+        current = current.f_back
+    else:
+        return None
+    match = getattr(edge.f_locals.get("request"), "resolver_match", None)
+    view = getattr(match, "func", None)
+    if view is None:
+        return None
+    try:
+        found = _view_locations[view]
+    except KeyError:
+        found = _view_locations[view] = _where_defined(view)
+    except TypeError:  # an unhashable callable
+        found = _where_defined(view)
+    return found
+
+
+def _where_defined(view: Any) -> Location | None:
+    import inspect
+
+    # Django's View.as_view() keeps the class as view_class, REST framework's
+    # ViewSetMixin.as_view() as cls; a decorated function is unwrapped.
+    target = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    if target is None:
+        target = inspect.unwrap(view)
+    try:
+        filename = inspect.getsourcefile(target)
+        line = inspect.getsourcelines(target)[1]
+    except (OSError, TypeError):
+        return None
+    if not filename or not is_user_file(filename):
+        return None
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", "view")
+    return Location(_verdicts[filename], line, str(name))
 
 
 # Frames the walk looks through for the line that called the user's function.

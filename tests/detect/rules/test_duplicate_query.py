@@ -26,6 +26,20 @@ def test_the_same_query_twice(library):
     assert str(finding.location) == line(HERE, "first-dup")
 
 
+def _count_authors():
+    return Author.objects.count()  # helper-count
+
+
+def test_located_where_most_copies_ran(library):
+    with djperf.capture() as rec:
+        Author.objects.count()
+        for _ in range(3):
+            _count_authors()
+    [finding] = of(rec, "duplicate-query")
+    assert finding.count == 4
+    assert str(finding.location) == line(HERE, "helper-count")
+
+
 def test_the_same_count_in_a_loop(library):
     with djperf.capture() as rec:
         for _ in Book.objects.all():

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 import djperf
+from tests.helpers import class_line, of
 from tests.testapp.models import Book
+
+VIEWS = "tests/testapp/views.py"
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +82,27 @@ def test_requests_outside_a_capture_are_not_numbered(pages, client, monkeypatch)
     with djperf.capture():
         client.get(f"/books/{pages}/")
     assert seen == [1]
+
+
+def test_work_of_a_view_with_no_code_of_its_own_is_located_at_the_view(pages, client, fakelib):
+    with djperf.capture() as rec:
+        assert client.get("/feed/").status_code == 200
+    loads = rec.lazy_loads
+    assert len(loads) == 6
+    assert {(str(load.location), load.location.function) for load in loads} == {
+        (class_line("BookFeed", VIEWS), "BookFeed")
+    }
+    [finding] = of(rec, "n-plus-one")
+    assert finding.location.path == VIEWS
+    assert not finding.in_tests
+    assert finding.severity == "warning"
+
+
+def test_middleware_work_is_not_the_views(pages, client, fakelib, settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.fakelib.middleware.CountingMiddleware"]
+    with djperf.capture() as rec:
+        assert client.get("/feed/").status_code == 200
+    counts = [q for q in rec.queries if q.fingerprint.startswith("SELECT COUNT")]
+    assert len(counts) == 1
+    # Before the view ran: the line that made the request, as for any library work.
+    assert counts[0].location.path == "tests/record/hooks/test_requests.py"

@@ -77,7 +77,12 @@ def cache_in_loop(recording: Recording, thresholds: Thresholds) -> Iterable[Find
         for call in unit:
             groups[(call.location, call.backend, call.command)].append(call)
         for (location, backend, command), group in groups.items():
-            repetition = judge(group, thresholds["count"], lambda call: call.drive)
+            repetition = judge(
+                group,
+                thresholds["count"],
+                lambda call: call.drive,
+                library_call_of=lambda call: call.library_call,
+            )
             if repetition is not None:
                 yield _round_trip_each(
                     repetition, location, backend, command, thresholds["warn_from"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,7 +45,7 @@ def duplicate_query(recording: Recording, thresholds: Thresholds) -> Iterable[Fi
             if query.params_key is not None:
                 groups[(query.sql, query.params_key, epochs[id(query)])].append(query)
         for group in groups.values():
-            repetition = judge(group, count, _drive)
+            repetition = judge(group, count, _drive, library_call_of=_library_call)
             if repetition is not None:
                 yield _same_query(repetition, thresholds["warn_from"])
     yield from _manager_rereads(recording, count, thresholds["warn_from"])
@@ -57,6 +57,10 @@ def _request(query: Query) -> int | None:
 
 def _drive(query: Query) -> Drive | None:
     return query.drive
+
+
+def _library_call(query: Query) -> int | None:
+    return query.library_call
 
 
 def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
@@ -77,14 +81,16 @@ def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
     )
     if tests:
         message += test_driven(repetition, "query")
-    location = repetition.test_line if tests and repetition.test_line else first.location
+    # Where most of the copies ran: a lookup made once in a view and again on
+    # every include of a template is the template's to keep.
+    busiest = _most_common(q.location for q in queries) or first.location
+    location = repetition.test_line if tests and repetition.test_line else busiest
     fix = Fix("reuse", None, "keep the result in a variable (or cached_property) and reuse it")
     if first.via is not None:
         fix = Fix(
             "reuse",
             None,
-            f"the query is {first.via}'s: keep what the call at {first.location} returns "
-            "and reuse it",
+            f"the query is {first.via}'s: keep what the call at {busiest} returns and reuse it",
         )
     return rule.finding(
         message=message,
@@ -96,6 +102,12 @@ def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
         duration=duration,
         in_tests=tests or in_test_code(location),
     )
+
+
+def _most_common(locations: Iterable[Location | None]) -> Location | None:
+    """The location most queries ran at; the earliest on a tie."""
+    counts = Counter(location for location in locations if location is not None)
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def _changelist_counts(

@@ -44,13 +44,17 @@ def repeated_query(recording: Recording, thresholds: Thresholds) -> Iterable[Fin
         for (fingerprint, _), group in groups.items():
             if _CHUNK.search(fingerprint):
                 continue
-            repetition = judge(group, thresholds["count"], _drive)
+            repetition = judge(group, thresholds["count"], _drive, library_call_of=_library_call)
             if repetition is not None and len({q.params_key for q in repetition.events}) >= 2:
                 yield _one_query_per_value(recording, repetition, thresholds["warn_from"])
 
 
 def _request(query: Query) -> int | None:
     return query.request
+
+
+def _library_call(query: Query) -> int | None:
+    return query.library_call
 
 
 def _drive(query: Query) -> Drive | None:

@@ -119,13 +119,17 @@ def write_in_loop(recording: Recording, thresholds: Thresholds) -> Iterable[Find
         for verb, table, operation in unit:
             groups[(operation[0].location, operation[0].caller, verb, table)].append(operation)
         for (location, _, verb, table), group in groups.items():
-            repetition = judge(group, thresholds["count"], _drive)
+            repetition = judge(group, thresholds["count"], _drive, library_call_of=_library_call)
             if repetition is not None:
                 yield _one_write_per_row(repetition, location, verb, table, thresholds["warn_from"])
 
 
 def _drive(operation: Operation) -> Drive | None:
     return operation[0].drive
+
+
+def _library_call(operation: Operation) -> int | None:
+    return operation[0].library_call
 
 
 def _one_write_per_row(

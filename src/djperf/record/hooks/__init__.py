@@ -13,6 +13,7 @@
 - admin:     which ModelAdmin an admin changelist's queries belong to
 - requests:  where each request begins and ends (Django's handler)
 - tasks:     where each Celery task run begins and ends (when Celery is installed)
+- commands:  where each management command run begins and ends
 
 `HOOKS` is the order of installation; uninstall() runs it backwards.
 install() is idempotent and called by the djperf app's ready() and by every
@@ -29,6 +30,7 @@ from djperf.record.hooks import (
     admin,
     cache,
     columns,
+    commands,
     db,
     http,
     orm,
@@ -53,6 +55,7 @@ HOOKS: tuple[ModuleType, ...] = (
     admin,
     requests,
     tasks,
+    commands,
 )
 
 _lock = threading.Lock()

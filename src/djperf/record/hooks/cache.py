@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import time
 import types
 from collections.abc import Callable, Mapping
@@ -25,7 +26,7 @@ from djperf._errors import contain
 from djperf.record.events import CacheCall
 from djperf.record.hooks._patch import Patches
 from djperf.record.scope import Recording, active, stacks_wanted
-from djperf.record.stack import user_site
+from djperf.record.stack import Site, locate
 from djperf.record.work import REQUEST
 
 _patches = Patches()
@@ -50,6 +51,8 @@ CACHE_METHODS = (
 # *_many ones (BaseCache.aget_many awaits aget per key): wrapped too, so a
 # single aget_many is one call and the calls inside it are not.
 ASYNC_CACHE_METHODS = tuple(f"a{name}" for name in CACHE_METHODS)
+# No stack walked (the capture asked for no locations).
+_NOWHERE = Site(None)
 _MANY = ("get_many", "set_many", "delete_many", "aget_many", "aset_many", "adelete_many")
 _WRAPPED = "_djperf_wrapped"
 
@@ -59,16 +62,18 @@ def _record(
 ) -> None:
     duration = time.perf_counter() - started
     request = REQUEST.get()
-    location, drive = user_site(drive=request is None) if stacks_wanted(scopes) else (None, None)
+    site = locate(sys._getframe(1), drive=request is None) if stacks_wanted(scopes) else _NOWHERE
     call = CacheCall(
         backend=backend,
         command=command,
         keys=keys,
         started=started,
         duration=duration,
-        location=location,
+        location=site.location,
         request=request,
-        drive=drive,
+        drive=site.drive,
+        via=site.via,
+        library_call=site.library_call,
     )
     for rec in scopes:
         if rec.open:

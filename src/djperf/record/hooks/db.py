@@ -79,7 +79,7 @@ def record_query(
 ) -> None:
     text = sql if isinstance(sql, str) else _as_text(sql)
     bookkeeping = False
-    location = drive = via = caller = None
+    location = drive = via = caller = library_call = None
     request = REQUEST.get()
     writing = not many and text[:6].upper() in _WRITES
     if stacks_wanted(scopes):
@@ -88,7 +88,7 @@ def record_query(
         site = locate(
             sys._getframe(2), drive=request is None, caller=writing or _INSERT in text[:7]
         )
-        location, bookkeeping, drive, via, caller = site
+        location, bookkeeping, drive, via, caller, library_call = site
     shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()
     operation = OPERATION.get()
@@ -120,6 +120,7 @@ def record_query(
         saved_model=SAVING.get(),
         via=via,
         caller=caller,
+        library_call=library_call,
     )
     with_params: Query | None = None
     for rec in scopes:

@@ -1,0 +1,45 @@
+"""Work a third-party package repeats inside one call from the user's code is
+the package's own: no repetition rule reports it. Called in a loop, it is the
+user's loop (djperf.detect._work.judge)."""
+
+from __future__ import annotations
+
+import pytest
+
+import djperf
+from tests.fakelib import thumbnails
+from tests.helpers import line
+
+pytestmark = pytest.mark.django_db
+HERE = __file__
+RULES = ("write-in-loop", "cache-in-loop", "duplicate-query", "repeated-query")
+
+
+def test_one_call_repeating_inside_a_library_is_no_finding(library, fakelib, empty_cache):
+    with djperf.capture() as rec:
+        thumbnails.get_thumbnail("cover")
+    # It did repeat: five writes, gets and sets, an EXISTS per size.
+    assert len([q for q in rec.queries if q.fingerprint.startswith("INSERT")]) == 5
+    assert len(rec.cache_calls) == 10
+    assert {call.via for call in rec.cache_calls} == {"tests"}
+    assert len({call.library_call for call in rec.cache_calls}) == 1
+    assert [f.rule for f in rec.findings if f.rule in RULES] == []
+
+
+def test_the_same_library_call_in_a_loop_is_the_users(library, fakelib, empty_cache):
+    with djperf.capture() as rec:
+        for name in ("a", "b", "c"):
+            thumbnails.get_thumbnail(name)  # thumbnail-loop
+    found = {f.rule: f for f in rec.findings if f.rule in RULES}
+    assert set(found) >= {"write-in-loop", "cache-in-loop", "repeated-query"}
+    assert str(found["write-in-loop"].location) == line(HERE, "thumbnail-loop")
+    assert found["write-in-loop"].fix.method == "call_once"
+    assert len({call.library_call for call in rec.cache_calls}) == 3
+
+
+def test_without_a_library_the_same_repetition_is_flagged(library, empty_cache):
+    # tests/fakelib not declared a library: the loop inside is user code.
+    with djperf.capture() as rec:
+        thumbnails.get_thumbnail("cover")
+    assert {"write-in-loop", "cache-in-loop", "repeated-query"} <= {f.rule for f in rec.findings}
+    assert {call.via for call in rec.cache_calls} == {None}
