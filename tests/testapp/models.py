@@ -136,6 +136,17 @@ class SluggedTag(Tag):
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
 
+class TrackedTag(Tag):
+    """A proxy that hooks its saves in save_base(), as field trackers do."""
+
+    class Meta:
+        proxy = True
+
+    def save_base(self, *args: object, **kwargs: object) -> None:
+        self.name = self.name.upper()
+        super().save_base(*args, **kwargs)  # type: ignore[arg-type]
+
+
 class Edition(Book):
     # Multi-table inheritance: edition.book_ptr is a parent link.
     year = models.IntegerField(default=2000)

@@ -215,6 +215,18 @@ def test_no_bulk_code_for_a_model_whose_save_does_work(library):
     ) == ["blue", "green", "red"]
 
 
+def test_no_bulk_code_for_a_model_hooking_save_base(library):
+    from tests.testapp.models import TrackedTag
+
+    with djperf.capture() as rec:
+        for name in ("red", "green", "blue"):
+            TrackedTag.objects.create(name=name)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text.startswith(
+        "TrackedTag.objects.bulk_create(objs) would skip TrackedTag.save_base():"
+    )
+
+
 def test_no_bulk_code_when_save_signals_would_be_skipped(library):
     from django.db.models.signals import post_save
 

@@ -287,7 +287,9 @@ def _skipped(verb: str, model: Any) -> list[str]:
     name = short(model._meta.label)
     if verb == "delete":
         return [f"{name}.delete()"] if _overrides(model, "delete") else []
-    skipped = [f"{name}.save()"] if _overrides(model, "save") else []
+    # (save_base() too: a model may hook its saves there, as django-model-utils'
+    # field trackers and some audit libraries do.)
+    skipped = [f"{name}.{m}()" for m in ("save", "save_base") if _overrides(model, m)]
     for signal, label in ((signals.pre_save, "pre_save"), (signals.post_save, "post_save")):
         skipped += [f"the {label} receiver {receiver}" for receiver in _receivers(signal, model)]
     return skipped
