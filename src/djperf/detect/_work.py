@@ -49,6 +49,8 @@ class Repetition(Generic[E]):
     driven_by_tests: bool
     # The test's line that made the calls (the most common one), if so.
     test_line: Location | None
+    # Every test line that made them, the most common first.
+    test_lines: tuple[Location, ...] = ()
 
 
 def judge(
@@ -84,7 +86,8 @@ def judge(
     if len(calls) < 2 or size(group) < threshold:
         return None
     lines = Counter(drive.location for event in group if (drive := drive_of(event)) is not None)
-    return Repetition(group, True, lines.most_common(1)[0][0] if lines else None)
+    ranked = tuple(line for line, _ in lines.most_common())
+    return Repetition(group, True, ranked[0] if ranked else None, ranked)
 
 
 def _one_library_call(group: list[E], library_call_of: Callable[[E], int | None]) -> bool:
@@ -99,11 +102,18 @@ def in_test_code(location: Location | None) -> bool:
 
 def test_driven(repetition: Repetition[E], what: str) -> str:
     """The sentence a test-driven finding's message ends with."""
-    line = repetition.test_line
-    where = f" at {line}" if line is not None else ""
+    lines = repetition.test_lines or (
+        (repetition.test_line,) if repetition.test_line is not None else ()
+    )
+    where = ""
+    if lines:
+        shown = ", ".join(str(line) for line in lines[:3])
+        more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+        where = f" at {shown}{more}"
     return (
         f" Each {what} came from a separate call made by test code{where}: the test "
-        f"repeats the call, the application does not repeat the work."
+        f"repeats the call; no single call repeats the work enough to be the "
+        f"application's."
     )
 
 

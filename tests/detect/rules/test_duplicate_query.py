@@ -108,6 +108,19 @@ def test_the_same_query_in_a_test_loop_is_the_tests(library):
     assert str(finding.location) == line("tests/as_tests.py", "the-test-loop")
 
 
+def test_a_test_calling_from_three_lines_is_named_on_each(library):
+    from tests import as_tests
+
+    with djperf.capture() as rec:
+        as_tests.call_three_times(lambda: Author.objects.count())
+    [finding] = of(rec, "duplicate-query")
+    assert finding.in_tests and finding.severity == "info"
+    first = line("tests/as_tests.py", "first-call")
+    path, number = first.rsplit(":", 1)
+    lines = ", ".join(f"{path}:{int(number) + i}" for i in range(3))
+    assert f"separate call made by test code at {lines}: the test repeats" in finding.message
+
+
 def test_severity_counts_the_queries_a_fix_saves(library):
     # Twice: one query to save, info. Three times: two to save, a warning.
     # warn_from moves the line.
