@@ -81,7 +81,12 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     location = most_common(load.location for load in group)
     message = (
         f"{short(first.model)}.{first.field} was loaded one {verbose(first.model)} at a time: "
-        f"{queries} queries, {shown(duration)}. Load it with the queryset: {fix.text}"
+        f"{queries} queries, {shown(duration)}. "
+        + (
+            f"Load it for all of them at once: {fix.text}"
+            if fix.method == "prefetch_related_objects"
+            else f"Load it with the queryset: {fix.text}"
+        )
     )
     tests = repetition.driven_by_tests
     if tests:
@@ -144,6 +149,17 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
     lookup = load.lookup
     if load.refined:
         return _prefetch_object_fix(load)
+    if root is None and load.kind != "deferred_field":
+        # The instances came from no queryset this capture saw (made by the
+        # code, unpickled from a cache, loaded before the capture): there is
+        # no queryset to name, but Django loads a relation for a list of
+        # instances one has.
+        return Fix(
+            "prefetch_related_objects",
+            lookup,
+            f"prefetch_related_objects(<the {verbose(load.model)} list>, {lookup!r}) "
+            "before the loop (from django.db.models)",
+        )
     hops = resolve(model_for_label(root.model) if root is not None else None, lookup)
     if root is None:
         hops = resolve(model_for_label(load.model), load.field)
