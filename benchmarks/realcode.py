@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     args.tests = tests
     args.project = args.project.resolve()
+    if os.sep in args.python:
+        # The runs start in the project's directory: a relative path would miss.
+        args.python = os.path.abspath(args.python)
     out = args.out.resolve() if args.out else Path(tempfile.mkdtemp(prefix="djperf-realcode-"))
     out.mkdir(parents=True, exist_ok=True)
 

@@ -204,6 +204,9 @@ def test_no_bulk_code_for_a_model_whose_save_does_work(library):
         for name in (" Red", "Green ", "BLUE"):
             SluggedTag.objects.create(name=name)  # slugged-create
     [finding] = of(rec, "write-in-loop")
+    # The loop calling the save() override, not the override's own line.
+    assert str(finding.location) == line(HERE, "slugged-create")
+    assert "one per row (through the save() at tests/testapp/models.py:" in finding.message
     assert finding.fix.method == "bulk_create"
     # The rows were saved as SluggedTags: its save() is the one bulk_create skips.
     assert finding.fix.text == (

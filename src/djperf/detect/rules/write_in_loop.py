@@ -118,10 +118,12 @@ def write_in_loop(recording: Recording, thresholds: Thresholds) -> Iterable[Find
         groups: dict[tuple[Any, ...], list[Operation]] = defaultdict(list)
         for verb, table, operation in unit:
             groups[(operation[0].location, operation[0].caller, verb, table)].append(operation)
-        for (location, _, verb, table), group in groups.items():
+        for (location, caller, verb, table), group in groups.items():
             repetition = judge(group, thresholds["count"], _drive, library_call_of=_library_call)
             if repetition is not None:
-                yield _one_write_per_row(repetition, location, verb, table, thresholds["warn_from"])
+                yield _one_write_per_row(
+                    repetition, location, caller, verb, table, thresholds["warn_from"]
+                )
 
 
 def _drive(operation: Operation) -> Drive | None:
@@ -132,14 +134,31 @@ def _library_call(operation: Operation) -> int | None:
     return operation[0].library_call
 
 
+# Methods a model (or a form) writes in: a loop calls them, the loop is where
+# the writes can be made together.
+_WRITING_METHODS = frozenset({"save", "save_base", "delete"})
+
+
 def _one_write_per_row(
     repetition: Repetition[Operation],
     location: Location | None,
+    caller: Location | None,
     verb: str,
     table: str,
     warn_from: int,
 ) -> Finding:
     operations = repetition.events
+    through = ""
+    if (
+        not repetition.driven_by_tests
+        and location is not None
+        and caller is not None
+        and location.function in _WRITING_METHODS
+    ):
+        # A save() override writes once per call: the line calling it per
+        # row is the loop (a create() in a command, a form saved per row).
+        through = f" (through the {location.function}() at {location})"
+        location = caller
     model = model_for_table(table)
     relation = operations[0][0].role == "relation_write"
     rows = {operation[0].where_key for operation in operations}
@@ -171,7 +190,7 @@ def _one_write_per_row(
     else:
         assert fix is not None
         message = (
-            f"{len(operations)} {verb}s of {what} from one line, one per row "
+            f"{len(operations)} {verb}s of {what} from one line, one per row{through} "
             f"({len(statements)} statements, {shown(duration)}): "
             f"write them together. {fix.text}"
         )
