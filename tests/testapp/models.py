@@ -152,7 +152,38 @@ class Edition(Book):
     year = models.IntegerField(default=2000)
 
 
+class Label(models.Model):
+    """Read through Labelling as django-taggit reads tags through its
+    TaggedItem: the parent's relation has a through model of its own."""
+
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Album(models.Model):
+    name = models.CharField(max_length=50)
+    labels = models.ManyToManyField(Label, through="Labelling", related_name="albums")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def label_names(self) -> list[str]:
+        # As taggit's manager does: a query of its own, no related manager.
+        return [label.name for label in Label.objects.filter(labelling__album_id=self.pk)]
+
+
+class Labelling(models.Model):
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+    album = models.ForeignKey(Album, on_delete=models.CASCADE)
+
+    def __str__(self) -> str:
+        return f"{self.album_id}: {self.label_id}"
+
+
 __all__ = [
+    "Album",
     "Author",
     "Bio",
     "Book",
@@ -160,6 +191,8 @@ __all__ = [
     "ContentType",
     "DynamicBook",
     "Edition",
+    "Label",
+    "Labelling",
     "Note",
     "Publisher",
     "Review",

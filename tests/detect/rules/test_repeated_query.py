@@ -17,6 +17,36 @@ HERE = __file__
 # -- must flag ---------------------------------------------------------------------
 
 
+def test_a_relation_read_through_its_own_through_model_per_object(db):
+    # django-taggit's shape: obj.tags read by a query of the manager's own,
+    # joined through the TaggedItem model, one per object.
+    from tests.testapp.models import Album, Label, Labelling
+
+    labels = [Label.objects.create(name=f"l{i}") for i in range(2)]
+    for i in range(5):
+        album = Album.objects.create(name=f"a{i}")
+        for label in labels:
+            Labelling.objects.create(album=album, label=label)
+    with djperf.capture() as rec:
+        names = [sorted(album.label_names()) for album in Album.objects.all()]
+    assert names == [["l0", "l1"]] * 5
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "prefetch_related"
+    assert finding.fix.lookup == "labels"
+    assert finding.fix.text == (
+        ".prefetch_related('labels') on the queryset of the objects whose labels are read "
+        "one object at a time (Album)"
+    )
+    # What the fix says does it: one query for the labels of every album.
+    with djperf.capture() as fixed:
+        prefetched = [
+            sorted(label.name for label in album.labels.all())
+            for album in Album.objects.prefetch_related("labels")
+        ]
+    assert prefetched == names
+    assert len(fixed.queries) == 2
+
+
 def test_get_in_a_loop(library):
     ids = list(Book.objects.values_list("pk", flat=True))
     with djperf.capture() as rec:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djperf._format import duration as shown
-from djperf.detect._models import model_for_table, short, statement_table
+from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._statements import COUNT, manager, user_reads
 from djperf.detect._work import (
     Repetition,
@@ -82,6 +82,13 @@ def _one_query_per_value(
         )
     duration = sum(q.duration for q in queries)
     origin = _loop_origin(recording, first)
+    if (
+        fix.method == "prefetch_related"
+        and origin is not None
+        and not _has_field(origin.model, fix.lookup)
+    ):
+        # The loop's queryset is not one of the relation's parents.
+        origin = None
     tests = repetition.driven_by_tests
     message = (
         f"The same {short(label) if label else table} query ran {len(queries)} times "
@@ -102,6 +109,17 @@ def _one_query_per_value(
         duration=duration,
         in_tests=tests or in_test_code(location),
     )
+
+
+def _has_field(label: str | None, name: str | None) -> bool:
+    model = model_for_label(label)
+    if model is None or name is None:
+        return False
+    try:
+        model._meta.get_field(name)
+    except Exception:  # FieldDoesNotExist
+        return False
+    return True
 
 
 def _loop_origin(recording: Recording, first: Query) -> Evaluation | None:
@@ -144,7 +162,8 @@ def _batch_fix(model: Any, fingerprint: str) -> Fix:
         # (Django counts book.tags on the through table alone).
         return _many_to_many_fix(where_model, field, counting=counting, testing=testing)
     if where_model is not model:
-        return _joined_fix(model, where_model, field, counting=counting)
+        shared = None if counting or testing else _through_relation_fix(model, where_model)
+        return shared or _joined_fix(model, where_model, field, counting=counting)
     if field.is_relation and not field.primary_key and (counting or testing):
         return _annotation_fix(field, exists=testing, filtered=" AND " in _where(fingerprint))
     if "FOR UPDATE" in fingerprint.upper():
@@ -245,6 +264,33 @@ def _annotation_fix(field: Any, *, exists: bool, filtered: bool) -> Fix:
             f"  # then read .{name}_count"
         )
     return Fix("annotate", name, text)
+
+
+def _through_relation_fix(model: Any, through: Any) -> Fix | None:
+    """Rows of `model` read through `through`, a relation's own intermediate
+    model (django-taggit's TaggedItem for `tags`, a through= model), one
+    parent at a time: the relation read per object, prefetched on the
+    parents' queryset. Named only when every relation using that table has
+    the same name (taggit's Tagged serves `tags` on many models)."""
+    from django.apps import apps
+
+    relations = [
+        field
+        for parent in apps.get_models()
+        for field in parent._meta.many_to_many
+        if getattr(field.remote_field, "through", None) is through and field.related_model is model
+    ]
+    names = {field.name for field in relations}
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    owners = ", ".join(sorted(short(field.model._meta.label) for field in relations))
+    return Fix(
+        "prefetch_related",
+        name,
+        f".prefetch_related({name!r}) on the queryset of the objects whose {name} are read "
+        f"one object at a time ({owners})",
+    )
 
 
 def _joined_fix(model: Any, joined: Any, field: Any, *, counting: bool) -> Fix:
