@@ -66,14 +66,14 @@ def judge(
     code reaches `threshold` (the application repeats), or only all calls
     together do (the test repeats).
 
-    With `library_call_of`, work that a third-party package repeated inside
-    one call from the user's code (sorl-thumbnail's get_thumbnail() reading
-    and writing its key-value store twice) is no repetition: the user called
-    once and cannot change what the call does inside. Rules whose fix is the
-    user's own query (n-plus-one: the queryset a serializer walks) do not
-    pass it."""
-    if library_call_of is not None and _one_library_call(group, library_call_of):
-        return None
+    With `library_call_of`, the events of one call from the user's code into
+    a third-party package count once: what the package repeats inside a
+    single call (sorl-thumbnail's get_thumbnail() reading and writing its
+    key-value store several times) is not the user's to change; the user
+    repeating the call is. Rules whose fix is the user's own query
+    (n-plus-one: the queryset a serializer walks) do not pass it."""
+    if library_call_of is not None:
+        size = _counting_library_calls_once(library_call_of)
     calls: dict[object, list[E]] = defaultdict(list)
     for event in group:
         drive = drive_of(event)
@@ -90,9 +90,21 @@ def judge(
     return Repetition(group, True, ranked[0] if ranked else None, ranked)
 
 
-def _one_library_call(group: list[E], library_call_of: Callable[[E], int | None]) -> bool:
-    first = library_call_of(group[0])
-    return first is not None and all(library_call_of(event) == first for event in group)
+def _counting_library_calls_once(
+    library_call_of: Callable[[E], int | None],
+) -> Callable[[list[E]], int]:
+    def size(events: list[E]) -> int:
+        outside = 0
+        calls = set()
+        for event in events:
+            call = library_call_of(event)
+            if call is None:
+                outside += 1
+            else:
+                calls.add(call)
+        return outside + len(calls)
+
+    return size
 
 
 def in_test_code(location: Location | None) -> bool:
