@@ -62,3 +62,31 @@ def test_without_a_library_the_same_repetition_is_flagged(library, empty_cache):
         thumbnails.get_thumbnail("cover")
     assert {"write-in-loop", "cache-in-loop", "repeated-query"} <= {f.rule for f in rec.findings}
     assert {call.via for call in rec.cache_calls} == {None}
+
+
+def _render(source, **context):
+    from django.template import Context, Engine
+
+    engine = Engine(libraries={"fakethumbs": "tests.fakelib.templatetags"})
+    return engine.from_string(source).render(Context(context))
+
+
+def test_a_library_tag_rendered_once_is_one_call(library, fakelib, empty_cache):
+    with djperf.capture() as rec:
+        _render("{% load fakethumbs %}{% thumb 'cover' %}")
+    assert len(rec.cache_calls) == 10
+    assert {call.via for call in rec.cache_calls} == {"tests"}
+    assert [f.rule for f in rec.findings if f.rule in RULES] == []
+
+
+def test_a_library_tag_in_a_template_loop_is_the_templates_loop(library, fakelib, empty_cache):
+    with djperf.capture() as rec:
+        _render(
+            "{% load fakethumbs %}{% for n in names %}\n{% thumb n %}{% endfor %}",
+            names=["a", "b", "c", "d", "e"],
+        )
+    # One call per render of the tag: five, each with its five sets and gets.
+    assert len({call.library_call for call in rec.cache_calls}) == 5
+    found = [f for f in rec.findings if f.rule == "cache-in-loop"]
+    assert sorted(f.count for f in found) == [25, 25]
+    assert {(f.location.line, f.location.function) for f in found} == {(2, "{% thumb n %}")}

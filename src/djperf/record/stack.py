@@ -404,7 +404,16 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                     rendered, third_party = _template_location(current)
                     if rendered is not None and not third_party:
                         found = _drive(current, inner) if drive else None
-                        return Site(rendered, bookkeeping, found)
+                        # A third-party tag's node ({% thumbnail %}): one render is one call.
+                        via = _library_of(inner)
+                        return Site(
+                            rendered,
+                            bookkeeping,
+                            found,
+                            via,
+                            None,
+                            _drive_of(inner, rendered).serial if via is not None else None,  # type: ignore[arg-type]
+                        )
                     if library_template is None:
                         library_template = rendered
             elif path is _EXECUTED:
