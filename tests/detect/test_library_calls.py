@@ -90,3 +90,13 @@ def test_a_library_tag_in_a_template_loop_is_the_templates_loop(library, fakelib
     found = [f for f in rec.findings if f.rule == "cache-in-loop"]
     assert sorted(f.count for f in found) == [25, 25]
     assert {(f.location.line, f.location.function) for f in found} == {(2, "{% thumb n %}")}
+
+
+def test_a_library_called_through_django_is_still_one_call(library, fakelib, empty_cache):
+    # The user's line -> Django's cached_property -> the package: the call
+    # into the package is below a frame of Django's.
+    with djperf.capture() as rec:
+        assert len(thumbnails.Thumbnailed("cover").thumbnail) == 5
+    assert {call.via for call in rec.cache_calls} == {"tests"}
+    assert len({call.library_call for call in rec.cache_calls}) == 1
+    assert [f.rule for f in rec.findings if f.rule in RULES] == []

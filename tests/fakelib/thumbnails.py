@@ -4,6 +4,7 @@ up in the cache and its table, and stores what it made, size by size."""
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.utils.functional import cached_property
 
 from tests.testapp.models import Tag
 
@@ -20,3 +21,15 @@ def get_thumbnail(name: str) -> list[str]:
             cache.set(key, 1)
         made.append(key)
     return made
+
+
+class Thumbnailed:
+    """An object whose thumbnail Django's cached_property computes: the
+    package's code runs below a frame of Django's."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @cached_property
+    def thumbnail(self) -> list[str]:
+        return get_thumbnail(self.name)

@@ -54,7 +54,11 @@ _EXECUTED = "<executed>"
 # The requests hook's wrapper around Django's handler: a walk that reaches it
 # found no user line inside the request (see _view_location).
 _REQUEST_EDGE = "<request edge>"
-_SENTINELS = (_THREAD_HOP, _TEMPLATE_ENGINE, _BOOKKEEPING, _EXECUTED, _REQUEST_EDGE)
+# A third-party package's file (not Django's, djperf's, asgiref's or the
+# standard library's): the walk notes the outermost one below the user line,
+# the call the user's code made into that package (Site.via).
+_THIRD_PARTY = "<third party>"
+_SENTINELS = (_THREAD_HOP, _TEMPLATE_ENGINE, _BOOKKEEPING, _EXECUTED, _REQUEST_EDGE, _THIRD_PARTY)
 _REQUESTS_HOOK = os.path.join(_DJPERF_ROOT, "record", "hooks", "requests.py")
 # The interactive shells' input ("manage.py shell", IPython, bpython): the
 # user's own lines, though they have no file.
@@ -63,6 +67,8 @@ _SHELL_INPUTS = ("<console>", "<stdin>", "<input>")
 _verdicts: dict[str, str] = {}
 _library_prefixes: tuple[str, ...] | None = None
 _user_prefixes: tuple[str, ...] = ()
+_framework_prefixes: tuple[str, ...] = ()
+_package_dirs: tuple[str, ...] = ()
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -87,11 +93,44 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(sorted({r.rstrip(os.sep) + os.sep for r in roots | resolved}))
 
 
+def _spellings(paths: set[str]) -> tuple[str, ...]:
+    """Each directory as imported and resolved, ending with a separator."""
+    resolved = {str(Path(p).resolve()) for p in paths}
+    return tuple(sorted({p.rstrip(os.sep) + os.sep for p in paths | resolved}))
+
+
+def _framework_roots() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The framework's directories (Django, djperf, asgiref, the standard
+    library) and the directories packages are installed in, which the
+    standard library's directory may contain (lib/python3.X/site-packages)."""
+    import asgiref
+    import django
+
+    paths = sysconfig.get_paths()
+    framework = {os.path.dirname(django.__file__), _DJPERF_ROOT, os.path.dirname(asgiref.__file__)}
+    framework |= {paths[key] for key in ("stdlib", "platstdlib") if paths.get(key)}
+    packages = {paths[key] for key in ("purelib", "platlib") if paths.get(key)}
+    packages |= {p for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
+    return _spellings(framework), _spellings(packages)
+
+
+def _is_framework(filename: str) -> bool:
+    if filename.startswith("<"):
+        return True
+    for prefix in _framework_prefixes:
+        if filename.startswith(prefix) and not (
+            filename.startswith(_package_dirs) and not prefix.startswith(_package_dirs)
+        ):
+            return True
+    return False
+
+
 def _classify(filename: str) -> str:
-    global _library_prefixes, _user_prefixes
+    global _library_prefixes, _user_prefixes, _framework_prefixes, _package_dirs
     if _library_prefixes is None:
         _library_prefixes = _library_roots()
         _user_prefixes = tuple(p.rstrip(os.sep) + os.sep for p in conf.user_paths())
+        _framework_prefixes, _package_dirs = _framework_roots()
     if _user_prefixes and filename.startswith(_user_prefixes):
         # A project installed into site-packages (DJPERF["USER_PATHS"]).
         verdict = display_path(filename)
@@ -108,7 +147,7 @@ def _classify(filename: str) -> str:
     elif filename.startswith(_bookkeeping_prefixes()):
         verdict = _BOOKKEEPING
     elif filename.startswith("<") or filename.startswith(_library_prefixes):
-        verdict = _NOT_USER
+        verdict = _NOT_USER if _is_framework(filename) else _THIRD_PARTY
     else:
         verdict = display_path(filename)
     _verdicts[filename] = verdict
@@ -177,7 +216,7 @@ def _template_location(frame: FrameType) -> tuple[Location | None, bool]:
     verdict = _verdicts.get(name)
     if verdict is None:
         verdict = _classify(name)
-    return Location(display_path(name), int(line), tag), not verdict
+    return Location(display_path(name), int(line), tag), not verdict or verdict is _THIRD_PARTY
 
 
 _passes_on: dict[tuple[Any, int], bool] = {}
@@ -353,9 +392,11 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
     passed through Django's bookkeeping apps on the way, with `drive` the
     call from test code behind it (None outside tests), the third-party
     library the user line called into, if the event came through one
-    ("sorl" for sorl-thumbnail's queries): not Django, not the standard
-    library, and with `caller` the next user line outward (the line that
-    called the function the first one is in).
+    ("sorl" for sorl-thumbnail's queries; not Django, not the standard
+    library; the outermost third-party frame below the user line, even
+    under a frame of Django's, as taggit's save_form_data under a ModelForm's
+    save_m2m) and that call's serial number, and with `caller` the next user
+    line outward (the line that called the function the first one is in).
 
     The user line is a template's file and line when a template is being
     rendered between here and the user's code (a project's template, not a
@@ -372,6 +413,8 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
     bookkeeping = False
     # A third-party template's line: the location only if no user line is found.
     library_template: Location | None = None
+    # The outermost third-party frame so far: the call into that package.
+    outer: FrameType | None = None
     inner: FrameType | None = None
     current: FrameType | None = frame
     while current is not None:
@@ -383,16 +426,17 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
             if path not in _SENTINELS:
                 if not _passes_request_on(current):
                     here = Location(path, current.f_lineno, code.co_name)
-                    via = _library_of(inner)
+                    via, call = _library_call(outer, here)
                     return Site(
                         here,
                         bookkeeping,
                         _drive(current, inner) if drive else None,
                         via,
                         _next_user_line(current.f_back) if caller else None,
-                        # (inner is the library's frame when via is set.)
-                        _drive_of(inner, here).serial if via is not None else None,  # type: ignore[arg-type]
+                        call,
                     )
+            elif path is _THIRD_PARTY:
+                outer = current
             elif path is _BOOKKEEPING:
                 bookkeeping = True
             elif path is _TEMPLATE_ENGINE:
@@ -405,15 +449,8 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                     if rendered is not None and not third_party:
                         found = _drive(current, inner) if drive else None
                         # A third-party tag's node ({% thumbnail %}): one render is one call.
-                        via = _library_of(inner)
-                        return Site(
-                            rendered,
-                            bookkeeping,
-                            found,
-                            via,
-                            None,
-                            _drive_of(inner, rendered).serial if via is not None else None,  # type: ignore[arg-type]
-                        )
+                        via, call = _library_call(outer, rendered)
+                        return Site(rendered, bookkeeping, found, via, None, call)
                     if library_template is None:
                         library_template = rendered
             elif path is _EXECUTED:
@@ -516,12 +553,21 @@ def _next_user_line(frame: FrameType | None) -> Location | None:
 _FRAMEWORK = frozenset({"django", "djperf", "asgiref"}) | frozenset(sys.stdlib_module_names)
 
 
-def _library_of(callee: FrameType | None) -> str | None:
-    """The third-party package the user line called into, or None."""
-    if callee is None:
+def _library_call(outer: FrameType | None, here: Location) -> tuple[str | None, int | None]:
+    """The third-party package the user line called into and that call's
+    serial number (marked on the package's outermost frame, like a Drive)."""
+    via = _package_of(outer)
+    if via is None or outer is None:
+        return None, None
+    return via, _drive_of(outer, here).serial
+
+
+def _package_of(frame: FrameType | None) -> str | None:
+    """The top-level package of a third-party frame's module ("sorl"), or None."""
+    if frame is None:
         return None
-    top = str(callee.f_globals.get("__name__", "")).partition(".")[0]
-    return None if not top or top in _FRAMEWORK or is_user_file(callee.f_code.co_filename) else top
+    top = str(frame.f_globals.get("__name__", "")).partition(".")[0]
+    return top if top and top not in _FRAMEWORK else None
 
 
 def is_user_file(filename: str) -> bool:
