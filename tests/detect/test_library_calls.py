@@ -45,6 +45,10 @@ def test_the_same_library_call_in_a_loop_is_the_users(library, fakelib, empty_ca
     assert str(found["write-in-loop"].location) == line(HERE, "thumbnail-loop")
     assert found["write-in-loop"].fix.method == "call_once"
     assert len({call.library_call for call in rec.cache_calls}) == len(names)
+    # No cache.get_many(): the gets are inside the package's call.
+    cache_fix = found["cache-in-loop"].fix
+    assert cache_fix.method == "call_once"
+    assert " calls are tests's, one per call at " in cache_fix.text
 
 
 def test_a_loop_of_three_calls_is_a_loop_of_three(library, fakelib, empty_cache):

@@ -97,7 +97,17 @@ def _round_trip_each(
     warn_from: int,
 ) -> Finding:
     calls = repetition.events
-    if backend == "redis":
+    via = calls[0].via
+    if via is not None and not (backend == "redis" and via == "redis"):
+        # A third-party package's commands (sorl-thumbnail's cache lookups),
+        # one call of it per item: no batch reaches inside it. (redis-py's
+        # own methods are the client, not a package using it.)
+        method, text = (
+            "call_once",
+            f"the {command} calls are {via}'s, one per call at {location}: keep what the "
+            "call returns and reuse it, or call it once for all the items",
+        )
+    elif backend == "redis":
         method, text = _redis_fix(command)
     elif location is not None and not location.path.endswith(".py") and command in ("get", "set"):
         # A {% cache %} tag inside a {% for %}: one fragment per item.
