@@ -80,10 +80,21 @@ def get(key: str) -> Any:
     return user_settings()[key]
 
 
+_first_cwd: Path | None = None
+
+
 def root() -> Path:
-    """The directory locations are shown relative to: DJPERF["ROOT"] or the cwd."""
+    """The directory locations are shown relative to: DJPERF["ROOT"], or the
+    current directory when djperf first needed it. (Remembered: a test that
+    changes directory must not turn the next locations absolute, nor leave
+    them so in djperf's per-file cache.)"""
+    global _first_cwd
     value = get("ROOT")
-    return Path(value).resolve() if value else Path(os.getcwd()).resolve()
+    if value:
+        return Path(value).resolve()
+    if _first_cwd is None:
+        _first_cwd = Path(os.getcwd()).resolve()
+    return _first_cwd
 
 
 def library_paths() -> tuple[str, ...]:

@@ -213,3 +213,12 @@ def test_a_third_party_template_is_the_location_when_no_user_line_is_found(
     assert {(load.location.path, load.location.line) for load in rec.lazy_loads} == {
         (str(package / "list.html"), 2)
     }
+
+
+def test_a_test_changing_directory_does_not_move_the_root(monkeypatch, tmp_path):
+    here = os.path.abspath(__file__)
+    shown = stack.display_path(here)
+    assert shown == "tests/record/test_stack.py"
+    monkeypatch.chdir(tmp_path)
+    stack.reset()
+    assert stack.display_path(here) == shown

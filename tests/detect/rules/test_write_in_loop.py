@@ -252,6 +252,43 @@ def test_no_bulk_code_when_save_signals_would_be_skipped(library):
     assert "test_no_bulk_code_when_save_signals_would_be_skipped.<locals>.audit" in finding.fix.text
 
 
+def test_a_packages_receiver_for_every_model_is_noted_beside_the_code(library, fakelib):
+    from django.db.models.signals import post_save
+
+    from tests.fakelib.signals import find_image_fields
+
+    post_save.connect(find_image_fields)
+    try:
+        with djperf.capture() as rec:
+            for name in ("a", "b", "c"):
+                Tag.objects.create(name=name)
+    finally:
+        post_save.disconnect(find_image_fields)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text == (
+        "Tag.objects.bulk_create(objs)  # skips the post_save receiver "
+        "tests.fakelib.signals.find_image_fields, connected for every model: "
+        "check they do nothing for Tag"
+    )
+
+
+def test_the_projects_receiver_for_every_model_stops_the_bulk_code(library):
+    from django.db.models.signals import post_save
+
+    def audit(sender, instance, **kwargs):
+        pass
+
+    post_save.connect(audit)
+    try:
+        with djperf.capture() as rec:
+            for name in ("a", "b", "c"):
+                Tag.objects.create(name=name)
+    finally:
+        post_save.disconnect(audit)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text.startswith("Tag.objects.bulk_create(objs) would skip the post_save ")
+
+
 def test_the_same_row_saved_in_a_loop_is_saved_once(library):
     book = Book.objects.first()
     with djperf.capture() as rec:

@@ -10,6 +10,7 @@ deletes last (the parent, after its dependants).
 from __future__ import annotations
 
 import re
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +32,7 @@ from djperf.detect.registry import Rule, Thresholds
 from djperf.findings import Finding, Fix, Location
 from djperf.record.events import Query
 from djperf.record.scope import Recording
+from djperf.record.stack import is_user_file
 from djperf.record.work import Drive
 
 rule = Rule(__name__, count=3, warn_from=2)
@@ -290,28 +292,34 @@ def _save_once(model: Any) -> Fix:
     )
 
 
-def _skipped(verb: str, model: Any) -> list[str]:
+def _skipped(verb: str, model: Any) -> tuple[list[str], list[str]]:
     """What the bulk form of `verb` would not run for `model`: its own save()
     or delete(), and the signal receivers that fire per object. (A queryset
     delete() still sends pre_delete and post_delete; bulk_create,
     bulk_update and update() send no save signal; through rows written in
-    bulk send no m2m_changed.)"""
+    bulk send no m2m_changed.)
+
+    Two lists: what stops the bulk form from being code to paste, and the
+    receivers a third-party package connected for every model (easy-
+    thumbnails', imagekit's), which usually do nothing for a model they do
+    not concern: noted beside the code."""
     if model is None:
-        return []
+        return [], []
     if model._meta.auto_created:
         # Written through the through model: m2m_changed's sender.
-        return [
-            f"the m2m_changed receiver {name}" for name in _receivers(signals.m2m_changed, model)
-        ]
+        return _receivers(signals.m2m_changed, "m2m_changed", model)
     name = short(model._meta.label)
     if verb == "delete":
-        return [f"{name}.delete()"] if _overrides(model, "delete") else []
+        return ([f"{name}.delete()"] if _overrides(model, "delete") else []), []
     # (save_base() too: a model may hook its saves there, as django-model-utils'
     # field trackers and some audit libraries do.)
     skipped = [f"{name}.{m}()" for m in ("save", "save_base") if _overrides(model, m)]
+    everywhere: list[str] = []
     for signal, label in ((signals.pre_save, "pre_save"), (signals.post_save, "post_save")):
-        skipped += [f"the {label} receiver {receiver}" for receiver in _receivers(signal, model)]
-    return skipped
+        own, general = _receivers(signal, label, model)
+        skipped += own
+        everywhere += general
+    return skipped, everywhere
 
 
 def _overrides(model: Any, method: str) -> bool:
@@ -320,25 +328,57 @@ def _overrides(model: Any, method: str) -> bool:
     return owner is not models.Model
 
 
-def _receivers(signal: Any, sender: Any) -> list[str]:
-    """The receivers `signal` would call for `sender`, by name."""
+def _receivers(signal: Any, label: str, sender: Any) -> tuple[list[str], list[str]]:
+    """The receivers `signal` would call for `sender`, by name: those that
+    matter, and those a third-party package connected for every sender."""
     if not signal.has_listeners(sender):
-        return []
+        return [], []
     try:
+        from django.dispatch.dispatcher import NONE_ID
+
         live = signal._live_receivers(sender)
         found = [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
+        # The registry keeps ((receiver or dispatch_uid, sender id), receiver
+        # or a weak reference to it, ...) per connection.
+        for_all = [
+            entry[1]() if isinstance(entry[1], weakref.ref) else entry[1]
+            for entry in signal.receivers
+            if entry[0][1] == NONE_ID
+        ]
     except Exception:  # a private API: names only when it answers
-        return ["(unnamed)"]
-    return [
-        f"{getattr(r, '__module__', '?')}.{getattr(r, '__qualname__', type(r).__name__)}"
-        for r in found
-    ]
+        return [f"the {label} receiver (unnamed)"], []
+    own: list[str] = []
+    general: list[str] = []
+    for receiver in found:
+        named = (
+            f"the {label} receiver {getattr(receiver, '__module__', '?')}."
+            f"{getattr(receiver, '__qualname__', type(receiver).__name__)}"
+        )
+        if any(receiver == other for other in for_all) and not _users(receiver):
+            general.append(named)
+        else:
+            own.append(named)
+    return own, general
+
+
+def _users(receiver: Any) -> bool:
+    """Whether the receiver is the project's own code (or cannot be told)."""
+    code = getattr(getattr(receiver, "__func__", receiver), "__code__", None)
+    return code is None or is_user_file(code.co_filename)
 
 
 def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
     """`fix` as code when its bulk form skips nothing the per-row writes run;
     otherwise what it would lose, and no code to paste."""
-    skipped = _skipped(verb, model)
+    skipped, everywhere = _skipped(verb, model)
+    if not skipped and everywhere:
+        name = short(model._meta.label) if model is not None else "the model"
+        return Fix(
+            fix.method,
+            fix.lookup,
+            f"{fix.text}  # skips {', '.join(everywhere)}, connected for every model: "
+            f"check they do nothing for {name}",
+        )
     if not skipped:
         return fix
     return Fix(
