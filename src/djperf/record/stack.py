@@ -415,6 +415,7 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
     library_template: Location | None = None
     # The outermost third-party frame so far: the call into that package.
     outer: FrameType | None = None
+    served = False  # the walk has left a request's handler
     inner: FrameType | None = None
     current: FrameType | None = frame
     while current is not None:
@@ -436,7 +437,8 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                         call,
                     )
             elif path is _THIRD_PARTY:
-                outer = current
+                if not served:
+                    outer = current
             elif path is _BOOKKEEPING:
                 bookkeeping = True
             elif path is _TEMPLATE_ENGINE:
@@ -460,6 +462,11 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                 view = _view_location(frame, current)
                 if view is not None:
                     return Site(view, bookkeeping)
+                # Past the handler: a third-party middleware inside only handed
+                # the request on, and a test client outside (WebTest) makes
+                # requests, not calls whose inside is a package's own work.
+                outer = None
+                served = True
             elif code.co_name == "thread_handler":
                 break
         inner = current

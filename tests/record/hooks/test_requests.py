@@ -106,3 +106,5 @@ def test_middleware_work_is_not_the_views(pages, client, fakelib, settings):
     assert len(counts) == 1
     # Before the view ran: the line that made the request, as for any library work.
     assert counts[0].location.path == "tests/record/hooks/test_requests.py"
+    # A middleware hands the request on: its package did not make the query.
+    assert (counts[0].via, counts[0].library_call) == (None, None)
