@@ -47,6 +47,22 @@ def test_a_relation_read_through_its_own_through_model_per_object(db):
     assert len(fixed.queries) == 2
 
 
+def test_the_relation_is_found_behind_other_joined_conditions(db):
+    # django-taggit's WHERE compares the content type's columns first, then
+    # the TaggedItem's object_id: the intermediate model is still found.
+    from djperf.detect.rules.repeated_query import _batch_fix
+    from tests.testapp.models import Label
+
+    fingerprint = (
+        "SELECT testapp_label.id, testapp_label.name FROM testapp_label "
+        "INNER JOIN testapp_labelling ON (testapp_label.id = testapp_labelling.label_id) "
+        "INNER JOIN testapp_album ON (testapp_labelling.album_id = testapp_album.id) "
+        "WHERE (testapp_album.name = # AND testapp_labelling.album_id = #)"
+    )
+    fix = _batch_fix(Label, fingerprint)
+    assert (fix.method, fix.lookup) == ("prefetch_related", "labels")
+
+
 def test_get_in_a_loop(library):
     ids = list(Book.objects.values_list("pk", flat=True))
     with djperf.capture() as rec:

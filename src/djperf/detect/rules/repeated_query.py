@@ -162,7 +162,7 @@ def _batch_fix(model: Any, fingerprint: str) -> Fix:
         # (Django counts book.tags on the through table alone).
         return _many_to_many_fix(where_model, field, counting=counting, testing=testing)
     if where_model is not model:
-        shared = None if counting or testing else _through_relation_fix(model, where_model)
+        shared = None if counting or testing else _through_relation(model, fingerprint)
         return shared or _joined_fix(model, where_model, field, counting=counting)
     if field.is_relation and not field.primary_key and (counting or testing):
         return _annotation_fix(field, exists=testing, filtered=" AND " in _where(fingerprint))
@@ -264,6 +264,22 @@ def _annotation_fix(field: Any, *, exists: bool, filtered: bool) -> Fix:
             f"  # then read .{name}_count"
         )
     return Fix("annotate", name, text)
+
+
+_WHERE_TABLES = re.compile(r"([\w\"`]+)\.[\w\"`]+\s*(?:=|IN)\s")
+
+
+def _through_relation(model: Any, fingerprint: str) -> Fix | None:
+    """The relation fix for the first table the WHERE clause compares that
+    is a relation's intermediate model (taggit's WHERE starts with the
+    content type's columns, then the TaggedItem's object_id)."""
+    for table in dict.fromkeys(_WHERE_TABLES.findall(_where(fingerprint))):
+        joined = model_for_table(table.strip('"`'))
+        if joined is not None and joined is not model:
+            found = _through_relation_fix(model, joined)
+            if found is not None:
+                return found
+    return None
 
 
 def _through_relation_fix(model: Any, through: Any) -> Fix | None:
