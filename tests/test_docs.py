@@ -98,6 +98,9 @@ USER_FILES = {
     "requirements.txt",
     "requirements/tests.txt",
     "tests/settings.py",
+    "babybuddy/apps.py",
+    "core/apps.py",
+    "core/timeline.py",
     # The rule docs/architecture.md adds as an example of adding a rule.
     "src/djperf/detect/rules/len_of_queryset.py",
     "tests/detect/rules/test_len_of_queryset.py",
