@@ -15,61 +15,19 @@ import djperf
 from djperf import provenance_of
 from tests.testapp.models import (
     Author,
-    Bio,
     Book,
-    Chapter,
     DynamicBook,
     GuardedBook,
-    Note,
-    Portrait,
-    Publisher,
     Review,
-    Tag,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def library():
-    publishers = [Publisher.objects.create(name=f"P{i}") for i in range(2)]
-    tags = [Tag.objects.create(name=f"t{i}") for i in range(3)]
-    authors = []
-    for i in range(3):
-        author = Author.objects.create(name=f"A{i}")
-        Bio.objects.create(author=author, text=f"bio {i}")
-        authors.append(author)
-        for j in range(2):
-            book = Book.objects.create(
-                title=f"B{i}{j}", author=author, publisher=publishers[j], summary="long" * 10
-            )
-            book.tags.set(tags[:2])
-            for k in range(2):
-                Chapter.objects.create(book=book, title=f"c{k}")
-                Review.objects.create(book=book, rating=k)
-            Note.objects.create(content_object=book, text=f"note {i}{j}")
-    Author.objects.create(name="no bio, no books")
-    return {"authors": authors, "tags": tags, "publishers": publishers}
-
-
-@pytest.fixture
-def library_with_portraits():
-    publisher = Publisher.objects.create(name="P")
-    tags = [Tag.objects.create(name=f"t{i}") for i in range(2)]
-    for i in range(3):
-        author = Author.objects.create(name=f"A{i}")
-        Portrait.objects.create(author=author, caption=f"portrait {i}")
-        for j in range(2):
-            book = Book.objects.create(title=f"B{i}{j}", author=author, publisher=publisher)
-            book.tags.set(tags)
-            Review.objects.create(book=book, rating=j)
-            Note.objects.create(content_object=book)
-
-
 # -- the paths of joined instances ------------------------------------------------
 
 
-def test_select_related_children_have_paths(library):
+def test_select_related_children_have_paths(rich_library):
     with djperf.capture() as rec:
         reviews = list(Review.objects.select_related("book__publisher", "book__author"))
     [evaluation] = rec.evaluations
@@ -85,7 +43,7 @@ def test_select_related_children_have_paths(library):
 
 # Deprecated in Django 6.1, still supported: djperf must handle it.
 @pytest.mark.filterwarnings("ignore:Calling select_related.. with no arguments")
-def test_bare_select_related_follows_every_cached_relation(library):
+def test_bare_select_related_follows_every_cached_relation(rich_library):
     with djperf.capture() as rec:
         reviews = list(Review.objects.select_related())
     assert rec.evaluations[0].select_related == ("*",)
@@ -156,7 +114,7 @@ def test_instance_dict_without_private_names_can_be_copied_into_create(library_w
 # -- copies, pickles, and instances outside a capture -----------------------------
 
 
-def test_tagged_instances_pickle_without_djperf_state(library):
+def test_tagged_instances_pickle_without_djperf_state(rich_library):
     with djperf.capture():
         book = Book.objects.select_related("author").first()
     clone = pickle.loads(pickle.dumps(book))
@@ -165,13 +123,13 @@ def test_tagged_instances_pickle_without_djperf_state(library):
     assert clone.author.name == book.author.name
 
 
-def test_tagged_instances_copy(library):
+def test_tagged_instances_copy(rich_library):
     with djperf.capture():
         book = Book.objects.first()
     assert provenance_of(copy.copy(book)) is provenance_of(book)
     assert provenance_of(copy.deepcopy(book)) is provenance_of(book)
 
 
-def test_nothing_is_tagged_outside_a_scope(library):
+def test_nothing_is_tagged_outside_a_scope(rich_library):
     book = Book.objects.first()
     assert provenance_of(book) is None

@@ -13,7 +13,7 @@ from django.db.models.query import ModelIterable
 import djperf
 from djperf import provenance_of
 from tests import helpers
-from tests.testapp.models import Author, Bio, Book, Chapter, Note, Publisher, Review, Tag
+from tests.testapp.models import Author, Book
 
 pytestmark = pytest.mark.django_db
 
@@ -21,28 +21,6 @@ pytestmark = pytest.mark.django_db
 def line(marker: str) -> str:
     """'tests/record/hooks/test_orm.py:<n>' for the line carrying `# <marker>`."""
     return helpers.line(__file__, marker)
-
-
-@pytest.fixture
-def library():
-    publishers = [Publisher.objects.create(name=f"P{i}") for i in range(2)]
-    tags = [Tag.objects.create(name=f"t{i}") for i in range(3)]
-    authors = []
-    for i in range(3):
-        author = Author.objects.create(name=f"A{i}")
-        Bio.objects.create(author=author, text=f"bio {i}")
-        authors.append(author)
-        for j in range(2):
-            book = Book.objects.create(
-                title=f"B{i}{j}", author=author, publisher=publishers[j], summary="long" * 10
-            )
-            book.tags.set(tags[:2])
-            for k in range(2):
-                Chapter.objects.create(book=book, title=f"c{k}")
-                Review.objects.create(book=book, rating=k)
-            Note.objects.create(content_object=book, text=f"note {i}{j}")
-    Author.objects.create(name="no bio, no books")
-    return {"authors": authors, "tags": tags, "publishers": publishers}
 
 
 def test_idle_evaluation_returns_django_iterator():
@@ -58,7 +36,7 @@ def test_idle_evaluation_returns_django_iterator():
 # -- evaluations ------------------------------------------------------------------
 
 
-def test_rows_carry_their_evaluation(library):
+def test_rows_carry_their_evaluation(rich_library):
     with djperf.capture() as rec:
         books = list(Book.objects.all())  # rows-origin
     [evaluation] = rec.evaluations
@@ -70,7 +48,7 @@ def test_rows_carry_their_evaluation(library):
     assert all(provenance_of(book) is source for book in books)
 
 
-def test_iterator(library):
+def test_iterator(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.iterator(chunk_size=2):  # iterator-origin
             book.author  # noqa: B018
@@ -79,7 +57,7 @@ def test_iterator(library):
     assert rec.evaluations[0].rows == 6
 
 
-def test_raw_queryset_rows_have_provenance(library):
+def test_raw_queryset_rows_have_provenance(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.raw("SELECT * FROM testapp_book"):
             book.author  # noqa: B018
@@ -87,7 +65,7 @@ def test_raw_queryset_rows_have_provenance(library):
     assert rec.lazy_loads[0].source.root is rec.evaluations[0]
 
 
-def test_aiterator(library):
+def test_aiterator(rich_library):
     async def view():
         async with djperf.capture() as rec:
             async for book in Book.objects.aiterator(chunk_size=4):  # aiterator-origin
@@ -103,7 +81,7 @@ def test_aiterator(library):
 # -- prefetches -------------------------------------------------------------------
 
 
-def test_prefetched_objects_have_paths(library):
+def test_prefetched_objects_have_paths(rich_library):
     with djperf.capture() as rec:
         authors = list(Author.objects.prefetch_related("books__tags"))
     root, books, tags = rec.evaluations
@@ -117,7 +95,7 @@ def test_prefetched_objects_have_paths(library):
     assert provenance_of(tag).root is root
 
 
-def test_prefetch_object_with_queryset_and_to_attr(library):
+def test_prefetch_object_with_queryset_and_to_attr(rich_library):
     with djperf.capture() as rec:
         authors = list(
             Author.objects.prefetch_related(
@@ -136,7 +114,7 @@ def test_prefetch_object_with_queryset_and_to_attr(library):
     assert rec.evaluations[1].select_related == ("publisher",)
 
 
-def test_generic_relation_prefetch_adds_no_cycle(library):
+def test_generic_relation_prefetch_adds_no_cycle(rich_library):
     import gc
 
     with djperf.capture():

@@ -25,10 +25,8 @@ from tests.testapp.models import (
     Author,
     Bio,
     Book,
-    Chapter,
     Edition,
     Note,
-    Portrait,
     Publisher,
     Review,
     Tag,
@@ -46,42 +44,6 @@ def line(marker: str) -> str:
 
 
 @pytest.fixture
-def library():
-    publishers = [Publisher.objects.create(name=f"P{i}") for i in range(2)]
-    tags = [Tag.objects.create(name=f"t{i}") for i in range(3)]
-    authors = []
-    for i in range(3):
-        author = Author.objects.create(name=f"A{i}")
-        Bio.objects.create(author=author, text=f"bio {i}")
-        authors.append(author)
-        for j in range(2):
-            book = Book.objects.create(
-                title=f"B{i}{j}", author=author, publisher=publishers[j], summary="long" * 10
-            )
-            book.tags.set(tags[:2])
-            for k in range(2):
-                Chapter.objects.create(book=book, title=f"c{k}")
-                Review.objects.create(book=book, rating=k)
-            Note.objects.create(content_object=book, text=f"note {i}{j}")
-    Author.objects.create(name="no bio, no books")
-    return {"authors": authors, "tags": tags, "publishers": publishers}
-
-
-@pytest.fixture
-def library_with_portraits():
-    publisher = Publisher.objects.create(name="P")
-    tags = [Tag.objects.create(name=f"t{i}") for i in range(2)]
-    for i in range(3):
-        author = Author.objects.create(name=f"A{i}")
-        Portrait.objects.create(author=author, caption=f"portrait {i}")
-        for j in range(2):
-            book = Book.objects.create(title=f"B{i}{j}", author=author, publisher=publisher)
-            book.tags.set(tags)
-            Review.objects.create(book=book, rating=j)
-            Note.objects.create(content_object=book)
-
-
-@pytest.fixture
 def reinstalled():
     yield
     hooks.install()
@@ -94,7 +56,7 @@ def loads_of(rec, field):
 # -- each relation kind -----------------------------------------------------
 
 
-def test_forward_foreign_key(library):
+def test_forward_foreign_key(rich_library):
     with djperf.capture() as rec:
         books = Book.objects.all()  # fk-built
         for book in books:  # fk-origin
@@ -117,7 +79,7 @@ def test_forward_foreign_key(library):
     assert load.evaluation.model == "testapp.Author"
 
 
-def test_forward_one_to_one(library):
+def test_forward_one_to_one(rich_library):
     with djperf.capture() as rec:
         for bio in Bio.objects.all():
             bio.author  # noqa: B018
@@ -127,7 +89,7 @@ def test_forward_one_to_one(library):
     assert len(rec.lazy_loads) == 3
 
 
-def test_reverse_one_to_one(library):
+def test_reverse_one_to_one(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.filter(bio__isnull=False):
             author.bio  # noqa: B018 # bio-access
@@ -138,7 +100,7 @@ def test_reverse_one_to_one(library):
     assert str(load.location) == line("bio-access")
 
 
-def test_reverse_one_to_one_that_does_not_exist_is_still_a_load(library):
+def test_reverse_one_to_one_that_does_not_exist_is_still_a_load(rich_library):
     lonely = Author.objects.get(name="no bio, no books")
     with djperf.capture() as rec, pytest.raises(Author.bio.RelatedObjectDoesNotExist):
         lonely.bio  # noqa: B018
@@ -152,7 +114,7 @@ def test_reverse_one_to_one_loaded_lazily_is_named_by_its_accessor(library_with_
     assert {(x.field, x.kind) for x in rec.lazy_loads} == {("portrait", "reverse_one_to_one")}
 
 
-def test_reverse_foreign_key_with_related_name(library):
+def test_reverse_foreign_key_with_related_name(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.all():  # books-origin
             list(author.books.all())  # books-access
@@ -170,7 +132,7 @@ def test_reverse_foreign_key_with_related_name(library):
     assert load.evaluation.rows == 2
 
 
-def test_reverse_foreign_key_without_related_name(library):
+def test_reverse_foreign_key_without_related_name(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.all():
             [chapter.title for chapter in book.chapter_set.all()]
@@ -178,14 +140,14 @@ def test_reverse_foreign_key_without_related_name(library):
     assert len(rec.lazy_loads) == 6
 
 
-def test_publisher_book_set(library):
+def test_publisher_book_set(rich_library):
     with djperf.capture() as rec:
         for publisher in Publisher.objects.all():
             list(publisher.book_set.all())
     assert [x.field for x in rec.lazy_loads] == ["book_set", "book_set"]
 
 
-def test_many_to_many_forward(library):
+def test_many_to_many_forward(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.all():
             list(book.tags.all())
@@ -199,7 +161,7 @@ def test_many_to_many_forward(library):
     )
 
 
-def test_many_to_many_reverse(library):
+def test_many_to_many_reverse(rich_library):
     with djperf.capture() as rec:
         for tag in Tag.objects.all():
             list(tag.books.all())
@@ -213,7 +175,7 @@ def test_many_to_many_reverse(library):
     )
 
 
-def test_generic_foreign_key(library):
+def test_generic_foreign_key(rich_library):
     ContentType.objects.get_for_model(Book)  # warm Django's content type cache
     with djperf.capture() as rec:
         for note in Note.objects.all():  # gfk-origin
@@ -231,7 +193,7 @@ def test_generic_foreign_key(library):
     assert load.evaluation.model == "testapp.Book"
 
 
-def test_generic_foreign_key_cold_content_type_cache(library):
+def test_generic_foreign_key_cold_content_type_cache(rich_library):
     ContentType.objects.clear_cache()
     with djperf.capture() as rec:
         for note in Note.objects.all():
@@ -242,7 +204,7 @@ def test_generic_foreign_key_cold_content_type_cache(library):
     assert all(x.evaluation.model == "testapp.Book" for x in rec.lazy_loads)
 
 
-def test_generic_relation(library):
+def test_generic_relation(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.all():
             list(book.notes.all())
@@ -256,7 +218,7 @@ def test_generic_relation(library):
     )
 
 
-def test_deferred_field_with_only(library):
+def test_deferred_field_with_only(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.only("title"):  # deferred-origin
             book.summary  # noqa: B018 # deferred-access
@@ -269,36 +231,36 @@ def test_deferred_field_with_only(library):
     assert load.lookup == "summary"
 
 
-def test_deferred_field_with_defer(library):
+def test_deferred_field_with_defer(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.defer("summary"):
             book.summary  # noqa: B018
     assert [x.field for x in rec.lazy_loads] == ["summary"] * 6
 
 
-def test_deferred_foreign_key_column_is_named_as_written(library):
+def test_deferred_foreign_key_column_is_named_as_written(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.only("title"):
             book.author_id  # noqa: B018
     assert {(x.field, x.kind) for x in rec.lazy_loads} == {("author_id", "deferred_field")}
 
 
-def test_loaded_fields_are_not_loads(library):
+def test_loaded_fields_are_not_loads(rich_library):
     with djperf.capture() as rec:
         for book in Book.objects.all():
             book.summary, book.title, book.author_id  # noqa: B018
     assert rec.lazy_loads == []
 
 
-def test_parent_link_built_from_the_row_is_not_a_load(library):
-    Edition.objects.create(title="E", author=library["authors"][0], year=1999)
+def test_parent_link_built_from_the_row_is_not_a_load(rich_library):
+    Edition.objects.create(title="E", author=rich_library["authors"][0], year=1999)
     with djperf.capture() as rec:
         for edition in Edition.objects.all():
             edition.book_ptr  # noqa: B018
     assert rec.lazy_loads == []
 
 
-def test_count_on_a_related_manager_is_a_query_not_a_load(library):
+def test_count_on_a_related_manager_is_a_query_not_a_load(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.all():
             author.books.count()
@@ -306,7 +268,7 @@ def test_count_on_a_related_manager_is_a_query_not_a_load(library):
     assert len(rec.queries) == 5
 
 
-def test_a_related_manager_that_reaches_no_database_is_no_load(library):
+def test_a_related_manager_that_reaches_no_database_is_no_load(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.all():
             assert list(author.books.none()) == []
@@ -317,7 +279,7 @@ def test_a_related_manager_that_reaches_no_database_is_no_load(library):
 # -- nothing to report when the relations were fetched eagerly ------------------
 
 
-def test_select_related_is_not_a_load(library):
+def test_select_related_is_not_a_load(rich_library):
     with djperf.capture() as rec:
         for review in Review.objects.select_related("book__publisher"):
             review.book.publisher.name  # noqa: B018
@@ -325,7 +287,7 @@ def test_select_related_is_not_a_load(library):
     assert len(rec.queries) == 1
 
 
-def test_prefetch_related_is_not_a_load(library):
+def test_prefetch_related_is_not_a_load(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.prefetch_related("books__tags", "bio"):
             for book in author.books.all():
@@ -337,7 +299,7 @@ def test_prefetch_related_is_not_a_load(library):
 # -- the lookup a load is named by, from the root of its provenance ------------------
 
 
-def test_chain_through_lazy_loads_is_named_from_the_root(library):
+def test_chain_through_lazy_loads_is_named_from_the_root(rich_library):
     with djperf.capture() as rec:
         for review in Review.objects.all():  # chain-origin
             review.book.publisher.name  # noqa: B018 # chain-access
@@ -353,7 +315,7 @@ def test_chain_through_lazy_loads_is_named_from_the_root(library):
     assert publishers[0].source.how == "lazy_load"
 
 
-def test_chain_through_a_reverse_manager(library):
+def test_chain_through_a_reverse_manager(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.all():
             for book in author.books.all():
@@ -361,7 +323,7 @@ def test_chain_through_a_reverse_manager(library):
     assert {x.lookup for x in loads_of(rec, "publisher")} == {"books__publisher"}
 
 
-def test_relation_reached_through_a_prefetch(library):
+def test_relation_reached_through_a_prefetch(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.prefetch_related("books"):  # prefetch-origin
             for book in author.books.all():
@@ -372,7 +334,7 @@ def test_relation_reached_through_a_prefetch(library):
     assert {str(x.origin) for x in loads} == {line("prefetch-origin")}
 
 
-def test_relation_reached_through_select_related(library):
+def test_relation_reached_through_select_related(rich_library):
     with djperf.capture() as rec:
         for review in Review.objects.select_related("book"):
             review.book.publisher  # noqa: B018
@@ -408,7 +370,7 @@ def test_relation_of_a_to_attr_prefetch_goes_through_the_attribute(library_with_
     assert len(fixed.captured_queries) == 3
 
 
-def test_instance_from_outside_the_scope_has_no_source(library):
+def test_instance_from_outside_the_scope_has_no_source(rich_library):
     book = Book.objects.first()
     with djperf.capture() as rec:
         book.author  # noqa: B018
@@ -418,7 +380,7 @@ def test_instance_from_outside_the_scope_has_no_source(library):
     assert load.lookup == "author"
 
 
-def test_bypassed_prefetch(library):
+def test_bypassed_prefetch(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.prefetch_related("books"):
             list(author.books.filter(title__startswith="B"))
@@ -426,14 +388,14 @@ def test_bypassed_prefetch(library):
     assert all(x.bypassed_prefetch for x in rec.lazy_loads)
 
 
-def test_not_prefetched_is_not_bypassed(library):
+def test_not_prefetched_is_not_bypassed(rich_library):
     with djperf.capture() as rec:
         for author in Author.objects.all():
             list(author.books.filter(title__startswith="B"))
     assert rec.lazy_loads and not any(x.bypassed_prefetch for x in rec.lazy_loads)
 
 
-def test_async_for_and_async_managers(library):
+def test_async_for_and_async_managers(rich_library):
     async def view():
         async with djperf.capture() as rec:
             async for author in Author.objects.all():  # async-origin
@@ -508,7 +470,7 @@ def test_pickled_querysets_carry_no_mark(library_with_portraits):
     assert [b.pk for b in clone] == [b.pk for b in books]
 
 
-def test_querysets_of_related_managers_pickle(library):
+def test_querysets_of_related_managers_pickle(rich_library):
     author = Author.objects.first()
     with djperf.capture():
         books = author.books.all()
@@ -519,7 +481,7 @@ def test_querysets_of_related_managers_pickle(library):
 # -- djperf changes nothing ------------------------------------------------------
 
 
-def test_results_and_queries_are_unchanged(library):
+def test_results_and_queries_are_unchanged(rich_library):
     def work():
         out = []
         for review in Review.objects.all():
@@ -538,7 +500,7 @@ def test_results_and_queries_are_unchanged(library):
     assert [q["sql"] for q in watched.captured_queries] == [q["sql"] for q in bare.captured_queries]
 
 
-def test_a_recording_does_not_keep_instances_alive(library):
+def test_a_recording_does_not_keep_instances_alive(rich_library):
     import gc
 
     with djperf.capture() as rec:
@@ -563,7 +525,7 @@ def test_a_recording_does_not_keep_instances_alive(library):
 
 
 @needs_fetch_modes
-def test_fetch_one_is_recorded(library):
+def test_fetch_one_is_recorded(rich_library):
     from django.db.models import FETCH_ONE
 
     with djperf.capture() as rec:
@@ -574,7 +536,7 @@ def test_fetch_one_is_recorded(library):
 
 
 @needs_fetch_modes
-def test_fetch_peers_is_one_load_for_all_peers(library):
+def test_fetch_peers_is_one_load_for_all_peers(rich_library):
     from django.db.models import FETCH_PEERS
 
     with CaptureQueriesContext(connection) as bare:
@@ -592,7 +554,7 @@ def test_fetch_peers_is_one_load_for_all_peers(library):
 
 
 @needs_fetch_modes
-def test_fetch_peers_chain(library):
+def test_fetch_peers_chain(rich_library):
     from django.db.models import FETCH_PEERS
 
     with djperf.capture() as rec:
@@ -605,7 +567,7 @@ def test_fetch_peers_chain(library):
 
 
 @needs_fetch_modes
-def test_fetch_peers_deferred_field(library):
+def test_fetch_peers_deferred_field(rich_library):
     from django.db.models import FETCH_PEERS
 
     with djperf.capture() as rec:
@@ -616,7 +578,7 @@ def test_fetch_peers_deferred_field(library):
 
 
 @needs_fetch_modes
-def test_fetch_raise_goes_through_unchanged(library):
+def test_fetch_raise_goes_through_unchanged(rich_library):
     from django.core.exceptions import FieldFetchBlocked
     from django.db.models import FETCH_RAISE
 
