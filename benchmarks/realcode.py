@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/realcode.py PROJECT --python PROJECT/.venv/bin/python \\
         --runner django|pytest [--settings MODULE] [--env NAME=VALUE ...] \\
-        [--out DIR] [--label NAME] [--commit SHA] [--djperf-src SRC] [--again]
+        [--out DIR] [--label NAME] [--commit SHA] [--djperf-src SRC] [--again | --reuse-bare]
         [-- TEST ARGUMENTS ...]
 
 PROJECT is a checkout of the project, set up by the user with djperf
@@ -164,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the tables again from the runs kept in --out, running nothing",
     )
+    parser.add_argument(
+        "--reuse-bare",
+        action="store_true",
+        help="take the bare run kept in --out from an earlier run (the project and its "
+        "environment unchanged) and run only the capture",
+    )
     argv = sys.argv[1:] if argv is None else argv
     # Everything after "--" goes to the test runner as it is.
     tests = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -185,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             for mode in ("bare", "capture")
         )
     else:
-        bare_seconds, bare = run(args, "bare", out)
+        if args.reuse_bare:
+            # The bare run does not depend on djperf: an earlier one serves.
+            bare_seconds = json.loads((out / "times.json").read_text())["bare"]
+            bare = [json.loads(line) for line in (out / "bare.jsonl").read_text().splitlines()]
+        else:
+            bare_seconds, bare = run(args, "bare", out)
         capture_seconds, captured = run(args, "capture", out)
         (out / "times.json").write_text(
             json.dumps({"bare": bare_seconds, "capture": capture_seconds})

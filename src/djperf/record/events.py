@@ -86,6 +86,10 @@ class Query:
     # For an UPDATE or DELETE, a hash of the values its WHERE clause compares
     # with (salted per process): equal for writes of the same rows.
     where_key: int | None = None
+    # For an UPDATE, a hash of the values it sets, in the same salt as
+    # params_key: equal to an INSERT's params_key when a save() writes again
+    # exactly what a create() just inserted.
+    set_key: int | None = None
     # Sent while a save() ran: the model class of the saved instance
     # ("app.Model"), a proxy's own when it was saved through a proxy. (The
     # signal receivers the save runs send their statements inside it too.)

@@ -16,6 +16,8 @@ from tests.helpers import class_line, line, of, page
 from tests.testapp import admin_site
 from tests.testapp.models import Author, Bio, Book, Note, Publisher, Review, Tag
 
+SKIPPED_TITLES = ("nothing",)
+
 pytestmark = pytest.mark.django_db
 SIX_ONE = django.VERSION >= (6, 1)
 HERE = __file__
@@ -387,9 +389,30 @@ def test_a_refined_manager_keeps_its_filter_in_the_prefetch(library):
         for author in Author.objects.all():
             author.books.filter(title__startswith="B").order_by("-title").first()
     finding = one(rec)
+    # The values as the code wrote them: a literal means the same anywhere.
     assert finding.fix.text.startswith(
         ".prefetch_related(Prefetch('books', queryset=Book.objects"
-        ".filter(title__startswith=...).order_by('-title')[:1], to_attr='selected_books'))"
+        """.filter(title__startswith="B").order_by('-title')[:1], to_attr='selected_books'))"""
+    )
+
+
+def test_a_refined_manager_keeps_a_module_constant_in_the_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.exclude(title__in=SKIPPED_TITLES).filter(summary=""))
+    assert one(rec).fix.text.startswith(
+        ".prefetch_related(Prefetch('books', queryset=Book.objects"
+        """.exclude(title__in=SKIPPED_TITLES).filter(summary=""), to_attr='selected_books'))"""
+    )
+
+
+def test_a_filter_value_from_the_loop_is_not_written_into_the_prefetch(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.filter(title__startswith=author.name[:1]))
+    assert one(rec).fix.text.startswith(
+        ".prefetch_related(Prefetch('books', queryset=Book.objects"
+        ".filter(title__startswith=...), to_attr='selected_books'))"
     )
 
 
@@ -519,6 +542,35 @@ def test_not_the_same_call_from_test_code_repeated_below_the_threshold(library):
         as_tests.call_each(lambda b: b.author.name, [book])
     assert len(rec.lazy_loads) == 1
     assert of(rec, "n-plus-one") == []
+
+
+def test_a_relation_read_only_for_its_key_reads_the_key(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            Book.objects.filter(author=book.author).exclude(pk=book.pk).exists()  # key-only
+    [finding] = of(rec, "n-plus-one")
+    assert str(finding.location) == line(HERE, "key-only")
+    assert finding.fix.method == "use_key"
+    assert finding.fix.text == (
+        "Book.objects.filter(author=book.author_id).exclude(pk=book.pk).exists()"
+    )
+    assert "Only its key was used" in finding.message
+
+
+def test_a_relation_read_through_its_pk_reads_the_key(library):
+    with djperf.capture() as rec:
+        ids = [book.author.pk for book in Book.objects.all()]  # through-pk
+    assert ids
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.text == "ids = [book.author_id for book in Book.objects.all()]"
+
+
+def test_not_the_key_when_the_object_itself_is_read(library):
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            Book.objects.filter(author=book.author, title=book.author.name).exists()
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.method == "select_related"
 
 
 def test_not_select_related_and_used(library):

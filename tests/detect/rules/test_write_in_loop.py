@@ -300,6 +300,23 @@ def test_the_same_row_saved_in_a_loop_is_saved_once(library):
     assert finding.fix.text.startswith("change book in the loop and save it once after it")
 
 
+def test_a_save_right_after_create_that_changes_nothing_is_dropped(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(4):
+            review = Book.objects.create(title=f"t{number}", author=author)  # created
+            review.save()  # saved-again
+    insert, update = sorted(of(rec, "write-in-loop"), key=lambda f: f.fix.method)
+    assert insert.fix.method == "bulk_create"
+    assert update.fix.method == "drop_save"
+    assert str(update.location) == line(HERE, "saved-again")
+    assert update.fix.text == (
+        f"drop the save() at {line(HERE, 'saved-again')}: the insert at "
+        f"{line(HERE, 'created')} already wrote these values"
+    )
+    assert "each writing again the values the insert at" in update.message
+
+
 def test_a_queryset_delete_keeps_the_delete_signals(library):
     # QuerySet.delete() still sends pre_delete and post_delete per object:
     # offered as code even with a receiver.
@@ -380,6 +397,29 @@ def test_a_helper_called_in_a_loop(library):
 
 
 # -- must not flag -----------------------------------------------------------------
+
+
+def test_not_dropping_a_save_after_create_that_changes_a_field(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(4):
+            book = Book.objects.create(title=f"t{number}", author=author)
+            book.title = f"{book.title} #{book.pk}"  # needs the pk: a second write
+            book.save()
+    [update] = [f for f in of(rec, "write-in-loop") if f.fix.method != "bulk_create"]
+    assert update.fix.method == "bulk_update"
+
+
+def test_not_dropping_a_save_of_another_row_after_create(library):
+    author = Author.objects.first()
+    books = list(Book.objects.all()[:4])
+    assert len(books) == 4
+    with djperf.capture() as rec:
+        for number, book in enumerate(books):
+            Book.objects.create(title=f"t{number}", author=author)
+            book.save()
+    [update] = [f for f in of(rec, "write-in-loop") if f.fix.method != "bulk_create"]
+    assert update.fix.method == "bulk_update"
 
 
 def test_not_a_get_or_create_per_distinct_line(library):

@@ -24,6 +24,7 @@ from djperf.detect._models import (
     select_related_lookup,
     short,
 )
+from djperf.detect._source import key_only_rewrite, narrowing_calls
 from djperf.detect._work import (
     Repetition,
     by_request,
@@ -33,7 +34,7 @@ from djperf.detect._work import (
     test_driven,
 )
 from djperf.detect.registry import Rule, Thresholds
-from djperf.findings import Finding, Fix
+from djperf.findings import Finding, Fix, Location
 from djperf.record.events import Evaluation, LazyLoad
 from djperf.record.scope import Recording
 from djperf.record.work import Drive
@@ -75,18 +76,20 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     group = repetition.events
     first = group[0]
     root = root_of(first)
-    fix = _eager_fix(root, first)
     queries = queries_of(group)
     duration = sum(load.duration for load in group)
     location = most_common(load.location for load in group)
+    keyed = _key_only_fix(first, location)
+    fix = keyed or _eager_fix(root, first)
+    if keyed is not None:
+        how = f"Only its key was used: read the key, no query: {fix.text}"
+    elif fix.method == "prefetch_related_objects":
+        how = f"Load it for all of them at once: {fix.text}"
+    else:
+        how = f"Load it with the queryset: {fix.text}"
     message = (
         f"{short(first.model)}.{first.field} was loaded one {verbose(first.model)} at a time: "
-        f"{queries} queries, {shown(duration)}. "
-        + (
-            f"Load it for all of them at once: {fix.text}"
-            if fix.method == "prefetch_related_objects"
-            else f"Load it with the queryset: {fix.text}"
-        )
+        f"{queries} queries, {shown(duration)}. {how}"
     )
     tests = repetition.driven_by_tests
     if tests:
@@ -107,6 +110,26 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
         alternatives=_fetch_peers_alternative(group, root),
         in_tests=tests or in_test_code(location),
     )
+
+
+def _key_only_fix(load: LazyLoad, location: Location | None) -> Fix | None:
+    """``Feeding.objects.filter(child=self.child)`` loads the Child only to
+    compare its key: ``self.child_id`` holds it already. Read from the line's
+    source, for a foreign key to its model's primary key."""
+    if location is None or load.kind not in ("foreign_key", "one_to_one"):
+        return None
+    model = model_for_label(load.model)
+    try:
+        field = model._meta.get_field(load.field) if model is not None else None
+    except Exception:  # FieldDoesNotExist: a name djperf did not resolve
+        return None
+    related = getattr(field, "related_model", None)
+    if field is None or related is None or field.target_field is not related._meta.pk:
+        return None
+    rewritten = key_only_rewrite(location, field.name, field.attname, related._meta.pk.name)
+    if rewritten is None:
+        return None
+    return Fix("use_key", field.attname, rewritten)
 
 
 def _internal(root: Evaluation | None) -> bool:
@@ -221,13 +244,33 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
     into an attribute, and read that attribute instead."""
     related = short(load.related_model) if load.related_model else "Related"
     attribute = f"selected_{load.field}"
+    refined = load.refined or ""
+    if refined.startswith(".filter(") and load.location is not None:
+        # The values are not kept: the user's own filter calls, when they
+        # mean the same where the queryset is built.
+        written = narrowing_calls(load.location, load.field)
+        if written is not None:
+            refined = written + refined[_closing(refined, len(".filter")) + 1 :]
     text = (
         f".prefetch_related(Prefetch({load.lookup!r}, "
-        f"queryset={related}.objects{load.refined}, to_attr={attribute!r})), then read "
+        f"queryset={related}.objects{refined}, to_attr={attribute!r})), then read "
         f"{verbose(load.model).replace(' ', '_')}.{attribute} instead of refining "
         f".{load.field} at {load.location or 'the access'}"
     )
     return Fix("Prefetch", load.lookup, text)
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the parenthesis closing the one at `start`."""
+    depth = 0
+    for index in range(start, len(text)):
+        if text[index] == "(":
+            depth += 1
+        elif text[index] == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(text) - 1
 
 
 def _fetch_peers_alternative(loads: list[LazyLoad], root: Evaluation | None) -> tuple[Fix, ...]:

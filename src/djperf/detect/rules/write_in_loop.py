@@ -118,13 +118,25 @@ def write_in_loop(recording: Recording, thresholds: Thresholds) -> Iterable[Find
         # By line and by the line that called its function: a loop calls it
         # from one line, a helper called from three lines is three calls.
         groups: dict[tuple[Any, ...], list[Operation]] = defaultdict(list)
+        # Each write's predecessor on the same table, in the order they ran.
+        before: dict[int, Query] = {}
+        last: dict[str, Query] = {}
         for verb, table, operation in unit:
             groups[(operation[0].location, operation[0].caller, verb, table)].append(operation)
+            if table in last:
+                before[id(operation[0])] = last[table]
+            last[table] = operation[0]
         for (location, caller, verb, table), group in groups.items():
             repetition = judge(group, thresholds["count"], _drive, library_call_of=_library_call)
             if repetition is not None:
                 yield _one_write_per_row(
-                    repetition, location, caller, verb, table, thresholds["warn_from"]
+                    repetition,
+                    location,
+                    caller,
+                    verb,
+                    table,
+                    thresholds["warn_from"],
+                    _saved_again(repetition.events, before) if verb == "update" else None,
                 )
 
 
@@ -141,6 +153,41 @@ def _library_call(operation: Operation) -> int | None:
 _WRITING_METHODS = frozenset({"save", "save_base", "delete"})
 
 
+def _user_line(statement: Query) -> Location | None:
+    """The line that made the write: the caller of a save() override."""
+    location = statement.location
+    if location is not None and location.function in _WRITING_METHODS and statement.caller:
+        return statement.caller
+    return location
+
+
+def _saved_again(operations: list[Operation], before: dict[int, Query]) -> Location | None:
+    """Where the rows were inserted, when every UPDATE of the group wrote
+    again exactly the values an INSERT of the same table had written just
+    before it, from the same function (``obj = Model.objects.create(...)``
+    then ``obj.save()``): the second write changes nothing."""
+    inserted: Location | None = None
+    for chosen, _ in operations:
+        previous = before.get(id(chosen))
+        if (
+            previous is None
+            or not previous.fingerprint.upper().startswith("INSERT")
+            or chosen.set_key is None
+            or previous.params_key != chosen.set_key
+        ):
+            return None
+        here, there = _user_line(chosen), _user_line(previous)
+        if (
+            here is None
+            or there is None
+            or (here.path, here.function) != (there.path, there.function)
+            or there.line > here.line
+        ):
+            return None
+        inserted = there
+    return inserted
+
+
 def _one_write_per_row(
     repetition: Repetition[Operation],
     location: Location | None,
@@ -148,6 +195,7 @@ def _one_write_per_row(
     verb: str,
     table: str,
     warn_from: int,
+    saved_again: Location | None = None,
 ) -> Finding:
     operations = repetition.events
     through = ""
@@ -164,8 +212,15 @@ def _one_write_per_row(
     model = model_for_table(table)
     relation = operations[0][0].role == "relation_write"
     rows = {operation[0].where_key for operation in operations}
-    if verb == "update" and len(rows) == 1 and None not in rows:
-        fix: Fix | None = _save_once(model)
+    if saved_again is not None:
+        fix: Fix | None = Fix(
+            "drop_save",
+            None,
+            f"drop the save() at {location}: the insert at {saved_again} already "
+            "wrote these values",
+        )
+    elif verb == "update" and len(rows) == 1 and None not in rows:
+        fix = _save_once(model)
     elif operations[0][0].via is not None:
         fix = _call_once(operations[0][0].via, verb, location)
     else:
@@ -189,6 +244,13 @@ def _one_write_per_row(
         if not in_test_code(location):
             fix = None
         location = repetition.test_line or location
+    elif saved_again is not None:
+        assert fix is not None
+        message = (
+            f"{len(operations)} {verb}s of {what} from one line, one per row{through} "
+            f"({len(statements)} statements, {shown(duration)}), each writing again the "
+            f"values the insert at {saved_again} had just written: {fix.text}."
+        )
     else:
         assert fix is not None
         message = (

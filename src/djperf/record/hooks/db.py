@@ -14,6 +14,7 @@ Django keep a query log of its own, which costs time in production.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
@@ -117,6 +118,7 @@ def record_query(
         request=request,
         drive=drive,
         where_key=_where_key(text, params) if writing else None,
+        set_key=_set_key(text, params) if writing else None,
         saved_model=SAVING.get(),
         via=via,
         caller=caller,
@@ -164,6 +166,34 @@ def _where_key(text: str, params: Any) -> int | None:
     where = text.rpartition(" WHERE ")[2] if " WHERE " in text else ""
     compared = where.count("%s")
     return _params_key(tuple(params)[-compared:]) if compared else None
+
+
+def _set_key(text: str, params: Any) -> int | None:
+    """For an UPDATE that sets plain values (a save()), a hash of them in
+    column order, None where Django wrote NULL into the statement: the same
+    key as an INSERT of those values has as its params_key. Django passes
+    the SET values first, before the WHERE clause's."""
+    if not params or isinstance(params, Mapping) or text[:6].upper() != "UPDATE":
+        return None
+    assignments = _PLAIN_SET.match(text)
+    if assignments is None:
+        return None
+    given = iter(tuple(params))
+    try:
+        values = tuple(
+            None if value == "NULL" else next(given)
+            for value in _ASSIGNED_VALUE.findall(assignments.group(1))
+        )
+    except StopIteration:
+        return None
+    return _params_key(values)
+
+
+# UPDATE t SET "a" = %s, "b" = NULL WHERE ...: every value a plain one.
+_PLAIN_SET = re.compile(
+    r"UPDATE \S+ SET ((?:[\w\"`.]+ = (?:%s|NULL)(?:, |(?= WHERE |$)))+)(?: WHERE |$)"
+)
+_ASSIGNED_VALUE = re.compile(r"= (%s|NULL)")
 
 
 def _params_key(params: Any) -> int | None:

@@ -1,0 +1,237 @@
+"""The user's own source at a finding's line: what a fix can rewrite exactly.
+
+A fix written from the statement the user wrote is right as written, where
+one written from the SQL can only guess (the values of a filter are not
+kept). Files are parsed once each, and only when a finding asks.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from functools import lru_cache
+
+from djperf import conf
+from djperf.findings import Location
+
+# Calls that take a related object only to compare or store its key.
+_KEYED_CALLS = frozenset(
+    {
+        "filter",
+        "exclude",
+        "get",
+        "create",
+        "get_or_create",
+        "update_or_create",
+        "update",
+        "aget",
+        "acreate",
+        "aget_or_create",
+        "aupdate_or_create",
+        "aupdate",
+    }
+)
+
+
+def key_only_rewrite(location: Location, field: str, attname: str, pk: str) -> str | None:
+    """The line at `location` with every read of ``<x>.<field>`` replaced by
+    ``<x>.<attname>``, when each of them uses the related object only for its
+    key: as a keyword argument of a queryset call (``filter(child=self.child)``)
+    or through its primary key (``self.child.pk``). None when any read uses
+    the object itself, or the source cannot be read."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    parsed = _parse(path, changed)
+    if parsed is None or not 0 < location.line <= len(parsed[1]):
+        return None
+    # (ast's column offsets count UTF-8 bytes.)
+    tree, lines = parsed
+    text = lines[location.line - 1]
+    reads = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == field
+        and node.lineno == location.line
+        and node.end_lineno == location.line
+    ]
+    if not reads:
+        return None
+    parents = _parents(tree, location.line)
+    replacements: list[tuple[int, int, bytes]] = []
+    for node in reads:
+        parent = parents.get(id(node))
+        base = text[node.value.col_offset : node.value.end_col_offset].decode()
+        if isinstance(parent, ast.Attribute) and parent.attr in ("pk", pk):
+            start, end = node.col_offset, parent.end_col_offset
+        elif isinstance(parent, ast.keyword) and _keyed_call(parents.get(id(parent))):
+            start, end = node.col_offset, node.end_col_offset
+        else:
+            return None
+        if end is None:
+            return None
+        replacements.append((start, end, f"{base}.{attname}".encode()))
+    # The statement alone when it is on this line (no comment after it).
+    statement = next(
+        (
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.stmt)
+            and node.lineno == node.end_lineno == location.line
+            and not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+        ),
+        None,
+    )
+    start_at, end_at = 0, len(text)
+    if statement is not None and statement.end_col_offset is not None:
+        start_at, end_at = statement.col_offset, statement.end_col_offset
+    rewritten = text
+    for start, end, new in sorted(replacements, reverse=True):
+        rewritten = rewritten[:start] + new + rewritten[end:]
+        end_at += len(new) - (end - start)
+    return rewritten[start_at:end_at].decode().strip()
+
+
+def _keyed_call(node: ast.AST | None) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _KEYED_CALLS
+    )
+
+
+def _parents(tree: ast.AST, line: int) -> dict[int, ast.AST]:
+    """Each node's parent, for the nodes of the statements spanning `line`."""
+    found: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        start = getattr(node, "lineno", None)
+        end = getattr(node, "end_lineno", None)
+        if start is not None and end is not None and not start <= line <= end:
+            continue
+        for child in ast.iter_child_nodes(node):
+            found[id(child)] = node
+    return found
+
+
+def _absolute(path: str) -> str:
+    return path if os.path.isabs(path) else os.path.join(str(conf.root()), path)
+
+
+@lru_cache(maxsize=64)
+def _parse(path: str, changed: int) -> tuple[ast.Module, list[bytes]] | None:
+    """The module at `path` as last changed at `changed`, parsed once, and
+    its lines; None when it is not Python source."""
+    if not path.endswith(".py"):
+        return None
+    try:
+        with open(path, "rb") as source:
+            data = source.read()
+        return ast.parse(data, filename=path), data.splitlines()
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+# Queryset methods that narrow rows: what a Prefetch queryset must keep.
+_NARROWING = frozenset({"filter", "exclude"})
+
+
+def narrowing_calls(location: Location, manager: str) -> str | None:
+    """The ``.filter(...)`` and ``.exclude(...)`` calls chained on the related
+    manager ``<x>.<manager>`` at `location`, as the user wrote them
+    (``.filter(status="open")``), when each value is one that means the same
+    anywhere in the module: a literal, or a name the module defines or
+    imports (``Line.OPEN``, ``timezone.now()``). None when there are none, or
+    one depends on the loop (``.filter(user=order.user)``)."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return None
+    tree, lines = parsed
+    parents = _parents(tree, location.line)
+    known = _module_names(tree)
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Attribute)
+            and node.attr == manager
+            and node.lineno <= location.line <= (node.end_lineno or node.lineno)
+        ):
+            continue
+        calls: list[str] = []
+        current: ast.AST = node
+        while True:
+            method = parents.get(id(current))
+            call = parents.get(id(method))
+            if not (
+                isinstance(method, ast.Attribute)
+                and isinstance(call, ast.Call)
+                and call.func is method
+            ):
+                break
+            if method.attr in _NARROWING:
+                if call.args or not all(_constant(k.value, known) for k in call.keywords):
+                    return None
+                segment = _segment(lines, method.end_lineno, method.end_col_offset, call)
+                if segment is None:
+                    return None
+                calls.append(f".{method.attr}{segment}")
+            current = call
+        if calls:
+            return "".join(calls)
+    return None
+
+
+def _segment(
+    lines: list[bytes], line: int | None, column: int | None, call: ast.Call
+) -> str | None:
+    """The source of a call's parentheses, from the end of its method name."""
+    if line is None or column is None or call.end_lineno is None or call.end_col_offset is None:
+        return None
+    if line == call.end_lineno:
+        return lines[line - 1][column : call.end_col_offset].decode()
+    parts = [lines[line - 1][column:]]
+    parts += lines[line : call.end_lineno - 1]
+    parts.append(lines[call.end_lineno - 1][: call.end_col_offset])
+    return " ".join(part.decode().strip() for part in parts)
+
+
+def _constant(node: ast.AST, known: frozenset[str]) -> bool:
+    """Whether the value means the same wherever the module builds a queryset."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return all(_constant(item, known) for item in node.elts)
+    if isinstance(node, ast.Attribute):
+        return _constant(node.value, known)
+    if isinstance(node, ast.Name):
+        return node.id in known
+    if isinstance(node, ast.Call):
+        return (
+            _constant(node.func, known)
+            and all(_constant(arg, known) for arg in node.args)
+            and all(_constant(k.value, known) for k in node.keywords)
+        )
+    if isinstance(node, ast.UnaryOp):
+        return _constant(node.operand, known)
+    return False
+
+
+def _module_names(tree: ast.Module) -> frozenset[str]:
+    """The names a module imports or defines at its top level."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return frozenset(names)
