@@ -235,3 +235,37 @@ def _module_names(tree: ast.Module) -> frozenset[str]:
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
     return frozenset(names)
+
+
+def constant_keywords(location: Location) -> dict[str, str]:
+    """The keyword arguments of the queryset calls at `location` whose values
+    mean the same anywhere in the module (see `narrowing_calls`), as written:
+    ``{"status": '"f"', "is_active": "True"}``."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return {}
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return {}
+    tree, lines = parsed
+    known = _module_names(tree)
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and node.lineno <= location.line <= (node.end_lineno or node.lineno)
+            and _keyed_call(node)
+        ):
+            for keyword in node.keywords:
+                value = keyword.value
+                if (
+                    keyword.arg is not None
+                    and _constant(value, known)
+                    and value.lineno == value.end_lineno
+                    and value.end_col_offset is not None
+                ):
+                    line = lines[value.lineno - 1]
+                    found[keyword.arg] = line[value.col_offset : value.end_col_offset].decode()
+    return found

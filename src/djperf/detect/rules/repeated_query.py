@@ -9,6 +9,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
+from djperf.detect._source import constant_keywords
 from djperf.detect._statements import COUNT, manager, user_reads
 from djperf.detect._work import (
     Repetition,
@@ -71,7 +72,8 @@ def _one_query_per_value(
     table = statement_table(fingerprint)
     model = model_for_table(table) if table else None
     label = model._meta.label if model is not None else None
-    fix = _batch_fix(model, fingerprint)
+    written = constant_keywords(first.location) if first.location is not None else {}
+    fix = _batch_fix(model, fingerprint, written)
     if first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.
         fix = Fix(
@@ -142,11 +144,12 @@ def _loop_origin(recording: Recording, first: Query) -> Evaluation | None:
     return found
 
 
-def _batch_fix(model: Any, fingerprint: str) -> Fix:
+def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = None) -> Fix:
     """One query for all the values: in_bulk, filter(x__in=...) with the
     loop query's other filters, or for a count or an existence test per parent
     row, an annotation on the parents. The batched query never loads more
-    rows than the loop's did."""
+    rows than the loop's did. `written`: the loop line's constant keyword
+    arguments as the code wrote them, to show their values."""
     match = _WHERE_COLUMN.search(fingerprint)
     if match is None:
         return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
@@ -183,7 +186,7 @@ def _batch_fix(model: Any, fingerprint: str) -> Fix:
             f"partition_by={field.attname!r}, order_by=<the loop's ordering>) filtered to "
             "row 1, or DISTINCT ON on PostgreSQL; no in_bulk(), which reads every row",
         )
-    others = _other_filters(model, fingerprint, column)
+    others = _other_filters(model, fingerprint, column, written)
     extra = "".join(f", {other}" for other in others) if others is not None else ", ..."
     if field.primary_key and not extra:
         return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
@@ -214,11 +217,15 @@ _LOOKUPS = {
 }
 
 
-def _other_filters(model: Any, fingerprint: str, column: str) -> list[str] | None:
+def _other_filters(
+    model: Any, fingerprint: str, column: str, written: dict[str, str] | None = None
+) -> list[str] | None:
     """The loop query's conditions beside the one on `column`, as keyword
-    arguments with their values left out ("rating__gt=..."; a LIKE, whose
-    lookup the SQL does not tell, as "<the loop's filter on title>"), or None
-    when they cannot be written out (an OR, a subquery, an expression)."""
+    arguments: with the value the loop's line wrote when it is one that
+    means the same anywhere (`written`: "status='f'"), else with the value
+    left out ("rating__gt=..."; a LIKE, whose lookup the SQL does not tell,
+    as "<the loop's filter on title>"); None when they cannot be written out
+    (an OR, a subquery, an expression)."""
     where = _where(fingerprint)
     if re.search(r"\bOR\b|\bSELECT\b", where, re.I):
         return None
@@ -235,10 +242,32 @@ def _other_filters(model: Any, fingerprint: str, column: str) -> list[str] | Non
             return None
         lookup = _LOOKUPS.get(found.group(2).upper())
         if lookup is None:  # LIKE: contains, startswith, endswith ...
-            names.append(f"<the loop's filter on {field.attname}>")
+            names.append(_written_like(field, written or {}))
         else:
-            names.append(f"{field.attname}{lookup}=...")
+            names.append(_written(field, lookup, written or {}))
     return names
+
+
+_LIKE_LOOKUPS = ("contains", "startswith", "endswith", "icontains", "istartswith", "iendswith")
+
+
+def _written_like(field: Any, written: dict[str, str]) -> str:
+    """A LIKE condition as the loop's line wrote it (the SQL does not tell
+    startswith from contains), else a placeholder naming the field."""
+    for lookup in _LIKE_LOOKUPS:
+        name = f"{field.name}__{lookup}"
+        if name in written:
+            return f"{name}={written[name]}"
+    return f"<the loop's filter on {field.attname}>"
+
+
+def _written(field: Any, lookup: str, written: dict[str, str]) -> str:
+    """``status='f'`` as the loop's line wrote it, else ``status=...``."""
+    for name in (f"{field.name}{lookup}", f"{field.attname}{lookup}"):
+        for spelled in (name, f"{name}__exact") if not lookup else (name,):
+            if spelled in written:
+                return f"{spelled}={written[spelled]}"
+    return f"{field.attname}{lookup}=..."
 
 
 def _where(fingerprint: str) -> str:
