@@ -206,7 +206,15 @@ def test_a_filtered_count_per_row_keeps_its_filter(library):
         for book in Book.objects.all():
             Review.objects.filter(book=book, rating__gte=1).count()
     [finding] = of(rec, "repeated-query")
-    assert "Count('reviews', filter=Q(reviews__...))" in finding.fix.text
+    assert "Count('reviews', filter=Q(reviews__rating__gte=1))" in finding.fix.text
+    least = 1
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            Review.objects.filter(book=book, rating__gte=least).count()
+            Review.objects.filter(book=book, rating__gte=1).exists()
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert "Count('reviews', filter=Q(reviews__rating__gte=...))" in texts[1]
+    assert "Exists(Review.objects.filter(book=OuterRef('pk'), rating__gte=1))" in texts[0]
 
 
 def test_values_of_a_many_to_many_per_row_are_prefetched(library):

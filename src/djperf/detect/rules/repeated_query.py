@@ -168,7 +168,10 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
         shared = None if counting or testing else _through_relation(model, fingerprint)
         return shared or _joined_fix(model, where_model, field, counting=counting)
     if field.is_relation and not field.primary_key and (counting or testing):
-        return _annotation_fix(field, exists=testing, filtered=" AND " in _where(fingerprint))
+        others = _other_filters(model, fingerprint, column, written)
+        return _annotation_fix(
+            field, exists=testing, filtered=" AND " in _where(fingerprint), others=others
+        )
     if "FOR UPDATE" in fingerprint.upper():
         return Fix(
             "select_for_update",
@@ -275,19 +278,31 @@ def _where(fingerprint: str) -> str:
     return re.split(r" (?:ORDER BY|LIMIT|GROUP BY|FOR UPDATE)\b", where, maxsplit=1)[0]
 
 
-def _annotation_fix(field: Any, *, exists: bool, filtered: bool) -> Fix:
-    """.count() or .exists() per parent row: count in the parents' query."""
+def _annotation_fix(
+    field: Any, *, exists: bool, filtered: bool, others: list[str] | None = None
+) -> Fix:
+    """.count() or .exists() per parent row: count in the parents' query,
+    with the loop query's other conditions (`others`, as `_other_filters`
+    writes them) when they can be written out."""
     parent = short(field.related_model._meta.label)
     child = short(field.model._meta.label)
     name = field.related_query_name()
+    written = filtered and others is not None and all("<" not in o for o in others)
     if exists:
-        condition = ", ..." if filtered else ""
+        condition = (
+            ("".join(f", {o}" for o in others or ()) if written else ", ...") if filtered else ""
+        )
         text = (
             f"{parent}.objects.annotate(has_{name}=Exists({child}.objects.filter("
             f"{field.name}=OuterRef('pk'){condition})))  # then read .has_{name}"
         )
     else:
-        condition = f", filter=Q({name}__...)" if filtered else ""
+        condition = ""
+        if written:
+            joined = ", ".join(f"{name}__{o}" for o in others or ())
+            condition = f", filter=Q({joined})"
+        elif filtered:
+            condition = f", filter=Q({name}__...)"
         text = (
             f"{parent}.objects.annotate({name}_count=Count({name!r}{condition}))"
             f"  # then read .{name}_count"
