@@ -449,6 +449,36 @@ def test_prefetch_related_objects_per_object(library, model, lookup, field, fix)
     assert str(finding.location) == line(HERE, "per-object")
 
 
+def test_rows_of_a_related_manager_of_an_object_from_no_queryset(library):
+    # The author came from before the capture; its books from a related
+    # manager the code builds: the join goes on that queryset.
+    author = Author.objects.filter(books__isnull=False).first()
+    with djperf.capture() as rec:
+        books = author.books.order_by("-title")  # manager-built
+        for book in books:
+            book.publisher  # noqa: B018
+    finding = one(rec)
+    assert finding.fix.method == "select_related"
+    assert finding.fix.text == (
+        f".select_related('publisher') on the queryset at {line(HERE, 'manager-built')}"
+    )
+
+
+def test_the_list_of_a_chain_from_no_queryset_is_of_its_first_model(library):
+    reviews = list(Review.objects.all())
+    assert len(reviews) >= 2
+    with djperf.capture() as rec:
+        for review in reviews:
+            review.book.author  # noqa: B018
+    texts = sorted(f.fix.text for f in of(rec, "n-plus-one"))
+    assert texts == [
+        "prefetch_related_objects(<the review list>, 'book') before the loop "
+        "(from django.db.models)",
+        "prefetch_related_objects(<the review list>, 'book__author') before the loop "
+        "(from django.db.models)",
+    ]
+
+
 def test_prefetch_related_objects_per_object_of_an_iterator(library):
     from django.db.models import prefetch_related_objects
 

@@ -173,14 +173,17 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
     if load.refined:
         return _prefetch_object_fix(load)
     if root is None and load.kind != "deferred_field":
+        manager = _on_the_related_manager(load)
+        if manager is not None:
+            return manager
         # The instances came from no queryset this capture saw (made by the
         # code, unpickled from a cache, loaded before the capture): there is
         # no queryset to name, but Django loads a relation for a list of
-        # instances one has.
+        # instances one has: the list of the first model of the lookup.
         return Fix(
             "prefetch_related_objects",
             lookup,
-            f"prefetch_related_objects(<the {verbose(load.model)} list>, {lookup!r}) "
+            f"prefetch_related_objects(<the {verbose(_list_model(load))} list>, {lookup!r}) "
             "before the loop (from django.db.models)",
         )
     hops = resolve(model_for_label(root.model) if root is not None else None, lookup)
@@ -198,6 +201,50 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
             text = f".select_related({', '.join(repr(p) for p in (*listed, joined))})"
         return Fix("select_related", joined, _loading_the_join(root, joined, text))
     return Fix("prefetch_related", lookup, f".prefetch_related({lookup!r})")
+
+
+# Relations read through a related manager: a queryset the code evaluates.
+_MANAGERS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
+
+
+def _list_model(load: LazyLoad) -> str:
+    """The model whose instances `load.lookup` starts from: the first load
+    of the chain that reached this instance."""
+    first = load
+    while first.source is not None and first.source.via is not None:
+        first = first.source.via
+    return first.model
+
+
+def _on_the_related_manager(load: LazyLoad) -> Fix | None:
+    """The instances were read through a related manager of an object from no
+    queryset the capture saw (``events = order.shipping_events.order_by(...)``):
+    that manager's queryset is one the code builds, at a line djperf knows;
+    the relation goes on it (``.select_related('event_type')``)."""
+    source = load.source
+    evaluation = source.evaluation if source is not None else None
+    if (
+        source is None
+        or source.how != "lazy_load"
+        or source.via is None
+        or source.via.kind not in _MANAGERS
+        or evaluation is None
+    ):
+        return None
+    where = evaluation.built or evaluation.location
+    if where is None:
+        return None
+    hops = resolve(model_for_label(load.model), load.field)
+    joined = select_related_lookup(hops) if load.kind != "generic_foreign_key" else None
+    if joined is not None:
+        return Fix(
+            "select_related", joined, f".select_related({joined!r}) on the queryset at {where}"
+        )
+    return Fix(
+        "prefetch_related",
+        load.field,
+        f".prefetch_related({load.field!r}) on the queryset at {where}",
+    )
 
 
 def _admin_fix(root: Evaluation, admin: str, lookup: str, joined: str | None) -> Fix:
