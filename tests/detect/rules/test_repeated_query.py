@@ -97,6 +97,24 @@ def test_the_first_row_per_value_of_a_column_that_is_not_unique(library):
     assert finding.fix.text.startswith("the first row per name in one query: a Window(")
 
 
+def test_the_column_that_takes_the_values_is_found_after_other_conditions(library):
+    pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for pk in pks:
+            list(Book.objects.filter(publisher__isnull=True, author_id=pk))
+        for pk in pks:
+            Book.objects.filter(publisher__isnull=True, author_id=pk, title="B").order_by(
+                "-pk"
+            ).first()
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts[0] == "Book.objects.filter(author_id__in=values, publisher__isnull=True)"
+    # Two columns take values: the SQL does not say which the loop varies.
+    assert texts[1].startswith(
+        "the first row per value in one query: a Window(RowNumber(), partition_by="
+        "[<those of 'author_id', 'title' the loop varies>]"
+    )
+
+
 def test_the_loops_other_filters_stay_in_the_batched_query(library):
     pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
     with djperf.capture() as rec:

@@ -150,9 +150,13 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
     row, an annotation on the parents. The batched query never loads more
     rows than the loop's did. `written`: the loop line's constant keyword
     arguments as the code wrote them, to show their values."""
-    match = _WHERE_COLUMN.search(fingerprint)
+    match = _WHERE_COLUMN.search(fingerprint) or _COMPARED_COLUMN.search(_where(fingerprint))
     if match is None:
-        return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
+        return Fix(
+            "in_bulk",
+            None,
+            f"{manager(model)}.filter(<the condition that takes the loop's values>__in=values)",
+        )
     column = match.group(2).strip('"`')
     where_model = model_for_table(match.group(1)) if match.group(1) else model
     field = _field_for_column(where_model, column)
@@ -182,11 +186,19 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
     if _FIRST_PER_VALUE.search(fingerprint) and not (field.primary_key or field.unique):
         # .order_by(...).first() per value of a column that is not unique:
         # filter(x__in=...) would read every row of each value, not the first.
+        compared = _compared_fields(model, fingerprint) or [field.attname]
+        if len(compared) == 1:
+            partition = repr(compared[0])
+            per = compared[0]
+        else:
+            # The SQL does not say which of them take the loop's values.
+            partition = f"[<those of {', '.join(map(repr, compared))} the loop varies>]"
+            per = "value"
         return Fix(
             "first_per_value",
             field.attname,
-            f"the first row per {field.attname} in one query: a Window(RowNumber(), "
-            f"partition_by={field.attname!r}, order_by=<the loop's ordering>) filtered to "
+            f"the first row per {per} in one query: a Window(RowNumber(), "
+            f"partition_by={partition}, order_by=<the loop's ordering>) filtered to "
             "row 1, or DISTINCT ON on PostgreSQL; no in_bulk(), which reads every row",
         )
     others = _other_filters(model, fingerprint, column, written)
@@ -195,6 +207,24 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
         return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
     key = "pk" if field.primary_key else field.attname
     return Fix("in_bulk", field.attname, f"{manager(model)}.filter({key}__in=values{extra})")
+
+
+# The first column compared with = or IN anywhere in a WHERE clause (after a
+# condition such as PostgreSQL's bare boolean "is_active" or an IS NULL).
+_COMPARED_COLUMN = re.compile(r"(?:^|\(|\bAND\s+)\s*(?:([\w\"`]+)\.)?([\w\"`]+)\s*(=|IN)\s", re.I)
+_EQUAL_COLUMNS = re.compile(r"(?:([\w\"`]+)\.)?([\w\"`]+)\s*=\s*#", re.I)
+
+
+def _compared_fields(model: Any, fingerprint: str) -> list[str]:
+    """The fields of `model` its WHERE clause compares with a value, in order."""
+    names: list[str] = []
+    for table, column in _EQUAL_COLUMNS.findall(_where(fingerprint)):
+        if table and model_for_table(table.strip('"`')) is not model:
+            continue
+        field = _field_for_column(model, column.strip('"`'))
+        if field is not None and field.attname not in names:
+            names.append(field.attname)
+    return names
 
 
 # ORDER BY ... LIMIT: the first row per value (a get() has a LIMIT but no ORDER BY).
