@@ -109,6 +109,23 @@ def test_used_select_related(library):
     assert rec.findings == []
 
 
+def test_used_through_a_related_manager_of_an_object_from_no_queryset(library):
+    # The author was loaded before the capture (a test's own object): its
+    # books' joins and prefetches are used through the manager's queryset.
+    author = Author.objects.filter(books__isnull=False).first()
+    with djperf.capture() as rec:
+        books = author.books.select_related("publisher").prefetch_related("tags")
+        for book in books:
+            book.publisher  # noqa: B018
+            list(book.tags.all())
+    assert of(rec, "unused-eager-load") == []
+    with djperf.capture() as rec:
+        for book in author.books.select_related("publisher").prefetch_related("tags"):
+            book.title  # noqa: B018
+    [unused] = of(rec, "unused-eager-load")
+    assert unused.message.startswith("Book queryset asked for select_related 'publisher'")
+
+
 def test_used_select_related_through_a_reverse_one_to_one_query_name(library):
     from djperf.detect._models import attribute_path
     from tests.testapp.models import Portrait

@@ -3,7 +3,8 @@
 A select_related relation is used when its descriptor is read on an instance
 (``review.book``); a prefetched one when its related manager's queryset is
 asked for (``author.books.all()``). Each use adds the relation's full path to
-the root evaluation's ``used`` set, so a lookup an evaluation asked for and
+the root evaluation's ``used`` set (or, for rows with no root, the set of
+the evaluation that built them), so a lookup an evaluation asked for and
 no instance ever used shows as unused.
 
 Reading a relation is the hot path of a select_related loop, and asking a
@@ -49,8 +50,13 @@ def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
     if source is None or key in source.seen:
         return
     source.seen.add(key)
-    if source.root is not None:
-        used = source.root.used
+    # The root evaluation keeps the uses; instances read through a related
+    # manager of an object from no queryset the capture saw (a basket made by
+    # the test, then basket.lines.select_related(...)) have none: the
+    # evaluation that built them keeps them, by the same full path.
+    owner = source.root if source.root is not None else source.evaluation
+    if owner is not None:
+        used = owner.used
         for name in names:
             used.add(source.joined(name))
 
