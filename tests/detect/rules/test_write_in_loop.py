@@ -7,7 +7,7 @@ from django.db import transaction
 
 import djperf
 from tests.helpers import line, of
-from tests.testapp.models import Author, Book, Publisher, Tag
+from tests.testapp.models import Author, Book, Publisher, Review, Tag
 
 pytestmark = pytest.mark.django_db
 HERE = __file__
@@ -77,9 +77,43 @@ def test_many_to_many_set_in_a_loop(library):
 def test_queryset_update_in_a_loop(library):
     with djperf.capture() as rec:
         for i, book in enumerate(Book.objects.all()):
-            Book.objects.filter(title=book.title).update(summary=str(i))
+            Book.objects.filter(title=book.title).update(summary=str(i))  # qs-update
     [finding] = of(rec, "write-in-loop")
     assert finding.fix.method == "update"
+    # Each update() is one statement already: the fix is about the loop.
+    assert finding.fix.text == (
+        f"collect the keys of the rows in the loop that runs the update() at "
+        f"{line(HERE, 'qs-update')}, then one Book.objects.filter(<key>__in=keys).update(...) "
+        "after it (values that differ per row: Case(When(<key>=..., then=...)))"
+    )
+
+
+def test_a_queryset_update_run_by_another_models_save_loses_nothing(library):
+    # Book.save() (GuardedBook's) updates Reviews with a queryset update():
+    # no Review.save() or signal ran, so none is named as lost.
+    from django.db.models.signals import post_save
+
+    def touch_reviews(sender, instance, **kwargs):
+        Review.objects.filter(book_id=instance.pk).update(rating=3)  # touch
+
+    post_save.connect(touch_reviews, sender=Book)
+    post_save.connect(_noop_review_receiver, sender=Review)
+    try:
+        with djperf.capture() as rec:
+            for book in Book.objects.all():
+                book.save(update_fields=["title"])
+    finally:
+        post_save.disconnect(touch_reviews, sender=Book)
+        post_save.disconnect(_noop_review_receiver, sender=Review)
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Review"]
+    assert finding.fix.text.startswith(
+        f"collect the keys of the rows in the loop that runs the update() at {line(HERE, 'touch')}"
+    )
+    assert "skip" not in finding.fix.text
+
+
+def _noop_review_receiver(sender, instance, **kwargs):
+    pass
 
 
 def test_create_user_in_a_loop_is_the_users_write(library):

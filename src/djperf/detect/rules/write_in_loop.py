@@ -226,10 +226,17 @@ def _one_write_per_row(
     else:
         # The class a save() saved, when the statement writes its table (a
         # receiver run inside another model's save() writes its own).
-        saved = model_for_label(operations[0][0].saved_model)
-        if saved is None or model is None or saved._meta.concrete_model is not model:
+        first = operations[0][0]
+        saved = model_for_label(first.saved_model)
+        own_save = saved is not None and model is not None
+        if not own_save or saved._meta.concrete_model is not model:
             saved = model
-        fix = _fix(verb, saved, operations[0][0], relation)
+            own_save = False
+        if verb == "update" and not own_save and not _keyed_by_pk(model, first.fingerprint):
+            # A queryset update() per call: already one statement for its rows.
+            fix = _one_update_for_all_calls(model, first)
+        else:
+            fix = _fix(verb, saved, first, relation)
     statements = [q for _, group in operations for q in group]
     duration = sum(q.duration for q in statements)
     label = model._meta.label if model is not None else None
@@ -330,6 +337,28 @@ def _bulk_fix(verb: str, model: Any, statement: Query) -> Fix:
             "update", None, f"{name}.objects.filter(...).update(...)  # one UPDATE for all rows"
         )
     return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
+
+
+def _one_update_for_all_calls(model: Any, statement: Query) -> Fix:
+    """A queryset ``update()`` run once per row: each is one statement
+    already, so the fix is about the loop around it, one update() for the
+    rows of all of them. (No save() and no signal ran for them: one update
+    for all loses nothing they did.)"""
+    name = short(model._meta.label) if model is not None else "Model"
+    location, caller = statement.location, statement.caller
+    through = ""
+    if location is not None and caller is not None:
+        if caller.function in _WRITING_METHODS:
+            through = f" (run by the {caller.function}() at {caller}, once per object saved)"
+        elif (caller.path, caller.function) != (location.path, location.function):
+            through = f" (in {location.function}(), called at {caller})"
+    return Fix(
+        "update",
+        None,
+        f"collect the keys of the rows in the loop that runs the update() at {location}"
+        f"{through}, then one {name}.objects.filter(<key>__in=keys).update(...) after it "
+        "(values that differ per row: Case(When(<key>=..., then=...)))",
+    )
 
 
 def _call_once(library: str, verb: str, location: Location | None) -> Fix:
