@@ -115,6 +115,16 @@ def test_the_column_that_takes_the_values_is_found_after_other_conditions(librar
     )
 
 
+def test_the_values_are_in_the_column_the_line_did_not_give_a_constant(library):
+    # title="B" comes first in the WHERE clause, but the loop varies author_id.
+    pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for pk in pks:
+            list(Book.objects.filter(title="B", author_id=pk))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == 'Book.objects.filter(author_id__in=values, title="B")'
+
+
 def test_the_loops_other_filters_stay_in_the_batched_query(library):
     pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
     with djperf.capture() as rec:

@@ -162,6 +162,12 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
     field = _field_for_column(where_model, column)
     if field is None:
         return Fix("in_bulk", None, f"{manager(model)}.in_bulk(ids)")
+    if written and where_model is model and _is_written(field, written):
+        # The loop's line gave this column a constant (status=Alert.OPEN):
+        # the values come in another one.
+        varying = _varying_field(model, fingerprint, written)
+        if varying is not None:
+            field, column = varying, varying.column
     counting = COUNT.match(fingerprint) is not None
     testing = _EXISTS.match(fingerprint) is not None
     if where_model._meta.auto_created and (where_model is not model or counting or testing):
@@ -213,6 +219,22 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
 # condition such as PostgreSQL's bare boolean "is_active" or an IS NULL).
 _COMPARED_COLUMN = re.compile(r"(?:^|\(|\bAND\s+)\s*(?:([\w\"`]+)\.)?([\w\"`]+)\s*(=|IN)\s", re.I)
 _EQUAL_COLUMNS = re.compile(r"(?:([\w\"`]+)\.)?([\w\"`]+)\s*=\s*#", re.I)
+
+
+def _is_written(field: Any, written: dict[str, str]) -> bool:
+    return any(name in written for name in (field.name, field.attname, f"{field.name}__exact"))
+
+
+def _varying_field(model: Any, fingerprint: str, written: dict[str, str]) -> Any:
+    """The first field of `model` the WHERE clause compares with a value
+    that the loop's line did not write as a constant."""
+    for table, column in _EQUAL_COLUMNS.findall(_where(fingerprint)):
+        if table and model_for_table(table.strip('"`')) is not model:
+            continue
+        field = _field_for_column(model, column.strip('"`'))
+        if field is not None and not _is_written(field, written):
+            return field
+    return None
 
 
 def _compared_fields(model: Any, fingerprint: str) -> list[str]:
