@@ -28,3 +28,8 @@ def call_once(function: Callable[[], Any]) -> Any:
 def evaluate(queryset: Any) -> list[Any]:
     """A test evaluating a queryset itself."""
     return list(queryset)  # evaluated-here
+
+
+def all_of(model: Any) -> Any:
+    """A test building a queryset of its own to hand to the application."""
+    return model.objects.all()  # built-by-the-test

@@ -542,6 +542,23 @@ def test_a_loop_in_test_code_over_the_application_is_the_tests(library):
     assert "separate call made by test code at tests/as_tests.py:" in finding.message
 
 
+def test_a_queryset_the_test_built_for_the_application_is_the_tests(library):
+    # The application loops over whatever queryset it is given; the test
+    # gave it one without the join its own code would make.
+    from tests import as_tests
+
+    with djperf.capture() as rec:
+        books = as_tests.all_of(Book)
+        [book.author.name for book in books]  # the-app-loop
+    finding = one(rec)
+    assert finding.in_tests and finding.severity == "info"
+    assert str(finding.location) == line(HERE, "the-app-loop")
+    assert (
+        "The queryset was built by test code at "
+        f"{line('tests/as_tests.py', 'built-by-the-test')}" in finding.message
+    )
+
+
 # -- must not flag -------------------------------------------------------------------
 
 

@@ -95,6 +95,15 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     if tests:
         message += test_driven(repetition, "load")
         location = repetition.test_line or location
+    # A queryset the test built and handed to the application (a basket's
+    # lines replaced by a plain .all()) is the test's to fix, not the code's.
+    built_by_test = _queryset_site(root, first)
+    if keyed is None and in_test_code(built_by_test) and not in_test_code(location):
+        message += (
+            f" The queryset was built by test code at {built_by_test}: the application "
+            "code did not choose it."
+        )
+        tests = True
     return rule.finding(
         message=message,
         # One query remains with a prefetch (none with a join): the rest are saved.
@@ -205,6 +214,16 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
 
 # Relations read through a related manager: a queryset the code evaluates.
 _MANAGERS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
+
+
+def _queryset_site(root: Evaluation | None, load: LazyLoad) -> Location | None:
+    """Where the queryset the fix goes on was built (else evaluated)."""
+    evaluation = root
+    if evaluation is None and load.source is not None and load.source.how == "lazy_load":
+        evaluation = load.source.evaluation
+    if evaluation is None:
+        return None
+    return evaluation.built or evaluation.location
 
 
 def _list_model(load: LazyLoad) -> str:
