@@ -269,3 +269,48 @@ def constant_keywords(location: Location) -> dict[str, str]:
                     line = lines[value.lineno - 1]
                     found[keyword.arg] = line[value.col_offset : value.end_col_offset].decode()
     return found
+
+
+# Calls that shape what a queryset loads, which a batched form must keep.
+_SHAPING = ("select_related", "prefetch_related", "only", "defer", "values", "values_list")
+
+
+def shaping_calls(location: Location) -> str:
+    """The ``.select_related(...)``, ``.prefetch_related(...)``, ``.only(...)``,
+    ``.defer(...)``, ``.values(...)`` and ``.values_list(...)`` calls of the
+    queryset built at `location`, as written, in order; "" when there are
+    none or one of them takes a value that depends on the loop."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return ""
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return ""
+    tree, lines = parsed
+    known = _module_names(tree)
+    found: list[tuple[int, int, str]] = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _SHAPING
+            and node.lineno <= location.line <= (node.end_lineno or node.lineno)
+        ):
+            continue
+        if not all(_constant(a, known) for a in node.args) or not all(
+            _constant(k.value, known) for k in node.keywords
+        ):
+            return ""
+        segment = _segment(lines, node.func.end_lineno, node.func.end_col_offset, node)
+        if segment is None:
+            return ""
+        found.append(
+            (
+                node.func.end_lineno or 0,
+                node.func.end_col_offset or 0,
+                f".{node.func.attr}{segment}",
+            )
+        )
+    return "".join(text for _, _, text in sorted(found))

@@ -126,6 +126,15 @@ def test_the_values_are_in_the_column_the_line_did_not_give_a_constant(library):
     assert finding.fix.text == "Book.objects.filter(title__in=values, author_id=1)"
 
 
+def test_the_batched_query_keeps_the_loops_select_related(library):
+    pks = [*Book.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for pk in pks:
+            list(Review.objects.select_related("book").filter(book_id=pk))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == ('Review.objects.select_related("book").filter(book_id__in=values)')
+
+
 def test_the_loops_other_filters_stay_in_the_batched_query(library):
     pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
     with djperf.capture() as rec:

@@ -9,7 +9,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
-from djperf.detect._source import constant_keywords
+from djperf.detect._source import constant_keywords, shaping_calls
 from djperf.detect._statements import COUNT, manager, user_reads
 from djperf.detect._work import (
     Repetition,
@@ -73,7 +73,7 @@ def _one_query_per_value(
     model = model_for_table(table) if table else None
     label = model._meta.label if model is not None else None
     written = constant_keywords(first.location) if first.location is not None else {}
-    fix = _batch_fix(model, fingerprint, written)
+    fix = _keeping_the_shape(_batch_fix(model, fingerprint, written), model, first.location)
     if first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.
         fix = Fix(
@@ -111,6 +111,21 @@ def _one_query_per_value(
         duration=duration,
         in_tests=tests or in_test_code(location),
     )
+
+
+def _keeping_the_shape(fix: Fix, model: Any, location: Location | None) -> Fix:
+    """The batched query with the loop query's select_related(), only() ...
+    as its line wrote them: without them it would load other columns, or
+    bring an N+1 back."""
+    if fix.method != "in_bulk" or model is None or location is None:
+        return fix
+    start = manager(model)
+    if not fix.text.startswith(start + "."):
+        return fix
+    shape = shaping_calls(location)
+    if not shape or (".values" in shape and ".in_bulk(" in fix.text):
+        return fix
+    return Fix(fix.method, fix.lookup, start + shape + fix.text[len(start) :], fix.model)
 
 
 def _has_field(label: str | None, name: str | None) -> bool:
