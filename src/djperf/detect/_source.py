@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from functools import lru_cache
 
 from djperf import conf
@@ -314,3 +315,132 @@ def shaping_calls(location: Location) -> str:
             )
         )
     return "".join(text for _, _, text in sorted(found))
+
+
+# Calls that end a queryset expression with one row, a test or a count.
+_TERMINAL = frozenset({"exists", "first", "last", "get", "count", "aexists", "afirst", "aget"})
+# Calls between the filter and the end that a batched query keeps as written.
+_KEPT = frozenset(
+    {
+        "select_related",
+        "prefetch_related",
+        "only",
+        "defer",
+        "values",
+        "values_list",
+        "order_by",
+        "distinct",
+        "filter",
+        "exclude",
+        "all",
+    }
+)
+
+
+def batched_rewrite(location: Location, keys: dict[str, str]) -> str | None:
+    """The queryset expression at `location`, when it starts from something
+    other than a model's manager, rewritten to take all the loop's values at
+    once: ``self.product_queryset.filter(id=product.id).exists()``
+    becomes ``present = set(self.product_queryset.filter(id__in=values)
+    .values_list('id', flat=True))``. `keys` maps each keyword spelling of a
+    field of the model (``author``, ``author_id``, ``pk``) to the attribute
+    to read back (``author_id``). None when the line is not one
+    filter()/get() call with exactly one keyword taking a value from the
+    loop, or it ends in a way the batch cannot keep (``first()`` after an
+    ordering, a slice)."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return None
+    tree, lines = parsed
+    known = _module_names(tree)
+    parents = _parents(tree, location.line)
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("filter", "get", "aget")
+            and node.lineno <= location.line <= (node.end_lineno or node.lineno)
+            and not node.args
+        ):
+            continue
+        varying = [k for k in node.keywords if not _constant(k.value, known)]
+        spelled = varying[0].arg if len(varying) == 1 else None
+        if spelled is None or spelled.removesuffix("__exact") not in keys:
+            continue
+        key = keys[spelled.removesuffix("__exact")]
+        base = _source_of(lines, node.func.value)
+        if base is None or _MANAGER.match(base):
+            # Model.objects...: the batch written from the SQL says the same.
+            return None
+        kept = []
+        for keyword in node.keywords:
+            if keyword is varying[0]:
+                kept.append(f"{spelled.removesuffix('__exact')}__in=values")
+            else:
+                value = _source_of(lines, keyword.value)
+                if value is None or keyword.arg is None:
+                    return None
+                kept.append(f"{keyword.arg}={value}")
+        text = f"{base}.filter({', '.join(kept)})"
+        ending = "get" if node.func.attr in ("get", "aget") else None
+        current: ast.AST = node
+        while ending is None:
+            method = parents.get(id(current))
+            call = parents.get(id(method))
+            if not (
+                isinstance(method, ast.Attribute)
+                and isinstance(call, ast.Call)
+                and call.func is method
+            ):
+                break
+            if method.attr in _TERMINAL:
+                ending = method.attr.lstrip("a") if method.attr.startswith("a") else method.attr
+                if call.args or call.keywords:
+                    return None
+                break
+            if method.attr not in _KEPT or not all(_constant(a, known) for a in call.args):
+                return None
+            segment = _segment(lines, method.end_lineno, method.end_col_offset, call)
+            if segment is None or not all(_constant(k.value, known) for k in call.keywords):
+                return None
+            if method.attr == "order_by":
+                return None  # the first row per value is another query
+            text += f".{method.attr}{segment}"
+            current = call
+        if ending == "exists":
+            return (
+                f"present = set({text}.values_list({key!r}, flat=True))"
+                f"  # then test: value in present"
+            )
+        if ending == "count":
+            return (
+                f"counts = dict({text}.values_list({key!r}).annotate(n=Count('pk')))"
+                "  # then counts.get(value, 0)"
+            )
+        if ".values" in text:
+            return None  # rows as dicts or tuples: no attribute to look them up by
+        if ending in ("get", "first", "last"):
+            return f"rows = {{row.{key}: row for row in {text}}}  # then rows.get(value)"
+        return (
+            f"for row in {text}: rows[row.{key}].append(row)"
+            "  # rows = defaultdict(list) before it; then read rows[value]"
+        )
+    return None
+
+
+# A model's manager, with calls on it ("Book.objects", "Book.objects.select_related('x')").
+_MANAGER = re.compile(r"^[A-Za-z_][\w.]*\.objects(?:\.\w+\(.*\))*$")
+
+
+def _source_of(lines: list[bytes], node: ast.AST) -> str | None:
+    """The source of an expression on one line."""
+    if not isinstance(node, ast.expr) or node.end_col_offset is None:
+        return None
+    if node.lineno != node.end_lineno:
+        return None
+    return lines[node.lineno - 1][node.col_offset : node.end_col_offset].decode()

@@ -135,6 +135,39 @@ def test_the_batched_query_keeps_the_loops_select_related(library):
     assert finding.fix.text == ('Review.objects.select_related("book").filter(book_id__in=values)')
 
 
+def _published(books):
+    return books.exclude(title="")
+
+
+def test_a_queryset_the_loop_starts_from_is_kept_in_the_batch(library):
+    # The loop tests each book against a queryset of its own: a batch on
+    # Book.objects would drop that queryset's filter.
+    shelf = _published(Book.objects.all())
+    books = list(Book.objects.all())
+    with djperf.capture() as rec:
+        for book in books:
+            shelf.filter(pk=book.pk).exists()  # on-the-shelf
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == (
+        "present = set(shelf.filter(pk__in=values).values_list('id', flat=True))"
+        "  # then test: value in present"
+    )
+    authors = [*Author.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for pk in authors:
+            list(shelf.filter(author=pk).only("title"))
+        for pk in authors:
+            shelf.filter(author_id=pk).order_by("-title").first()
+    texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
+    assert texts[0] == (
+        """for row in shelf.filter(author__in=values).only("title"): """
+        "rows[row.author_id].append(row)  # rows = defaultdict(list) before it; "
+        "then read rows[value]"
+    )
+    # The first row per value is another query: not rewritten from the line.
+    assert texts[1].startswith("the first row per value in one query")
+
+
 def test_the_loops_other_filters_stay_in_the_batched_query(library):
     pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
     with djperf.capture() as rec:

@@ -9,7 +9,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
-from djperf.detect._source import constant_keywords, shaping_calls
+from djperf.detect._source import batched_rewrite, constant_keywords, shaping_calls
 from djperf.detect._statements import COUNT, manager, user_reads
 from djperf.detect._work import (
     Repetition,
@@ -73,7 +73,9 @@ def _one_query_per_value(
     model = model_for_table(table) if table else None
     label = model._meta.label if model is not None else None
     written = constant_keywords(first.location) if first.location is not None else {}
-    fix = _keeping_the_shape(_batch_fix(model, fingerprint, written), model, first.location)
+    fix = _batch_fix(model, fingerprint, written)
+    batched = _from_the_line(fix, model, first.location)
+    fix = batched if batched is not fix else _keeping_the_shape(fix, model, first.location)
     if first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.
         fix = Fix(
@@ -111,6 +113,23 @@ def _one_query_per_value(
         duration=duration,
         in_tests=tests or in_test_code(location),
     )
+
+
+def _from_the_line(fix: Fix, model: Any, location: Location | None) -> Fix:
+    """The loop's own queryset expression taking all the values at once, when
+    the line is one filter()/get() whose only loop-dependent argument is a
+    field of the model: it keeps whatever the expression starts from (a
+    related manager, ``self.product_queryset``), which a batch on
+    ``Model.objects`` would lose."""
+    if fix.method != "in_bulk" or model is None or location is None:
+        return fix
+    keys = {"pk": model._meta.pk.attname}
+    for field in model._meta.concrete_fields:
+        keys[field.name] = keys[field.attname] = field.attname
+    rewritten = batched_rewrite(location, keys)
+    if rewritten is None:
+        return fix
+    return Fix(fix.method, fix.lookup, rewritten, fix.model)
 
 
 def _keeping_the_shape(fix: Fix, model: Any, location: Location | None) -> Fix:
