@@ -74,8 +74,8 @@ def test_the_finding_states_what_the_eager_load_brought(library):
 
 def test_every_eager_load_site_is_kept_with_its_evidence(library):
     def authors():
-        queryset = Author.objects.prefetch_related("books", "bio")
-        return [[book.title for book in a.books.all()] for a in queryset]  # sites-line
+        queryset = Author.objects.prefetch_related("books", "bio")  # sites-line
+        return [[book.title for book in a.books.all()] for a in queryset]
 
     with djperf.capture() as rec:
         authors()
@@ -247,7 +247,25 @@ def test_an_unused_eager_load_in_test_code_is_the_tests(library):
     from tests.helpers import line
 
     with djperf.capture() as rec:
-        as_tests.evaluate(Review.objects.select_related("book"))
+        as_tests.evaluate(Review.objects.select_related("book"))  # asked-here
     [finding] = of(rec, "unused-eager-load")
-    assert str(finding.location) == line("tests/as_tests.py", "evaluated-here")
+    # Located where the select_related() is written; the test's, since only
+    # test code evaluated it.
+    assert str(finding.location) == line(HERE, "asked-here")
+    assert str(finding.origin) == line("tests/as_tests.py", "evaluated-here")
     assert finding.in_tests and finding.severity == "info"
+
+
+def test_a_queryset_built_for_several_callers_is_judged_by_all_of_them(library):
+    def reviews():
+        return Review.objects.select_related("book")  # one-builder
+
+    with djperf.capture() as rec:
+        [review.rating for review in reviews()]  # reads no book
+        [review.book.title for review in reviews()]  # reads the books
+    assert of(rec, "unused-eager-load") == []
+    with djperf.capture() as rec:
+        [review.rating for review in reviews()]
+        [review.pk for review in reviews()]
+    [finding] = of(rec, "unused-eager-load")
+    assert str(finding.location) == line(HERE, "one-builder")

@@ -9,6 +9,7 @@ from typing import Any
 
 from djperf.detect._loads import built_at, verbose_plural
 from djperf.detect._models import attribute_path, model_for_label, resolve, short
+from djperf.detect._work import in_test_code
 from djperf.detect.registry import Rule, Thresholds
 from djperf.findings import EagerLoad, EagerMethod, Finding, Fix, Location
 from djperf.record.events import Evaluation
@@ -35,8 +36,9 @@ def unused_eager_load(recording: Recording, thresholds: Thresholds) -> Iterable[
     Uses are noted on the root evaluation by full path, so a lookup of a
     prefetch's own queryset (Prefetch("books", queryset=...select_related(
     "publisher"))) is judged by "books__publisher". Evaluations at one line are
-    one queryset (a helper called in a loop): a lookup is unused only if no
-    evaluation from that line used it. A lookup that brought no rows (every
+    one queryset (a helper called in a loop), and so are the evaluations of
+    querysets built at one line (a method building it for several callers):
+    a lookup is unused only if none of them used it. A lookup that brought no rows (every
     join NULL, every prefetch empty) proves nothing: on another path, with
     other data, it may be what saves an N+1, so it is never reported.
     """
@@ -53,6 +55,10 @@ def eager_loads(recording: Recording) -> list[EagerLoad]:
 
 
 def _sites(recording: Recording) -> Iterable[_Site]:
+    # By the line that asked for the eager load (where the queryset was
+    # built), not where it was evaluated: a queryset a method builds for
+    # several callers (a basket's all_lines()) is used if any caller used it,
+    # and its fix goes where the select_related() is written.
     by_line: dict[tuple[Location, str], list[Evaluation]] = defaultdict(list)
     for evaluation in recording.evaluations:
         if (
@@ -60,7 +66,8 @@ def _sites(recording: Recording) -> Iterable[_Site]:
             and evaluation.location is not None
             and (evaluation.select_related or evaluation.prefetch_related)
         ):
-            by_line[(evaluation.location, evaluation.model)].append(evaluation)
+            asked = evaluation.built or evaluation.location
+            by_line[(asked, evaluation.model)].append(evaluation)
     prefetched = _prefetched_rows(recording)
     for (location, label), evaluations in by_line.items():
         # Instances pickled away (a cache, a session) are read where djperf
@@ -159,8 +166,10 @@ def _unused(site: _Site) -> Finding:
         model=first.model,
         field=load.lookup.rsplit("__", 1)[-1],
         count=len(evaluations),
-        location=first.location,
+        location=load.location,
         origin=first.location,
+        # Evaluated only by test code: the application never ran this query.
+        in_tests=all(in_test_code(e.location) for e in evaluations),
         fix=Fix(f"remove_{method}", load.lookup, text, model=first.model),
         built=built_at(first),
     )
