@@ -54,3 +54,40 @@ def test_a_command_has_no_number_without_a_capture():
         out = StringIO()
         call_command("shelve", unit=True, stdout=out)
     assert out.getvalue().strip().isdigit()
+
+
+def _migrate_handle_directly():
+    """What a project's reset command does: migrate's handle(), not execute()."""
+    from django.core.management.commands.migrate import Command
+
+    command = Command(stdout=StringIO())
+    options = vars(command.create_parser("manage.py", "migrate").parse_args([]))
+    options.update(verbosity=0, interactive=False, skip_checks=True)
+    command.handle(**options)
+
+
+def _count_shelves(sender, **kwargs):
+    """A project's post_migrate receiver, reading the same row every run."""
+    from tests.testapp.models import Publisher
+
+    Publisher.objects.filter(pk=1).first()
+
+
+def test_each_run_of_migrate_called_by_another_command_is_its_own(library):
+    # A project's reset command runs migrate's handle() once per app: the
+    # post_migrate receivers read the same rows in every run. The runs
+    # repeat them, no run does.
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    testapp = apps.get_app_config("testapp")
+    post_migrate.connect(_count_shelves, sender=testapp, dispatch_uid="djperf-test")
+    try:
+        with djperf.capture() as rec:
+            for _ in range(3):
+                _migrate_handle_directly()
+    finally:
+        post_migrate.disconnect(sender=testapp, dispatch_uid="djperf-test")
+    requests = {q.request for q in rec.queries if "testapp_publisher" in q.sql}
+    assert None not in requests and len(requests) == 3
+    assert [f for f in rec.findings if f.rule == "duplicate-query"] == []

@@ -7,7 +7,8 @@ look up the same content types and permissions every time it runs. That
 repeats because the commands were run several times, not inside one of
 them. While a capture is open, ``BaseCommand.execute`` gives each run a
 serial number in `djperf.record.work.REQUEST`; a command run by another
-command gets its own, and so does one run inside a request (rare: the
+command gets its own (``migrate`` even when another command calls its
+``handle()`` directly), and so does one run inside a request (rare: the
 request's own work around it stays the request's).
 
 With no capture open the wrapper costs one ContextVar read per command.
@@ -45,6 +46,12 @@ def install() -> None:
     if _patches:
         return
     _patches.wrap(BaseCommand, "execute", _running)
+    # A project's command may run migrate's handle() itself, without
+    # execute() (babybuddy's reset migrates each app to zero in a loop): each
+    # run of migrate is still one, with its own post_migrate.
+    from django.core.management.commands import migrate
+
+    _patches.wrap(migrate.Command, "handle", _running)
 
 
 def uninstall() -> None:
