@@ -339,6 +339,9 @@ class LazyLoad:
     evaluation: Evaluation | None = None
     request: int | None = None
     drive: Drive | None = None
+    # The third-party package the access line called into, when the load
+    # happened inside it ("easy_thumbnails").
+    via: str | None = None
 
     @property
     def instance(self) -> Any:

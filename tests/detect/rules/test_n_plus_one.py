@@ -559,6 +559,21 @@ def test_a_queryset_the_test_built_for_the_application_is_the_tests(library):
     )
 
 
+def test_loads_a_package_makes_on_its_own_objects_are_the_packages(library, fakelib):
+    from tests.fakelib.thumbnails import delete_thumbnails
+
+    names = list(Author.objects.values_list("name", flat=True))
+    with djperf.capture() as rec:
+        for name in names:
+            delete_thumbnails(name)  # package-call
+    finding = one(rec)
+    assert finding.fix.method == "call_once"
+    assert finding.fix.text.startswith(
+        f"the objects and their loads are tests's, made inside each call at "
+        f"{line(HERE, 'package-call')}: no queryset of yours to prefetch on"
+    )
+
+
 # -- must not flag -------------------------------------------------------------------
 
 

@@ -80,9 +80,11 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     duration = sum(load.duration for load in group)
     location = most_common(load.location for load in group)
     keyed = _key_only_fix(first, location)
-    fix = keyed or _eager_fix(root, first)
+    fix = keyed or _library_fix(root, first, location) or _eager_fix(root, first)
     if keyed is not None:
         how = f"Only its key was used: read the key, no query: {fix.text}"
+    elif fix.method == "call_once":
+        how = fix.text
     elif fix.method == "prefetch_related_objects":
         how = f"Load it for all of them at once: {fix.text}"
     else:
@@ -214,6 +216,24 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
 
 # Relations read through a related manager: a queryset the code evaluates.
 _MANAGERS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
+
+
+def _library_fix(root: Evaluation | None, load: LazyLoad, location: Location | None) -> Fix | None:
+    """The objects and their loads are a third-party package's, made inside
+    each call of the user's line into it (easy-thumbnails finding a source,
+    then its thumbnails): no queryset of the user's to prefetch on."""
+    if load.via is None or root is None or location is None:
+        return None
+    if (root.built or root.location) != location:
+        return None
+    return Fix(
+        "call_once",
+        None,
+        f"the objects and their loads are {load.via}'s, made inside each call at "
+        f"{location}: no queryset of yours to prefetch on; call it once for all "
+        "the items if it can, or look for an option of the package's that loads "
+        "them together",
+    )
 
 
 def _queryset_site(root: Evaluation | None, load: LazyLoad) -> Location | None:

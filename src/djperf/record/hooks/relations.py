@@ -29,6 +29,7 @@ untouched, and no fetch mode's behaviour changes.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_LOAD
 from djperf.record.hooks.columns import WatchedColumn
 from djperf.record.scope import Recording, active, stacks_wanted
-from djperf.record.stack import user_site
+from djperf.record.stack import locate
 from djperf.record.work import REQUEST
 
 # The attribute a marked Query carries.
@@ -239,7 +240,10 @@ def new_load(
         related = label
     cache = instance.__dict__.get("_prefetched_objects_cache")
     request = REQUEST.get()
-    location, drive = user_site(drive=request is None) if stacks_wanted(scopes) else (None, None)
+    location = drive = via = None
+    if stacks_wanted(scopes):
+        site = locate(sys._getframe(0), drive=request is None)
+        location, drive, via = site.location, site.drive, site.via
     return LazyLoad(
         model=label,
         field=info.field,
@@ -255,6 +259,7 @@ def new_load(
         ),
         request=request,
         drive=drive,
+        via=via,
     )
 
 
