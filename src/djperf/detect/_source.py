@@ -444,3 +444,16 @@ def _source_of(lines: list[bytes], node: ast.AST) -> str | None:
     if node.lineno != node.end_lineno:
         return None
     return lines[node.lineno - 1][node.col_offset : node.end_col_offset].decode()
+
+
+def closing_parenthesis(text: str, start: int) -> int:
+    """The index of the parenthesis closing the one at `start` in `text`."""
+    depth = 0
+    for index in range(start, len(text)):
+        if text[index] == "(":
+            depth += 1
+        elif text[index] == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(text) - 1

@@ -9,6 +9,7 @@ from typing import Any
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, relation_groups
 from djperf.detect._models import model_for_table, short, statement_table
+from djperf.detect._source import closing_parenthesis, narrowing_calls
 from djperf.detect._statements import COUNT, reads_between_writes
 from djperf.detect._work import (
     Repetition,
@@ -179,7 +180,7 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
         repeats = [load for repeated in sets for load in repeated[1:]]
         duration = sum(load.duration for load in repeats)
         owner = short(model).lower()
-        refined = sets[0][0].refined
+        refined = _as_written(sets[0][0])
         if refined:
             # .filter(), .order_by(), a slice, .last(): the same rows again,
             # never .all(), which would read every row of the relation.
@@ -212,3 +213,20 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
             fix=fix,
             duration=duration,
         )
+
+
+def _as_written(load: LazyLoad) -> str | None:
+    """The refinement of a re-read related manager, with the filter values
+    its line wrote when they mean the same anywhere (``.filter(is_public=True)``
+    rather than ``.filter(is_public=...)``): the line that built the queryset
+    (a method's ``return self.children.filter(is_public=True)``), else the
+    line that read it."""
+    refined = load.refined
+    if not refined or not refined.startswith(".filter("):
+        return refined
+    built = load.evaluation.built if load.evaluation is not None else None
+    for where in (built, load.location):
+        written = narrowing_calls(where, load.field) if where is not None else None
+        if written is not None:
+            return written + refined[closing_parenthesis(refined, len(".filter")) + 1 :]
+    return refined

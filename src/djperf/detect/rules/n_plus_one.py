@@ -24,7 +24,7 @@ from djperf.detect._models import (
     select_related_lookup,
     short,
 )
-from djperf.detect._source import key_only_rewrite, narrowing_calls
+from djperf.detect._source import closing_parenthesis, key_only_rewrite, narrowing_calls
 from djperf.detect._work import (
     Repetition,
     by_request,
@@ -336,7 +336,7 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
         # mean the same where the queryset is built.
         written = narrowing_calls(load.location, load.field)
         if written is not None:
-            refined = written + refined[_closing(refined, len(".filter")) + 1 :]
+            refined = written + refined[closing_parenthesis(refined, len(".filter")) + 1 :]
     text = (
         f".prefetch_related(Prefetch({load.lookup!r}, "
         f"queryset={related}.objects{refined}, to_attr={attribute!r})), then read "
@@ -344,19 +344,6 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
         f".{load.field} at {load.location or 'the access'}"
     )
     return Fix("Prefetch", load.lookup, text)
-
-
-def _closing(text: str, start: int) -> int:
-    """The index of the parenthesis closing the one at `start`."""
-    depth = 0
-    for index in range(start, len(text)):
-        if text[index] == "(":
-            depth += 1
-        elif text[index] == ")":
-            depth -= 1
-            if depth == 0:
-                return index
-    return len(text) - 1
 
 
 def _fetch_peers_alternative(loads: list[LazyLoad], root: Evaluation | None) -> tuple[Fix, ...]:
