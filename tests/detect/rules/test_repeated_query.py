@@ -168,6 +168,16 @@ def test_a_queryset_the_loop_starts_from_is_kept_in_the_batch(library):
     assert texts[1].startswith("the first row per value in one query")
 
 
+def test_the_constants_of_the_line_that_built_the_queryset_are_kept(library):
+    pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for pk in pks:
+            books = Book.objects.filter(author_id=pk, title__startswith="B")
+            list(books)  # evaluated-apart
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == ('Book.objects.filter(author_id__in=values, title__startswith="B")')
+
+
 def test_the_loops_other_filters_stay_in_the_batched_query(library):
     pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
     with djperf.capture() as rec:

@@ -72,10 +72,18 @@ def _one_query_per_value(
     table = statement_table(fingerprint)
     model = model_for_table(table) if table else None
     label = model._meta.label if model is not None else None
-    written = constant_keywords(first.location) if first.location is not None else {}
+    # The line that built the queryset, when it is not the one that ran it
+    # (alerts = Alert.objects.filter(..., status=Alert.OPEN), then
+    # alerts.count()): its constants are the query's too.
+    built = _built_at(recording, first, label)
+    written: dict[str, str] = {}
+    for line in (built, first.location):
+        if line is not None:
+            written.update(constant_keywords(line))
     fix = _batch_fix(model, fingerprint, written)
-    batched = _from_the_line(fix, model, first.location)
-    fix = batched if batched is not fix else _keeping_the_shape(fix, model, first.location)
+    where = built or first.location
+    batched = _from_the_line(fix, model, where)
+    fix = batched if batched is not fix else _keeping_the_shape(fix, model, where)
     if first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.
         fix = Fix(
@@ -145,6 +153,22 @@ def _keeping_the_shape(fix: Fix, model: Any, location: Location | None) -> Fix:
     if not shape or (".values" in shape and ".in_bulk(" in fix.text):
         return fix
     return Fix(fix.method, fix.lookup, start + shape + fix.text[len(start) :], fix.model)
+
+
+def _built_at(recording: Recording, query: Query, label: str | None) -> Location | None:
+    """Where the queryset behind a statement was built, when an evaluation of
+    the same model at the statement's line says so and it is another line."""
+    if query.location is None or label is None:
+        return None
+    for evaluation in recording.evaluations:
+        if (
+            evaluation.location == query.location
+            and evaluation.model == label
+            and evaluation.built is not None
+            and evaluation.built != query.location
+        ):
+            return evaluation.built
+    return None
 
 
 def _has_field(label: str | None, name: str | None) -> bool:
