@@ -337,7 +337,9 @@ _KEPT = frozenset(
 )
 
 
-def batched_rewrite(location: Location, keys: dict[str, str]) -> str | None:
+def batched_rewrite(
+    location: Location, keys: dict[str, str], *, from_managers: bool = False
+) -> str | None:
     """The queryset expression at `location`, when it starts from something
     other than a model's manager, rewritten to take all the loop's values at
     once: ``self.product_queryset.filter(id=product.id).exists()``
@@ -347,7 +349,10 @@ def batched_rewrite(location: Location, keys: dict[str, str]) -> str | None:
     to read back (``author_id``). None when the line is not one
     filter()/get() call with exactly one keyword taking a value from the
     loop, or it ends in a way the batch cannot keep (``first()`` after an
-    ordering, a slice)."""
+    ordering, a slice). With `from_managers`, a model's manager is a base too,
+    and the varying keyword may be a path through a relation
+    (``parent__includes=self``) for an ``exists()`` or ``count()``: what the
+    SQL alone could not name."""
     path = _absolute(location.path)
     try:
         changed = os.stat(path).st_mtime_ns
@@ -370,17 +375,21 @@ def batched_rewrite(location: Location, keys: dict[str, str]) -> str | None:
             continue
         varying = [k for k in node.keywords if not _constant(k.value, known)]
         spelled = varying[0].arg if len(varying) == 1 else None
-        if spelled is None or spelled.removesuffix("__exact") not in keys:
+        if spelled is None:
             continue
-        key = keys[spelled.removesuffix("__exact")]
+        spelled = spelled.removesuffix("__exact")
+        through = spelled not in keys
+        if through and not (from_managers and spelled.split("__")[0] in keys):
+            continue
+        key = spelled if through else keys[spelled]
         base = _source_of(lines, node.func.value)
-        if base is None or _MANAGER.match(base):
+        if base is None or (_MANAGER.match(base) and not from_managers):
             # Model.objects...: the batch written from the SQL says the same.
             return None
         kept = []
         for keyword in node.keywords:
             if keyword is varying[0]:
-                kept.append(f"{spelled.removesuffix('__exact')}__in=values")
+                kept.append(f"{spelled}__in=values")
             else:
                 value = _source_of(lines, keyword.value)
                 if value is None or keyword.arg is None:
@@ -422,8 +431,10 @@ def batched_rewrite(location: Location, keys: dict[str, str]) -> str | None:
                 f"counts = dict({text}.values_list({key!r}).annotate(n=Count('pk')))"
                 "  # then counts.get(value, 0)"
             )
-        if ".values" in text:
-            return None  # rows as dicts or tuples: no attribute to look them up by
+        if ".values" in text or through:
+            # Rows as dicts or tuples, or a key through a relation: no
+            # attribute to look them up by.
+            return None
         if ending in ("get", "first", "last"):
             return f"rows = {{row.{key}: row for row in {text}}}  # then rows.get(value)"
         return (

@@ -178,6 +178,18 @@ def test_the_constants_of_the_line_that_built_the_queryset_are_kept(library):
     assert finding.fix.text == ('Book.objects.filter(author_id__in=values, title__startswith="B")')
 
 
+def test_an_exists_through_a_relation_the_sql_cannot_name_is_batched_from_the_line(library):
+    tags = [*Tag.objects.values_list("pk", flat=True), 997, 998, 999]
+    with djperf.capture() as rec:
+        for tag in tags:
+            Review.objects.filter(book__tags=tag).exists()  # through-tags
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == (
+        "present = set(Review.objects.filter(book__tags__in=values)"
+        ".values_list('book__tags', flat=True))  # then test: value in present"
+    )
+
+
 def test_the_loops_other_filters_stay_in_the_batched_query(library):
     pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
     with djperf.capture() as rec:

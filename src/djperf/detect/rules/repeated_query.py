@@ -135,6 +135,9 @@ def _from_the_line(fix: Fix, model: Any, location: Location | None) -> Fix:
     for field in model._meta.concrete_fields:
         keys[field.name] = keys[field.attname] = field.attname
     rewritten = batched_rewrite(location, keys)
+    if rewritten is None and "<" in fix.text:
+        # The SQL could not name the lookup: the line can.
+        rewritten = batched_rewrite(location, keys, from_managers=True)
     if rewritten is None:
         return fix
     return Fix(fix.method, fix.lookup, rewritten, fix.model)
@@ -169,6 +172,15 @@ def _built_at(recording: Recording, query: Query, label: str | None) -> Location
         ):
             return evaluation.built
     return None
+
+
+def _an_end_of(through: Any, model: Any) -> bool:
+    """Whether `model` is one of the two models a many-to-many table joins
+    (a query on Review joined through Book.tags is not a read of the tags)."""
+    if through is model:
+        return True
+    ends = {f.related_model for f in through._meta.concrete_fields if f.is_relation}
+    return model in ends
 
 
 def _has_field(label: str | None, name: str | None) -> bool:
@@ -228,7 +240,11 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
             field, column = varying, varying.column
     counting = COUNT.match(fingerprint) is not None
     testing = _EXISTS.match(fingerprint) is not None
-    if where_model._meta.auto_created and (where_model is not model or counting or testing):
+    if (
+        where_model._meta.auto_created
+        and (where_model is not model or counting or testing)
+        and _an_end_of(where_model, model)
+    ):
         # A many-to-many read, counted or tested through its table, per parent
         # (Django counts book.tags on the through table alone).
         return _many_to_many_fix(where_model, field, counting=counting, testing=testing)
