@@ -96,6 +96,32 @@ def key_only_rewrite(location: Location, field: str, attname: str, pk: str) -> s
     return rewritten[start_at:end_at].decode().strip()
 
 
+# Simple statements a queryset expression is written in, over several lines.
+_SIMPLE = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return)
+
+
+def _span(tree: ast.AST, line: int) -> tuple[int, int]:
+    """The lines of the simple statement `line` is in (a list comprehension
+    over a queryset written across lines reports its first line), else the
+    line alone."""
+    found = (line, line)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, _SIMPLE)
+            and node.end_lineno is not None
+            and node.lineno <= line <= node.end_lineno
+            and node.end_lineno - node.lineno <= 12
+            and (found == (line, line) or node.lineno >= found[0])
+        ):
+            found = (node.lineno, node.end_lineno)
+    return found
+
+
+def _within(node: ast.AST, span: tuple[int, int]) -> bool:
+    start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    return start is not None and end is not None and span[0] <= start and end <= span[1]
+
+
 def _keyed_call(node: ast.AST | None) -> bool:
     return (
         isinstance(node, ast.Call)
@@ -104,13 +130,14 @@ def _keyed_call(node: ast.AST | None) -> bool:
     )
 
 
-def _parents(tree: ast.AST, line: int) -> dict[int, ast.AST]:
-    """Each node's parent, for the nodes of the statements spanning `line`."""
+def _parents(tree: ast.AST, line: int, last: int | None = None) -> dict[int, ast.AST]:
+    """Each node's parent, for the nodes overlapping lines `line` to `last`."""
+    last = line if last is None else last
     found: dict[int, ast.AST] = {}
     for node in ast.walk(tree):
         start = getattr(node, "lineno", None)
         end = getattr(node, "end_lineno", None)
-        if start is not None and end is not None and not start <= line <= end:
+        if start is not None and end is not None and (end < line or start > last):
             continue
         for child in ast.iter_child_nodes(node):
             found[id(child)] = node
@@ -199,7 +226,9 @@ def _segment(
     parts = [lines[line - 1][column:]]
     parts += lines[line : call.end_lineno - 1]
     parts.append(lines[call.end_lineno - 1][: call.end_col_offset])
-    return " ".join(part.decode().strip() for part in parts)
+    joined = " ".join(part.decode().strip() for part in parts)
+    # As one line: no space inside the brackets, none before a comma.
+    return re.sub(r"([(\[]) | ([)\],])", r"\1\2", joined)
 
 
 def _constant(node: ast.AST, known: frozenset[str]) -> bool:
@@ -252,13 +281,10 @@ def constant_keywords(location: Location) -> dict[str, str]:
         return {}
     tree, lines = parsed
     known = _module_names(tree)
+    span = _span(tree, location.line)
     found: dict[str, str] = {}
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and node.lineno <= location.line <= (node.end_lineno or node.lineno)
-            and _keyed_call(node)
-        ):
+        if isinstance(node, ast.Call) and _within(node, span) and _keyed_call(node):
             for keyword in node.keywords:
                 value = keyword.value
                 if (
@@ -291,13 +317,14 @@ def shaping_calls(location: Location) -> str:
         return ""
     tree, lines = parsed
     known = _module_names(tree)
+    span = _span(tree, location.line)
     found: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr in _SHAPING
-            and node.lineno <= location.line <= (node.end_lineno or node.lineno)
+            and _within(node, span)
         ):
             continue
         if not all(_constant(a, known) for a in node.args) or not all(
@@ -363,13 +390,14 @@ def batched_rewrite(
         return None
     tree, lines = parsed
     known = _module_names(tree)
-    parents = _parents(tree, location.line)
+    span = _span(tree, location.line)
+    parents = _parents(tree, *span)
     for node in ast.walk(tree):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr in ("filter", "get", "aget")
-            and node.lineno <= location.line <= (node.end_lineno or node.lineno)
+            and _within(node, span)
             and not node.args
         ):
             continue

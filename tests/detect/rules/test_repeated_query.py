@@ -190,6 +190,22 @@ def test_an_exists_through_a_relation_the_sql_cannot_name_is_batched_from_the_li
     )
 
 
+def test_a_queryset_written_across_lines_keeps_its_select_related(library):
+    pks = [*Book.objects.values_list("pk", flat=True), 998, 999]
+    with djperf.capture() as rec:
+        for pk in pks:
+            # fmt: off
+            [  # across-lines
+                review.rating
+                for review in Review.objects.select_related(
+                    "book"
+                ).filter(book_id=pk)
+            ]
+            # fmt: on
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == 'Review.objects.select_related("book").filter(book_id__in=values)'
+
+
 def test_the_loops_other_filters_stay_in_the_batched_query(library):
     pks = [*Author.objects.values_list("pk", flat=True), 998, 999]
     with djperf.capture() as rec:
