@@ -134,6 +134,19 @@ def pairs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "used_in_other_tests": used.get(_site_key(finding) or "", 0),
                 },
             )
+            if finding.get("severity") in ("warning", "error") and entry["severity"] not in (
+                "warning",
+                "error",
+            ):
+                # A pair is a warning when any test made it one: review it as such.
+                entry.update(
+                    severity=finding.get("severity"),
+                    in_tests=finding.get("in_tests", False),
+                    message=finding.get("message"),
+                    fix=(finding.get("fix") or {}).get("text"),
+                    origin=_where(finding.get("origin")),
+                    built=_where(finding.get("built")),
+                )
             entry["findings"] += 1
             if record["test"] not in entry["tests"]:
                 entry["tests"].append(record["test"])
