@@ -464,6 +464,20 @@ def test_rows_of_a_related_manager_of_an_object_from_no_queryset(library):
     )
 
 
+def test_behind_a_join_of_a_related_manager_of_an_object_from_no_queryset(library):
+    author = Author.objects.filter(books__isnull=False).first()
+    reviews = Review.objects.filter(book__author=author)
+    assert reviews.count() >= 2
+    book = reviews.first().book
+    with djperf.capture() as rec:
+        for review in book.reviews.select_related("book"):  # joined-manager
+            review.book.publisher  # noqa: B018
+    finding = one(rec)
+    assert finding.fix.text == (
+        f".select_related('book__publisher') on the queryset at {line(HERE, 'joined-manager')}"
+    )
+
+
 def test_the_list_of_a_chain_from_no_queryset_is_of_its_first_model(library):
     reviews = list(Review.objects.all())
     assert len(reviews) >= 2

@@ -264,7 +264,7 @@ def _on_the_related_manager(load: LazyLoad) -> Fix | None:
     evaluation = source.evaluation if source is not None else None
     if (
         source is None
-        or source.how != "lazy_load"
+        or source.how not in ("lazy_load", "select_related")
         or source.via is None
         or source.via.kind not in _MANAGERS
         or evaluation is None
@@ -273,7 +273,17 @@ def _on_the_related_manager(load: LazyLoad) -> Fix | None:
     where = evaluation.built or evaluation.location
     if where is None:
         return None
-    hops = resolve(model_for_label(load.model), load.field)
+    # The lookup from the manager's rows: the relation itself, or behind a
+    # join the manager's queryset made (lines joined to their stockrecord,
+    # then stockrecord.partner: 'stockrecord__partner').
+    prefix = source.via.lookup + "__"
+    if source.how == "select_related" and source.path.startswith(prefix):
+        lookup = f"{source.path[len(prefix) :]}__{load.field}"
+    elif source.how == "lazy_load":
+        lookup = load.field
+    else:
+        return None
+    hops = resolve(model_for_label(evaluation.model), lookup)
     joined = select_related_lookup(hops) if load.kind != "generic_foreign_key" else None
     if joined is not None:
         return Fix(
@@ -281,8 +291,8 @@ def _on_the_related_manager(load: LazyLoad) -> Fix | None:
         )
     return Fix(
         "prefetch_related",
-        load.field,
-        f".prefetch_related({load.field!r}) on the queryset at {where}",
+        lookup,
+        f".prefetch_related({lookup!r}) on the queryset at {where}",
     )
 
 
