@@ -1,0 +1,66 @@
+"""benchmarks/precision_review.py: the review totals come from the verdicts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import precision_review
+
+
+def _pair(rule: str, location: str, severity: str = "warning", used: int = 0) -> dict[str, object]:
+    return {
+        "rule": rule,
+        "location": location,
+        "severity": severity,
+        "used_in_other_tests": used,
+        "tests": ["t1", "t2"],
+    }
+
+
+def test_totals_count_only_warning_pairs_with_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(
+        json.dumps(
+            [
+                _pair("n-plus-one", "app/views.py:10"),
+                _pair("n-plus-one", "app/views.py:20"),
+                _pair("write-in-loop", "app/models.py:5"),
+                _pair("duplicate-query", "app/views.py:30", severity="info"),
+                _pair("unused-eager-load", "app/views.py:40", used=3),
+            ]
+        )
+    )
+    verdicts = tmp_path / "verdicts.tsv"
+    verdicts.write_text(
+        "# rule\tlocation\tverdict\tfix\tnote\n"
+        "n-plus-one\tapp/views.py:10\treal\tright\tselect_related\n"
+        "n-plus-one\tapp/views.py:20\treal\tchanges\tkeep the filter\n"
+        "duplicate-query\tapp/views.py:30\treal\tright\tan info pair\n"
+    )
+    missing = tmp_path / "missing.tsv"
+
+    precision_review.main([str(pairs), str(verdicts), "--missing", str(missing)])
+
+    out, err = capsys.readouterr()
+    assert "| n-plus-one | `app/views.py:10` | 2 | real | right | select_related |" in out
+    assert "Warning pairs: 3, reviewed 2: real 2 (100%)" in out
+    assert "right as written 1 (50%)" in out
+    assert "right with changes 1" in out
+    assert "no verdict: write-in-loop app/models.py:5" in err
+    assert "verdict for no warning pair: duplicate-query app/views.py:30" in err
+    assert missing.read_text() == "write-in-loop\tapp/models.py:5\t\t\t\n"
+
+
+def test_an_unknown_verdict_is_refused(tmp_path: Path) -> None:
+    verdicts = tmp_path / "verdicts.tsv"
+    verdicts.write_text("n-plus-one\tapp/views.py:10\tmaybe\tright\t\n")
+    with pytest.raises(SystemExit, match="unknown"):
+        precision_review.read_verdicts(verdicts)
