@@ -298,6 +298,51 @@ def constant_keywords(location: Location) -> dict[str, str]:
     return found
 
 
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
+
+
+def in_a_loop(location: Location) -> bool | None:
+    """Whether the line at `location` is inside a loop of its own function
+    (a ``for``, a ``while``, a comprehension), so that one call of the
+    function can run it several times; None when the source cannot tell
+    (not Python, not found)."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return None
+    tree, _ = parsed
+    parents = _parents(tree, location.line)
+    innermost: ast.AST | None = None
+    for node in ast.walk(tree):  # breadth first: the last match is the deepest
+        start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        if start is not None and end is not None and start <= location.line <= end:
+            innermost = node
+    if innermost is None:
+        return None
+    # Outward to the function: what a ``for`` iterates over, and a
+    # comprehension's first iterable, run once, before the loop.
+    chain = [innermost]
+    parent = parents.get(id(innermost))
+    while parent is not None and not isinstance(parent, _SCOPES):
+        below = chain[-1]
+        if isinstance(parent, ast.While):
+            return True
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and below is not parent.iter:
+            return True
+        if isinstance(parent, _COMPREHENSIONS):
+            first = parent.generators[0]
+            if not (below is first and len(chain) >= 2 and chain[-2] is first.iter):
+                return True
+        chain.append(parent)
+        parent = parents.get(id(parent))
+    return False
+
+
 # Calls that shape what a queryset loads, which a batched form must keep.
 _SHAPING = ("select_related", "prefetch_related", "only", "defer", "values", "values_list")
 

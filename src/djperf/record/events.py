@@ -97,7 +97,8 @@ class Query:
     # The third-party package the user line called into to send it
     # ("sorl"), when not Django's ORM directly: its fix is about the call.
     via: str | None = None
-    # For a write, the user line that called the function `location` is in.
+    # The user line that called the function `location` is in (None in a
+    # template, whose caller is the render).
     caller: Location | None = None
     # With `via`, the one call into that package it was sent by (stack.Site).
     library_call: int | None = None

@@ -38,6 +38,32 @@ def test_located_where_most_copies_ran(library):
     [finding] = of(rec, "duplicate-query")
     assert finding.count == 4
     assert str(finding.location) == line(HERE, "helper-count")
+    # Copies from two places: no one variable holds both.
+    assert finding.fix.text.startswith("the copies run at ")
+    assert line(HERE, "helper-count") in finding.fix.text
+    assert "once per request and hand it to each" in finding.fix.text
+
+
+def _author_count_each_call():
+    return Author.objects.count()  # per-call-count
+
+
+def _counts_for_each(values):
+    return [_author_count_each_call() for _ in values]  # calls-per-value
+
+
+def test_a_function_run_again_per_call_is_fixed_outside_it(library):
+    with djperf.capture() as rec:
+        counts = _counts_for_each(range(3))
+    assert counts == [4, 4, 4]
+    [finding] = of(rec, "duplicate-query")
+    assert str(finding.location) == line(HERE, "per-call-count")
+    # A variable inside the function cannot help: each call sends it again.
+    assert finding.fix.text == (
+        f"_author_count_each_call() runs it on every call, and {line(HERE, 'calls-per-value')} "
+        "called it 3 times: get the result once, before what repeats that call, and pass "
+        "it in (or cache it for the request)"
+    )
 
 
 def test_the_same_count_in_a_loop(library):
@@ -46,6 +72,8 @@ def test_the_same_count_in_a_loop(library):
             Author.objects.count()
     [finding] = of(rec, "duplicate-query")
     assert finding.count == 6
+    # The loop is the line's own function's: a variable before it serves.
+    assert finding.fix.text == "keep the result in a variable (or cached_property) and reuse it"
 
 
 def test_one_instances_related_manager_read_twice_in_a_template(library):

@@ -9,7 +9,7 @@ from typing import Any
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, relation_groups
 from djperf.detect._models import model_for_table, short, statement_table
-from djperf.detect._source import closing_parenthesis, narrowing_calls
+from djperf.detect._source import closing_parenthesis, in_a_loop, narrowing_calls
 from djperf.detect._statements import COUNT, reads_between_writes
 from djperf.detect._work import (
     Repetition,
@@ -86,13 +86,7 @@ def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
     # every include of a template is the template's to keep.
     busiest = _most_common(q.location for q in queries) or first.location
     location = repetition.test_line if tests and repetition.test_line else busiest
-    fix = Fix("reuse", None, "keep the result in a variable (or cached_property) and reuse it")
-    if first.via is not None:
-        fix = Fix(
-            "reuse",
-            None,
-            f"the query is {first.via}'s: keep what the call at {busiest} returns and reuse it",
-        )
+    fix = Fix("reuse", None, _reuse(queries, busiest))
     return rule.finding(
         message=message,
         severity=severity(len(queries) - 1, warn_from, driven_by_tests=tests),
@@ -103,6 +97,44 @@ def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
         duration=duration,
         in_tests=tests or in_test_code(location),
     )
+
+
+def _reuse(queries: list[Query], busiest: Location | None) -> str:
+    """How to keep the first result, by where the copies ran: at one line
+    that repeats inside its own function (a variable), at one line of a
+    function called again and again (get it once, outside, and pass it in),
+    or at several places (once per request, handed to each)."""
+    first = queries[0]
+    what = f"what the call at {busiest} returns" if first.via and busiest else "the result"
+    places = sorted({q.location for q in queries if q.location is not None}, key=str)
+    if len(places) >= 2:
+        listed = ", ".join(map(str, places[:-1])) + f" and {places[-1]}"
+        text = (
+            f"the copies run at {listed}: get {what} once per request and hand it to each "
+            "(an argument, a context variable, or a value cached on the request)"
+        )
+    elif places and in_a_loop(places[0]) is False and places[0].function != "<module>":
+        callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
+        function = f"{places[0].function}()"
+        if len(callers) == 1:
+            calls = sum(1 for q in queries if q.caller == callers[0])
+            text = (
+                f"{function} runs it on every call, and {callers[0]} called it {calls} "
+                f"times: get {what} once, before what repeats that call, and pass it in "
+                "(or cache it for the request)"
+            )
+        elif callers:
+            text = (
+                f"{function} runs it on every call, from {', '.join(map(str, callers))}: "
+                f"get {what} once and pass it in (or cache it for the request)"
+            )
+        else:
+            text = f"keep {what} in a variable (or cached_property) and reuse it"
+    else:
+        text = f"keep {what} in a variable (or cached_property) and reuse it"
+    if first.via:
+        text = f"the query is {first.via}'s: {text}"
+    return text
 
 
 def _most_common(locations: Iterable[Location | None]) -> Location | None:

@@ -84,11 +84,10 @@ def record_query(
     request = REQUEST.get()
     writing = not many and text[:6].upper() in _WRITES
     if stacks_wanted(scopes):
-        # The line that called a write's function: write-in-loop tells a
-        # loop (one calling line) from a helper called from several lines.
-        site = locate(
-            sys._getframe(2), drive=request is None, caller=writing or _INSERT in text[:7]
-        )
+        # The line that called the query's function: write-in-loop tells a
+        # loop (one calling line) from a helper called from several lines,
+        # duplicate-query a function called again from a loop.
+        site = locate(sys._getframe(2), drive=request is None, caller=True)
         location, bookkeeping, drive, via, caller, library_call = site
     shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()
@@ -155,7 +154,6 @@ _TRANSACTION_STATEMENTS = (
 
 
 _WRITES = ("UPDATE", "DELETE")
-_INSERT = "INSERT"
 
 
 def _where_key(text: str, params: Any) -> int | None:
