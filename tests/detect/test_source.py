@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from djperf.detect._source import in_a_loop
+from djperf.detect._source import in_a_loop, used_after
 from djperf.findings import Location
 
 SOURCE = """\
@@ -43,3 +43,33 @@ def test_no_answer_without_python_source(tmp_path: Path) -> None:
     template.write_text("{% for b in books %}{{ b }}{% endfor %}")
     assert in_a_loop(Location(str(template), 1, "page")) is None
     assert in_a_loop(Location(str(tmp_path / "gone.py"), 1, "gone")) is None
+
+
+CREATES = """\
+def add(self):
+    note = Note.objects.create(text="x")
+    note.save()
+    self._add_tags(note)
+
+
+def alone(self):
+    note = Note.objects.create(text="x")
+    note.save()
+    return None
+
+
+def unnamed(self):
+    Note.objects.create(text="x")
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "after"),
+    [(2, "self._add_tags(note)"), (8, None), (14, None), (4, None)],
+)
+def test_what_the_code_does_next_with_a_created_row(
+    tmp_path: Path, line: int, after: str | None
+) -> None:
+    path = tmp_path / "fake.py"
+    path.write_text(CREATES)
+    assert used_after(Location(str(path), line, "add")) == after

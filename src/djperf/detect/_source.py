@@ -343,6 +343,60 @@ def in_a_loop(location: Location) -> bool | None:
     return False
 
 
+def used_after(location: Location) -> str | None:
+    """What the code does next with the object the line at `location`
+    created (``instance = Note.objects.create(...)`` then
+    ``self._add_tags(instance)``): the first later statement of the same
+    block that uses the name, as written, other than ``instance.save()``.
+    A bulk_create fix must move that work after the bulk write, which is
+    what gives the objects their keys. None when nothing uses it, or the
+    source cannot tell."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return None
+    tree, lines = parsed
+    span = _span(tree, location.line)
+    for block in ast.walk(tree):
+        body = getattr(block, "body", None)
+        if not isinstance(body, list):
+            continue
+        for index, statement in enumerate(body):
+            if not (
+                isinstance(statement, ast.Assign)
+                and (statement.lineno, statement.end_lineno) == span
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+            ):
+                continue
+            name = statement.targets[0].id
+            for later in body[index + 1 :]:
+                if _saves(later, name):
+                    continue
+                if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(later)):
+                    if isinstance(later, ast.Expr):
+                        return _source_of(lines, later.value)
+                    return None
+            return None
+    return None
+
+
+def _saves(statement: ast.stmt, name: str) -> bool:
+    """``name.save(...)`` as a statement of its own."""
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "save"
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == name
+    )
+
+
 # Calls that shape what a queryset loads, which a batched form must keep.
 _SHAPING = ("select_related", "prefetch_related", "only", "defer", "values", "values_list")
 

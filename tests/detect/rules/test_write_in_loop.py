@@ -32,6 +32,29 @@ def test_create_in_a_loop(library):
     assert str(finding.location) == line(HERE, "create-in-loop")
 
 
+def _label(tag, labelled):
+    labelled.append(tag.pk)
+
+
+def test_a_created_row_used_after_is_collected_and_used_after_the_bulk_write(library):
+    labelled: list[int] = []
+    with djperf.capture() as rec:
+        for i in range(4):
+            tag = Tag.objects.create(name=f"new {i}")  # create-then-use
+            tag.save()
+            _label(tag, labelled)
+    assert len(labelled) == 4
+    [finding] = [f for f in of(rec, "write-in-loop") if f.fix.method == "bulk_create"]
+    assert str(finding.location) == line(HERE, "create-then-use")
+    # The loop goes on with each new row (it needs its key): that work moves
+    # after the one bulk write, which sets the keys.
+    assert finding.fix.text == (
+        "Tag.objects.bulk_create(objs)  # build each Tag(...) unsaved and collect them "
+        "across the loop; after the bulk_create (it sets their keys on PostgreSQL, MariaDB "
+        "and SQLite) do what the loop did with each one: _label(tag, labelled)"
+    )
+
+
 def test_save_in_a_loop_names_the_fields(library):
     with djperf.capture() as rec:
         for book in Book.objects.all():

@@ -20,6 +20,7 @@ from django.db.models import signals
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
+from djperf.detect._source import used_after
 from djperf.detect._work import (
     Repetition,
     by_request,
@@ -236,7 +237,7 @@ def _one_write_per_row(
             # A queryset update() per call: already one statement for its rows.
             fix = _one_update_for_all_calls(model, first)
         else:
-            fix = _fix(verb, saved, first, relation)
+            fix = _fix(verb, saved, first, relation, location)
     statements = [q for _, group in operations for q in group]
     duration = sum(q.duration for q in statements)
     label = model._meta.label if model is not None else None
@@ -290,11 +291,13 @@ def _describe(model: Any, table: str) -> str:
     return short(model._meta.label)
 
 
-def _fix(verb: str, model: Any, statement: Query, relation: bool) -> Fix:
-    return _with_losses(_bulk_fix(verb, model, statement), verb, model)
+def _fix(
+    verb: str, model: Any, statement: Query, relation: bool, location: Location | None = None
+) -> Fix:
+    return _with_losses(_bulk_fix(verb, model, statement, location), verb, model)
 
 
-def _bulk_fix(verb: str, model: Any, statement: Query) -> Fix:
+def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None) -> Fix:
     name = short(model._meta.label) if model is not None else "Model"
     if verb == "get_or_create":
         return Fix(
@@ -323,7 +326,17 @@ def _bulk_fix(verb: str, model: Any, statement: Query) -> Fix:
             f"{through}.objects.bulk_create([{through}(...), ...])  # the rows of every .{field}",
         )
     if verb == "insert":
-        return Fix("bulk_create", None, f"{name}.objects.bulk_create(objs)")
+        text = f"{name}.objects.bulk_create(objs)"
+        after = used_after(location) if location is not None else None
+        if after is not None:
+            # The loop goes on using each new row: that work moves after the
+            # one bulk write, which gives the rows their keys.
+            text += (
+                f"  # build each {name}(...) unsaved and collect them across the loop; "
+                f"after the bulk_create (it sets their keys on PostgreSQL, MariaDB and "
+                f"SQLite) do what the loop did with each one: {after}"
+            )
+        return Fix("bulk_create", None, text)
     if verb == "update":
         fields = _updated_fields(model, statement.fingerprint)
         listed = ", ".join(repr(f) for f in fields) if fields else "'field', ..."
@@ -462,20 +475,21 @@ def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
     """`fix` as code when its bulk form skips nothing the per-row writes run;
     otherwise what it would lose, and no code to paste."""
     skipped, everywhere = _skipped(verb, model)
+    # The code, and the comment that goes with it (how to move the loop's work).
+    code, _, comment = fix.text.partition("  # ")
     if not skipped and everywhere:
         name = short(model._meta.label) if model is not None else "the model"
-        return Fix(
-            fix.method,
-            fix.lookup,
-            f"{fix.text}  # skips {', '.join(everywhere)}, connected for every model: "
-            f"check they do nothing for {name}",
+        note = (
+            f"skips {', '.join(everywhere)}, connected for every model: "
+            f"check they do nothing for {name}"
         )
+        return Fix(fix.method, fix.lookup, f"{code}  # {f'{comment}; ' if comment else ''}{note}")
     if not skipped:
         return fix
     return Fix(
         fix.method,
         fix.lookup,
-        f"{fix.text} would skip {', '.join(skipped)}: run what they do for all the rows "
+        f"{code} would skip {', '.join(skipped)}: run what they do for all the rows "
         "at once after the bulk call, or keep one write per row",
     )
 
