@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 import djperf
-from tests.helpers import line, of
+from tests.helpers import ROOT, line, of
 from tests.testapp.models import Author, Book, Publisher, Review, Tag
 
 pytestmark = pytest.mark.django_db
@@ -252,6 +252,25 @@ def test_one_call_from_a_test_that_loops_is_the_applications(library):
 
 
 # -- must flag: fixes that keep what the per-row writes did -----------------------------
+
+
+def test_a_save_a_package_defines_is_the_models_not_a_call_into_the_package(library, settings):
+    # As a project's Tag built on taggit's TagBase, whose save() makes the
+    # slug: the loop calls the ORM, and bulk_create would skip that save().
+    from tests.testapp.models import SluggedTag
+
+    testapp = str(ROOT / "tests" / "testapp")
+    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [testapp]}
+    with djperf.capture() as rec:
+        for name in (" Red", "Green ", "BLUE"):
+            SluggedTag.objects.create(name=name)  # package-save
+    assert {q.via for q in rec.queries if q.fingerprint.startswith("INSERT")} == {"tests"}
+    [finding] = of(rec, "write-in-loop")
+    assert str(finding.location) == line(HERE, "package-save")
+    assert finding.fix.method == "bulk_create"
+    assert finding.fix.text.startswith(
+        "SluggedTag.objects.bulk_create(objs) would skip SluggedTag.save()"
+    )
 
 
 def test_no_bulk_code_for_a_model_whose_save_does_work(library):

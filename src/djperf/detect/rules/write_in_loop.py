@@ -222,7 +222,7 @@ def _one_write_per_row(
         )
     elif verb == "update" and len(rows) == 1 and None not in rows:
         fix = _save_once(model)
-    elif operations[0][0].via is not None:
+    elif operations[0][0].via is not None and not _a_packages_save(operations[0][0]):
         fix = _call_once(operations[0][0].via, verb, location)
     else:
         # The class a save() saved, when the statement writes its table (a
@@ -371,6 +371,22 @@ def _one_update_for_all_calls(model: Any, statement: Query) -> Fix:
         f"collect the keys of the rows in the loop that runs the update() at {location}"
         f"{through}, then one {name}.objects.filter(<key>__in=keys).update(...) after it "
         "(values that differ per row: Case(When(<key>=..., then=...)))",
+    )
+
+
+def _a_packages_save(statement: Query) -> bool:
+    """Whether the write came from the save() of the class saved, defined by
+    the package it went through (a project's ``Tag`` built on taggit's
+    ``TagBase``, whose ``save()`` makes the slug): the user line called the
+    ORM, not the package, and the bulk form, naming the save() it skips, is
+    the fix."""
+    saved = model_for_label(statement.saved_model)
+    if saved is None or statement.via is None:
+        return False
+    return any(
+        klass.__module__.partition(".")[0] == statement.via
+        and ("save" in vars(klass) or "save_base" in vars(klass))
+        for klass in saved.__mro__
     )
 
 
