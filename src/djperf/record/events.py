@@ -199,6 +199,9 @@ class Evaluation:
     rows: int = 0
     # Where the queryset was created (Model.objects...), when it is known.
     built: Location | None = None
+    # The line each select_related / prefetch_related lookup was asked at,
+    # when known (a manager method's queryset refined by its caller).
+    eager_at: dict[str, Location] | None = None
     # only("a", "b") -> ("only", ("a", "b")); defer("c") -> ("defer", ("c",)).
     deferral: tuple[str, tuple[str, ...]] | None = None
     # Relation paths used from its instances ("book", "book__publisher",

@@ -256,6 +256,27 @@ def test_an_unused_eager_load_in_test_code_is_the_tests(library):
     assert finding.in_tests and finding.severity == "info"
 
 
+def _rated_reviews():
+    return Review.objects.filter(rating__gte=0)  # built-in-a-method
+
+
+def _authors_named():
+    return Author.objects.filter(name__startswith="A")
+
+
+def test_an_eager_load_a_caller_added_is_located_at_the_caller(library):
+    # As FeedType.items(): FeedItem.objects.approved().select_related(...):
+    # the queryset is built in a method, the select_related() is the caller's.
+    with djperf.capture() as rec:
+        [review.rating for review in _rated_reviews().select_related("book")]  # caller-joins
+        [a.name for a in _authors_named().prefetch_related(Prefetch("books"))]  # caller-prefetches
+    by_lookup = {f.fix.lookup: f for f in of(rec, "unused-eager-load")}
+    assert str(by_lookup["book"].location) == line(HERE, "caller-joins")
+    assert str(by_lookup["books"].location) == line(HERE, "caller-prefetches")
+    assert by_lookup["book"].fix.text == "remove the select_related() call"
+    assert str(by_lookup["book"].built) == line(HERE, "built-in-a-method")
+
+
 def test_a_queryset_built_for_several_callers_is_judged_by_all_of_them(library):
     def reviews():
         return Review.objects.select_related("book")  # one-builder

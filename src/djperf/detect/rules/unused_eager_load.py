@@ -88,7 +88,9 @@ def _sites(recording: Recording) -> Iterable[_Site]:
                 or _used(evaluations, lookup)
                 or _through_generic_key(model, lookup)
             )
-            load = EagerLoad(location, label, lookup, "prefetch_related", rows, used)
+            load = EagerLoad(
+                _asked_at(first, lookup, location), label, lookup, "prefetch_related", rows, used
+            )
             yield _Site(load, evaluations)
 
 
@@ -111,7 +113,15 @@ def _join_site(
             (prefix for prefix in prefixes if _used(evaluations, attribute_path(model, prefix))),
             None,
         )
-    return _Site(EagerLoad(location, label, path, "select_related", rows, used), evaluations, kept)
+    where = _asked_at(evaluations[0], path, location)
+    return _Site(EagerLoad(where, label, path, "select_related", rows, used), evaluations, kept)
+
+
+def _asked_at(evaluation: Evaluation, lookup: str, built: Location) -> Location:
+    """The line that asked for `lookup` (the select_related() a caller added
+    to a manager method's queryset), else the line that built the queryset:
+    where the fix goes."""
+    return (evaluation.eager_at or {}).get(lookup) or built
 
 
 def _prefetched_rows(recording: Recording) -> dict[tuple[int, str], int]:

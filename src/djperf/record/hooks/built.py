@@ -19,6 +19,10 @@ from djperf.record.stack import user_location
 
 # The attribute a Query carries: the Location of the line that built its queryset.
 MARK = "_djperf_built"
+# And the line each select_related / prefetch_related lookup was asked for at
+# ({"feed__feed_type": Location}): a queryset built in a manager method and
+# refined by its caller has its eager loads written at the caller.
+EAGER_MARK = "_djperf_eager_at"
 
 
 def noting_where_built(original: Any) -> Any:
@@ -36,3 +40,34 @@ def noting_where_built(original: Any) -> Any:
         return queryset
 
     return get_queryset
+
+
+def noting_where_eager(original: Any, prefetch: bool) -> Any:
+    """QuerySet.select_related or prefetch_related, noting the user line that
+    asked for each lookup on the clone's Query (``Query.clone()`` copies it
+    on; each call makes a new dict, so a clone never changes its source's)."""
+
+    def asking(self: Any, *lookups: Any) -> Any:
+        queryset = original(self, *lookups)
+        scopes = active()
+        if lookups and scopes and CURRENT_PREFETCH.get() is None and stacks_wanted(scopes):
+            try:
+                where = user_location()
+                if where is not None:
+                    query = queryset._query
+                    asked = dict(query.__dict__.get(EAGER_MARK) or {})
+                    for lookup in lookups:
+                        if lookup is None:
+                            continue
+                        name = (
+                            lookup.prefetch_through
+                            if prefetch and not isinstance(lookup, str)
+                            else lookup
+                        )
+                        asked[str(name)] = where
+                    query.__dict__[EAGER_MARK] = asked
+            except Exception:
+                contain("queryset building")
+        return queryset
+
+    return asking

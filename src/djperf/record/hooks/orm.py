@@ -147,6 +147,7 @@ def begin_evaluation(
         select_related=_select_related_paths(select),
         prefetch_related=_prefetch_paths(lookups),
         built=query.__dict__.get(built.MARK),
+        eager_at=query.__dict__.get(built.EAGER_MARK),
         admin=query.__dict__.get(admin.MARK),
         deferral=_deferral(query),
         prefetch_to_attr=tuple(

@@ -21,6 +21,7 @@ import threading
 import weakref
 from typing import Any
 
+from django.db.models import QuerySet
 from django.db.models.fields.related_descriptors import (
     ForwardManyToOneDescriptor,
     ReverseOneToOneDescriptor,
@@ -31,7 +32,7 @@ from djperf._errors import contain
 from djperf.record.hooks import columns
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_PREFETCH
-from djperf.record.hooks.built import noting_where_built
+from djperf.record.hooks.built import noting_where_built, noting_where_eager
 from djperf.record.tags import TAG, provenance_of
 
 _patches = Patches()
@@ -122,6 +123,14 @@ def watch_manager(manager_class: type, field: str) -> None:
             _patches.wrap(manager_class, "get_queryset", _noting_manager_use((field,)))
 
 
+def _asking_joins(original: Any) -> Any:
+    return noting_where_eager(original, prefetch=False)
+
+
+def _asking_prefetches(original: Any) -> Any:
+    return noting_where_eager(original, prefetch=True)
+
+
 def scope_opened() -> None:
     """A capture scope opened: watch relation reads while any is open."""
     global _open_scopes
@@ -133,6 +142,8 @@ def scope_opened() -> None:
             _patches.wrap(ForwardManyToOneDescriptor, "__get__", _noting_descriptor_use)
             _patches.wrap(ReverseOneToOneDescriptor, "__get__", _noting_descriptor_use)
             _patches.wrap(BaseManager, "get_queryset", noting_where_built)
+            _patches.wrap(QuerySet, "select_related", _asking_joins)
+            _patches.wrap(QuerySet, "prefetch_related", _asking_prefetches)
             for manager_class, names in list(_managers.items()):
                 _patches.wrap(manager_class, "get_queryset", _noting_manager_use(names))
 
