@@ -262,8 +262,11 @@ DEFAULT_TEST_PATHS = (
 )
 # file name -> whether it is test code
 _test_files: dict[str, bool] = {}
-# Frames the walk looks through for the test code behind an event.
-_DRIVE_DEPTH = 64
+# Frames the walk looks through for the test code behind an event: deep
+# enough for a factory's save that runs a receiver that reindexes a search
+# engine (oscar's suite goes past 64 frames there, and a lost drive merges
+# the test's calls into one, as if the application repeated).
+_DRIVE_DEPTH = 400
 _in_test_run = False
 
 

@@ -136,6 +136,38 @@ def test_the_same_query_in_a_test_loop_is_the_tests(library):
     assert str(finding.location) == line("tests/as_tests.py", "the-test-loop")
 
 
+def test_each_call_from_a_test_is_judged_alone_never_summed(library):
+    from tests import as_tests
+
+    def count_twice(_):
+        return Book.objects.count() + Book.objects.count()  # twice-per-call
+
+    with djperf.capture() as rec:
+        as_tests.call_each(count_twice, range(3))
+    [finding] = of(rec, "duplicate-query")
+    # Each call repeats the count once: one round trip to save per call, an
+    # info; summed over the test's three calls it would read as 5 repeats.
+    assert not finding.in_tests
+    assert (finding.count, finding.severity) == (2, "info")
+    assert str(finding.location) == line(HERE, "twice-per-call")
+
+
+def _deep(depth):
+    return _deep(depth - 1) if depth else Book.objects.count()
+
+
+def test_a_test_loop_far_above_the_query_is_still_the_tests(library):
+    # A factory's save running a receiver that reindexes a search engine:
+    # over a hundred frames between the test and the query.
+    from tests import as_tests
+
+    with djperf.capture() as rec:
+        as_tests.call_each(lambda _: _deep(150), range(3))
+    [finding] = of(rec, "duplicate-query")
+    assert finding.in_tests and finding.severity == "info"
+    assert str(finding.location) == line("tests/as_tests.py", "the-test-loop")
+
+
 def test_a_test_calling_from_three_lines_is_named_on_each(library):
     from tests import as_tests
 
