@@ -478,6 +478,23 @@ def test_behind_a_join_of_a_related_manager_of_an_object_from_no_queryset(librar
     )
 
 
+def test_rows_of_a_refined_related_manager_of_a_queryset_get_the_join_there(library):
+    # As oscar's basket.all_lines(): self.lines.select_related(...).order_by(...)
+    # read per basket; a prefetch of 'books__publisher' on the authors would
+    # never be read by the refined manager: the join goes on its queryset.
+    def ordered_books(author):
+        return author.books.order_by("title")  # refined-manager
+
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            for book in ordered_books(author):
+                book.publisher  # noqa: B018
+    by_field = {f.field: f for f in of(rec, "n-plus-one")}
+    assert by_field["publisher"].fix.text == (
+        f".select_related('publisher') on the queryset at {line(HERE, 'refined-manager')}"
+    )
+
+
 def test_the_list_of_a_chain_from_no_queryset_is_of_its_first_model(library):
     reviews = list(Review.objects.all())
     assert len(reviews) >= 2

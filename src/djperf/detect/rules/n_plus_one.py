@@ -183,6 +183,13 @@ def _eager_fix(root: Evaluation | None, load: LazyLoad) -> Fix:
     lookup = load.lookup
     if load.refined:
         return _prefetch_object_fix(load)
+    if _through_a_refined_manager(load):
+        # The code reads the manager again with its own refinement (oscar's
+        # basket.all_lines(): self.lines.select_related(...).order_by(...)),
+        # which never reads a prefetch from the root: the fix goes on it.
+        manager = _on_the_related_manager(load)
+        if manager is not None:
+            return manager
     if root is None and load.kind != "deferred_field":
         manager = _on_the_related_manager(load)
         if manager is not None:
@@ -253,6 +260,20 @@ def _list_model(load: LazyLoad) -> str:
     while first.source is not None and first.source.via is not None:
         first = first.source.via
     return first.model
+
+
+def _through_a_refined_manager(load: LazyLoad) -> bool:
+    """Whether the instance came from a related manager read with a
+    refinement of the caller's (``.select_related()``, ``.order_by()``,
+    ``.filter()``): a prefetch from the root would not be read."""
+    source = load.source
+    return (
+        source is not None
+        and source.how in ("lazy_load", "select_related")
+        and source.via is not None
+        and source.via.kind in _MANAGERS
+        and bool(source.via.refined)
+    )
 
 
 def _on_the_related_manager(load: LazyLoad) -> Fix | None:
