@@ -17,6 +17,12 @@ class Publisher(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def has_book(self) -> bool:
+        """A property an annotation must not shadow (as oscar's
+        Product.has_stockrecords)."""
+        return self.book_set.exists()
+
 
 class Author(models.Model):
     name = models.CharField(max_length=100)

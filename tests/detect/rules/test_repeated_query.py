@@ -275,6 +275,21 @@ def test_an_existence_test_per_row_is_an_exists_annotation(library):
     )
 
 
+def test_an_annotation_never_takes_the_name_of_an_attribute_of_the_model(library):
+    from tests.testapp.models import Publisher
+
+    Publisher.objects.bulk_create([Publisher(name=f"P{n}") for n in range(2, 5)])
+    with djperf.capture() as rec:
+        for publisher in Publisher.objects.all():
+            publisher.book_set.exists()
+    [finding] = of(rec, "repeated-query")
+    # Publisher.has_book is a property: annotate(has_book=...) would fail.
+    assert finding.fix.text == (
+        "Publisher.objects.annotate(annotated_has_book=Exists(Book.objects.filter("
+        "publisher=OuterRef('pk'))))  # then read .annotated_has_book"
+    )
+
+
 def test_a_many_to_many_count_or_test_per_row_is_annotated_by_its_name(library):
     books = list(Book.objects.all())
     tags = list(Tag.objects.all()) * 2

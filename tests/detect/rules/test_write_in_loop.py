@@ -180,8 +180,40 @@ def test_get_or_create_in_a_loop_is_one_finding(library, existing):
     [finding] = rec.findings
     assert finding.count == 6
     assert finding.fix.method == "bulk_create"
-    assert "in_bulk" in finding.fix.text
+    # Tag.name is not unique: in_bulk() would refuse it; a dict keeps every name.
+    assert finding.fix.text.startswith(
+        "found = {obj.name: obj for obj in Tag.objects.filter(name__in=keys)}, then "
+        "Tag.objects.bulk_create(<the missing ones>)"
+    )
     assert str(finding.location) == line(HERE, "goc-in-loop")
+
+
+def test_get_or_create_by_a_unique_column_reads_them_with_in_bulk(library):
+    from tests.testapp.models import Bio
+
+    authors = list(Author.objects.all()) * 2
+    with djperf.capture() as rec:
+        for author in authors:
+            Bio.objects.get_or_create(author=author)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text.startswith(
+        "found = Bio.objects.in_bulk(keys, field_name='author'), then "
+        "Bio.objects.bulk_create(<the missing ones>)"
+    )
+
+
+def test_a_get_or_create_of_the_same_row_on_every_row_is_run_once(library):
+    # An importer asking for its one partner on every line of a file.
+    with djperf.capture() as rec:
+        for _ in range(4):
+            Tag.objects.get_or_create(name="imported")  # same-row
+    [finding] = of(rec, "write-in-loop")
+    assert str(finding.location) == line(HERE, "same-row")
+    assert finding.fix.method == "reuse"
+    assert finding.fix.text == (
+        "every get_or_create() of Tag looks up the same row: run it once before the "
+        "loop and reuse the object"
+    )
 
 
 def test_writes_of_a_delete_signal_handler_are_the_handlers(library):

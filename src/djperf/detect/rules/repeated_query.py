@@ -418,9 +418,10 @@ def _annotation_fix(
         condition = (
             ("".join(f", {o}" for o in others or ()) if written else ", ...") if filtered else ""
         )
+        alias = _free_name(field.related_model, f"has_{name}")
         text = (
-            f"{parent}.objects.annotate(has_{name}=Exists({child}.objects.filter("
-            f"{field.name}=OuterRef('pk'){condition})))  # then read .has_{name}"
+            f"{parent}.objects.annotate({alias}=Exists({child}.objects.filter("
+            f"{field.name}=OuterRef('pk'){condition})))  # then read .{alias}"
         )
     else:
         condition = ""
@@ -429,11 +430,19 @@ def _annotation_fix(
             condition = f", filter=Q({joined})"
         elif filtered:
             condition = f", filter=Q({name}__...)"
+        alias = _free_name(field.related_model, f"{name}_count")
         text = (
-            f"{parent}.objects.annotate({name}_count=Count({name!r}{condition}))"
-            f"  # then read .{name}_count"
+            f"{parent}.objects.annotate({alias}=Count({name!r}{condition}))  # then read .{alias}"
         )
     return Fix("annotate", name, text)
+
+
+def _free_name(model: Any, name: str) -> str:
+    """`name` for an annotation on `model`'s queryset, unless the model has
+    an attribute of that name already (a field, a property such as oscar's
+    ``has_stockrecords``, a method): annotate() refuses a field's name, and a
+    property without a setter breaks on the annotated rows."""
+    return f"annotated_{name}" if hasattr(model, name) else name
 
 
 _WHERE_TABLES = re.compile(r"([\w\"`]+)\.[\w\"`]+\s*(?:=|IN)\s")
@@ -509,15 +518,14 @@ def _many_to_many_fix(through: Any, field: Any, *, counting: bool, testing: bool
             query_name = m2m.related_query_name()
         name = short(parent._meta.label)
         if counting:
-            text = (
-                f"{name}.objects.annotate({accessor}_count=Count({query_name!r}))"
-                f"  # then read .{accessor}_count"
-            )
+            alias = _free_name(parent, f"{accessor}_count")
+            text = f"{name}.objects.annotate({alias}=Count({query_name!r}))  # then read .{alias}"
             return Fix("annotate", query_name, text)
         if testing:
+            alias = _free_name(parent, f"has_{accessor}")
             text = (
-                f"{name}.objects.annotate(has_{accessor}=Exists({manager(through)}"
-                f".filter({field.name}=OuterRef('pk'))))  # then read .has_{accessor}"
+                f"{name}.objects.annotate({alias}=Exists({manager(through)}"
+                f".filter({field.name}=OuterRef('pk'))))  # then read .{alias}"
             )
             return Fix("annotate", query_name, text)
         text = f"{name}.objects.prefetch_related({accessor!r})  # then read obj.{accessor}.all()"

@@ -236,6 +236,10 @@ def _one_write_per_row(
         if verb == "update" and not own_save and not _keyed_by_pk(model, first.fingerprint):
             # A queryset update() per call: already one statement for its rows.
             fix = _one_update_for_all_calls(model, first)
+        elif verb == "get_or_create" and _same_lookup(operations):
+            fix = _once_before_the_loop(model, verb)
+        elif verb == "get_or_create":
+            fix = _with_losses(_lookup_then_create(model, operations), verb, saved)
         else:
             fix = _fix(verb, saved, first, relation, location)
     statements = [q for _, group in operations for q in group]
@@ -371,6 +375,60 @@ def _one_update_for_all_calls(model: Any, statement: Query) -> Fix:
         f"collect the keys of the rows in the loop that runs the update() at {location}"
         f"{through}, then one {name}.objects.filter(<key>__in=keys).update(...) after it "
         "(values that differ per row: Case(When(<key>=..., then=...)))",
+    )
+
+
+def _same_lookup(operations: list[Operation]) -> bool:
+    """Whether every get_or_create looked up the same row (the same values
+    in its SELECT): an importer asking for its one partner on every line."""
+    keys = set()
+    for _, statements in operations:
+        select = next((q for q in statements if q.fingerprint.startswith("SELECT")), None)
+        if select is None or select.params_key is None:
+            return False
+        keys.add((select.fingerprint, select.params_key))
+    return len(keys) == 1
+
+
+_COMPARED = re.compile(r"(?:\w+\.)?(\w+) = #")
+
+
+def _lookup_then_create(model: Any, operations: list[Operation]) -> Fix:
+    """get_or_create per row with other values each time: one read of the
+    rows that exist, keyed the way the loop looks them up, then one
+    bulk_create of the missing ones. in_bulk() only for a unique column:
+    it keeps one row per value."""
+    name = short(model._meta.label) if model is not None else "Model"
+    select = next((q for q in operations[0][1] if q.fingerprint.startswith("SELECT")), None)
+    where = select.fingerprint.split(" WHERE ", 1)[-1] if select is not None else ""
+    by_column = {f.column: f for f in model._meta.concrete_fields} if model is not None else {}
+    fields = [by_column[c] for c in dict.fromkeys(_COMPARED.findall(where)) if c in by_column]
+    if len(fields) == 1 and (fields[0].unique or fields[0].primary_key):
+        found = f"found = {name}.objects.in_bulk(keys, field_name={fields[0].name!r})"
+    elif len(fields) == 1:
+        key = fields[0].attname
+        found = f"found = {{obj.{key}: obj for obj in {name}.objects.filter({key}__in=keys)}}"
+    elif fields:
+        keys = ", ".join(f"obj.{f.attname}" for f in fields)
+        filters = ", ".join(f"{f.attname}__in=..." for f in fields)
+        found = f"found = {{({keys}): obj for obj in {name}.objects.filter({filters})}}"
+    else:
+        found = f"found = {{<key>: obj for obj in {name}.objects.filter(<key>__in=keys)}}"
+    return Fix(
+        "bulk_create",
+        None,
+        f"{found}, then {name}.objects.bulk_create(<the missing ones>) (update_or_create: "
+        "bulk_create(objs, update_conflicts=True, unique_fields=[...], update_fields=[...]))",
+    )
+
+
+def _once_before_the_loop(model: Any, verb: str) -> Fix:
+    name = short(model._meta.label) if model is not None else "the model"
+    return Fix(
+        "reuse",
+        None,
+        f"every {verb}() of {name} looks up the same row: run it once before the loop "
+        "and reuse the object",
     )
 
 
