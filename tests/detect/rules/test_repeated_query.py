@@ -17,6 +17,26 @@ HERE = __file__
 # -- must flag ---------------------------------------------------------------------
 
 
+def _book_titled(title):
+    return Book.objects.get(title=title)  # per-call-lookup
+
+
+def test_a_lookup_run_once_per_call_is_batched_in_the_calling_loop(library):
+    # As oscar's Range.contains_product(product), asked once per basket line:
+    # the batch cannot go inside the function, which sees one value per call.
+    titles = ["B00", "B01", "B10", "B11", "B20"]
+    with djperf.capture() as rec:
+        books = [_book_titled(title) for title in titles]  # calling-loop
+    assert len(books) == 5
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "per-call-lookup")
+    assert finding.fix.text == (
+        "Book.objects.filter(title__in=values)  # _book_titled() sends one query per call "
+        f"(called 5 times from {line(HERE, 'calling-loop')}): collect the values in the "
+        "loop that repeats that call and run this once there"
+    )
+
+
 def test_a_relation_read_through_its_own_through_model_per_object(db):
     # django-taggit's shape: obj.tags read by a query of the manager's own,
     # joined through the TaggedItem model, one per object.

@@ -9,7 +9,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
-from djperf.detect._source import batched_rewrite, constant_keywords, shaping_calls
+from djperf.detect._source import batched_rewrite, constant_keywords, in_a_loop, shaping_calls
 from djperf.detect._statements import COUNT, manager, user_reads
 from djperf.detect._work import (
     Repetition,
@@ -84,6 +84,7 @@ def _one_query_per_value(
     where = built or first.location
     batched = _from_the_line(fix, model, where)
     fix = batched if batched is not fix else _keeping_the_shape(fix, model, where)
+    fix = _in_the_calling_loop(fix, queries)
     if first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.
         fix = Fix(
@@ -120,6 +121,32 @@ def _one_query_per_value(
         fix=fix,
         duration=duration,
         in_tests=tests or in_test_code(location),
+    )
+
+
+def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
+    """A batch written at a line that runs once per call of its function
+    (a ``contains_product(product)`` asked per basket line, a receiver run
+    per save) cannot go there: it goes in the loop that repeats the call,
+    which the fix names."""
+    location = queries[0].location
+    if fix.method != "in_bulk" or location is None or in_a_loop(location) is not False:
+        return fix
+    callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
+    if not callers or location.function == "<module>":
+        return fix
+    calls = (
+        f"called {len(queries)} times from {callers[0]}"
+        if len(callers) == 1
+        else f"called from {', '.join(map(str, callers))}"
+    )
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"{fix.text}  # {location.function}() sends one query per call ({calls}): "
+        "collect the values in the loop that repeats that call and run this once there",
+        model=fix.model,
+        omits=fix.omits,
     )
 
 
