@@ -44,6 +44,18 @@ def test_located_where_most_copies_ran(library):
     assert "once per request and hand it to each" in finding.fix.text
 
 
+def test_copies_at_several_lines_of_one_function_share_a_variable(library):
+    with djperf.capture() as rec:
+        first = list(Book.objects.filter(title__startswith="B1"))  # first-of-three
+        second = list(Book.objects.filter(title__startswith="B1"))  # second-of-three
+    assert first == second
+    [finding] = of(rec, "duplicate-query")
+    number = line(HERE, "second-of-three").rsplit(":", 1)[1]
+    assert finding.fix.text == (
+        f"keep the result of {line(HERE, 'first-of-three')} in a variable and reuse it at {number}"
+    )
+
+
 def _author_count_each_call():
     return Author.objects.count()  # per-call-count
 

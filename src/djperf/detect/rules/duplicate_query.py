@@ -107,7 +107,16 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
     first = queries[0]
     what = f"what the call at {busiest} returns" if first.via and busiest else "the result"
     places = sorted({q.location for q in queries if q.location is not None}, key=str)
-    if len(places) >= 2:
+    # (A test's own line among the copies is the test's to change, not a place.)
+    places = [p for p in places if not in_test_code(p)] or places
+    if len(places) >= 2 and len({(p.path, p.function) for p in places}) == 1:
+        # Several lines of one function: a variable at the first serves them all.
+        first_line = min(places, key=lambda p: p.line)
+        text = (
+            f"keep {what} of {first_line} in a variable and reuse it at "
+            f"{', '.join(str(p.line) for p in places if p != first_line)}"
+        )
+    elif len(places) >= 2:
         listed = ", ".join(map(str, places[:-1])) + f" and {places[-1]}"
         text = (
             f"the copies run at {listed}: get {what} once per request and hand it to each "
@@ -129,7 +138,11 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
                 f"get {what} once and pass it in (or cache it for the request)"
             )
         else:
-            text = f"keep {what} in a variable (or cached_property) and reuse it"
+            # Called from a template, or from code djperf could not see.
+            text = (
+                f"{function} runs it on every call ({len(queries)} calls): get {what} once, "
+                "outside it, and pass it in (or cache it for the request)"
+            )
     else:
         text = f"keep {what} in a variable (or cached_property) and reuse it"
     if first.via:
