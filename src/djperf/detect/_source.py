@@ -397,6 +397,35 @@ def _saves(statement: ast.stmt, name: str) -> bool:
     )
 
 
+# What a related manager writes for one object per call.
+_MANAGER_WRITES = frozenset({"add", "set", "remove", "clear"})
+
+
+def manager_write(location: Location) -> tuple[str, str] | None:
+    """``("tags", "add")`` when the statement at `location` calls a related
+    manager's write on one object (``instance.tags.add(*tags)``), else None."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return None
+    tree, _ = parsed
+    span = _span(tree, location.line)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and _within(node, span)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _MANAGER_WRITES
+            and isinstance(node.func.value, ast.Attribute)
+        ):
+            return node.func.value.attr, node.func.attr
+    return None
+
+
 # Calls that shape what a queryset loads, which a batched form must keep.
 _SHAPING = ("select_related", "prefetch_related", "only", "defer", "values", "values_list")
 

@@ -494,6 +494,45 @@ def test_writes_a_third_party_library_makes_get_a_fix_about_the_call(library, se
     assert {q.via for q in rec.queries if q.fingerprint.startswith("INSERT")} == {"thumbs"}
 
 
+def test_a_librarys_related_manager_writing_one_objects_rows_per_call(library, settings, tmp_path):
+    # django-taggit's instance.tags.add(...): one object's rows per call, so
+    # "call it once for all the items" cannot be done; the rows of all the
+    # objects go through the table together.
+    import sys
+    from types import SimpleNamespace
+
+    package = tmp_path / "taggy"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "class Manager:\n"
+        "    def __init__(self, book):\n"
+        "        self.book = book\n"
+        "    def add(self, *tags):\n"
+        "        through = type(self.book).tags.through\n"
+        "        for tag in tags:\n"
+        "            through.objects.get_or_create(book=self.book, tag=tag)\n"
+    )
+    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [str(tmp_path)]}
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import taggy
+
+        tag = Tag.objects.create(name="new")
+        with djperf.capture() as rec:
+            for book in Book.objects.all():
+                holder = SimpleNamespace(tags=taggy.Manager(book))
+                holder.tags.add(tag)  # library-manager
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("taggy", None)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text == (
+        "Book.tags.through.objects.bulk_create([Book.tags.through(...), ...])  # taggy's "
+        f"tags.add() at {line(HERE, 'library-manager')} writes one object's rows "
+        "per call: write those of all the objects together"
+    )
+
+
 def test_a_helper_called_in_a_loop(library):
     # The helper's write, called from one line of a loop: one write per row.
     books = list(Book.objects.order_by("pk")[:3])

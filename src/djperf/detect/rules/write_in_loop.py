@@ -20,7 +20,8 @@ from django.db.models import signals
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
-from djperf.detect._source import used_after
+from djperf.detect._source import manager_write, used_after
+from djperf.detect._statements import model_name
 from djperf.detect._work import (
     Repetition,
     by_request,
@@ -223,7 +224,7 @@ def _one_write_per_row(
     elif verb == "update" and len(rows) == 1 and None not in rows:
         fix = _save_once(model)
     elif operations[0][0].via is not None and not _a_packages_save(operations[0][0]):
-        fix = _call_once(operations[0][0].via, verb, location)
+        fix = _call_once(operations[0][0].via, verb, location, model)
     else:
         # The class a save() saved, when the statement writes its table (a
         # receiver run inside another model's save() writes its own).
@@ -448,9 +449,27 @@ def _a_packages_save(statement: Query) -> bool:
     )
 
 
-def _call_once(library: str, verb: str, location: Location | None) -> Fix:
+def _call_once(library: str, verb: str, location: Location | None, model: Any = None) -> Fix:
     """Writes a third-party library makes, one per call: no ORM bulk form
-    reaches inside it."""
+    reaches inside it. A library's related manager writing one object's
+    rows per call (django-taggit's ``instance.tags.add(...)``) cannot take
+    all the objects at once: the rows go through its table together."""
+    written = manager_write(location) if location is not None else None
+    if written is not None and model is not None:
+        manager, method = written
+        name = model_name(model)
+        bulk = (
+            f"{name}.objects.filter(...).delete()"
+            if method in ("remove", "clear")
+            else f"{name}.objects.bulk_create([{name}(...), ...])"
+        )
+        fix = Fix(
+            "bulk_create" if method in ("add", "set") else "delete",
+            None,
+            f"{bulk}  # {library}'s {manager}.{method}() at {location} writes one object's "
+            "rows per call: write those of all the objects together",
+        )
+        return _with_losses(fix, "delete" if method in ("remove", "clear") else "insert", model)
     return Fix(
         "call_once",
         None,
