@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from djperf.detect._source import in_a_loop, used_after
+from djperf.detect._source import in_a_loop, in_a_property, used_after
 from djperf.findings import Location
 
 SOURCE = """\
@@ -73,3 +73,25 @@ def test_what_the_code_does_next_with_a_created_row(
     path = tmp_path / "fake.py"
     path.write_text(CREATES)
     assert used_after(Location(str(path), line, "add")) == after
+
+
+PROPERTIES = """\
+class Issue:
+    @property
+    def hashes(self):
+        return list(self.releases.all())
+
+    @functools.cached_property
+    def cached(self):
+        return 1
+
+    def method(self):
+        return 2
+"""
+
+
+@pytest.mark.parametrize(("line", "expected"), [(4, True), (8, False), (11, False), (1, False)])
+def test_a_line_in_a_property(tmp_path: Path, line: int, expected: bool) -> None:
+    path = tmp_path / "models.py"
+    path.write_text(PROPERTIES)
+    assert in_a_property(Location(str(path), line, "hashes")) is expected

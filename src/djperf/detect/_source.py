@@ -397,6 +397,35 @@ def _saves(statement: ast.stmt, name: str) -> bool:
     )
 
 
+def in_a_property(location: Location) -> bool:
+    """Whether the line at `location` is in a function decorated with
+    ``@property`` (read as an attribute, run again on every read)."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return False
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return False
+    tree, _ = parsed
+    innermost: ast.AST | None = None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno is not None
+            and node.lineno <= location.line <= node.end_lineno
+        ):
+            innermost = node  # breadth first: the last is the innermost
+    if not isinstance(innermost, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return any(
+        (isinstance(d, ast.Name) and d.id == "property")
+        or (isinstance(d, ast.Attribute) and d.attr == "property")
+        for d in innermost.decorator_list
+    )
+
+
 # What a related manager writes for one object per call.
 _MANAGER_WRITES = frozenset({"add", "set", "remove", "clear"})
 

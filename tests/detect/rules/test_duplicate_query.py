@@ -56,6 +56,25 @@ def test_copies_at_several_lines_of_one_function_share_a_variable(library):
     )
 
 
+class _Shelf:
+    @property
+    def size(self):
+        return Book.objects.count()  # property-count
+
+
+def test_a_property_read_again_becomes_a_cached_property(library):
+    shelf = _Shelf()
+    with djperf.capture() as rec:
+        sizes = (shelf.size, shelf.size, shelf.size)
+    assert sizes == (6, 6, 6)
+    [finding] = of(rec, "duplicate-query")
+    assert str(finding.location) == line(HERE, "property-count")
+    assert finding.fix.text == (
+        "size is a property that runs it on every read: make it a cached_property "
+        "(django.utils.functional) so one object computes it once"
+    )
+
+
 def _author_count_each_call():
     return Author.objects.count()  # per-call-count
 

@@ -9,7 +9,12 @@ from typing import Any
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, relation_groups
 from djperf.detect._models import model_for_table, short, statement_table
-from djperf.detect._source import closing_parenthesis, in_a_loop, narrowing_calls
+from djperf.detect._source import (
+    closing_parenthesis,
+    in_a_loop,
+    in_a_property,
+    narrowing_calls,
+)
 from djperf.detect._statements import COUNT, reads_between_writes
 from djperf.detect._work import (
     Repetition,
@@ -125,6 +130,12 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
     elif places and in_a_loop(places[0]) is False and places[0].function != "<module>":
         callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
         function = f"{places[0].function}()"
+        if in_a_property(places[0]) and not first.via:
+            # The same object's property read again: keep what it computed.
+            return (
+                f"{places[0].function} is a property that runs it on every read: make it a "
+                "cached_property (django.utils.functional) so one object computes it once"
+            )
         if len(callers) == 1:
             calls = sum(1 for q in queries if q.caller == callers[0])
             text = (
