@@ -553,6 +553,8 @@ def _next_user_line(frame: FrameType | None) -> Location | None:
         path = _verdicts.get(current.f_code.co_filename)
         if path is None:
             path = _classify(current.f_code.co_filename)
+        if path is _REQUEST_EDGE:
+            return None  # the request's handler: what is outside made a request, not a call
         if path and path not in _SENTINELS and not _passes_request_on(current):
             return Location(path, current.f_lineno, current.f_code.co_name)
         current = current.f_back

@@ -136,14 +136,14 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
                 f"{places[0].function} is a property that runs it on every read: make it a "
                 "cached_property (django.utils.functional) so one object computes it once"
             )
-        if len(callers) == 1:
-            calls = sum(1 for q in queries if q.caller == callers[0])
+        if len(callers) == 1 and all(q.caller == callers[0] for q in queries):
+            calls = len(queries)
             text = (
                 f"{function} runs it on every call, and {callers[0]} called it {calls} "
                 f"times: get {what} once, before what repeats that call, and pass it in "
                 "(or cache it for the request)"
             )
-        elif callers:
+        elif len(callers) > 1:
             text = (
                 f"{function} runs it on every call, from {', '.join(map(str, callers))}: "
                 f"get {what} once and pass it in (or cache it for the request)"

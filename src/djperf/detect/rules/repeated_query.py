@@ -137,7 +137,7 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         return fix
     calls = (
         f"called {len(queries)} times from {callers[0]}"
-        if len(callers) == 1
+        if len(callers) == 1 and all(q.caller == callers[0] for q in queries)
         else f"called from {', '.join(map(str, callers))}"
     )
     return Fix(
