@@ -75,6 +75,43 @@ def test_a_property_read_again_becomes_a_cached_property(library):
     )
 
 
+def test_a_property_calling_a_package_gets_a_cached_property_too(library, settings, tmp_path):
+    # djangoproject.com's obj.thumbnail, a property calling sorl's
+    # get_thumbnail(), read five times by one template.
+    import sys
+
+    package = tmp_path / "sizer"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from tests.testapp.models import Tag\n"
+        "def size_of(name):\n"
+        "    return Tag.objects.filter(name=name).count()\n"
+    )
+    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [str(tmp_path)]}
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import sizer
+
+        class Logo:
+            @property
+            def thumbnail(self):
+                return sizer.size_of("t0")  # package-property
+
+        logo = Logo()
+        with djperf.capture() as rec:
+            sizes = [logo.thumbnail, logo.thumbnail, logo.thumbnail]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("sizer", None)
+    assert sizes == [1, 1, 1]
+    [finding] = of(rec, "duplicate-query")
+    assert str(finding.location) == line(HERE, "package-property")
+    assert finding.fix.text == (
+        "the query is sizer's: thumbnail is a property that runs it on every read: make it "
+        "a cached_property (django.utils.functional) so one object computes it once"
+    )
+
+
 def _author_count_each_call():
     return Author.objects.count()  # per-call-count
 

@@ -130,12 +130,14 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
     elif places and in_a_loop(places[0]) is False and places[0].function != "<module>":
         callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
         function = f"{places[0].function}()"
-        if in_a_property(places[0]) and not first.via:
-            # The same object's property read again: keep what it computed.
-            return (
+        if in_a_property(places[0]):
+            # The same object's property read again (a template reading
+            # obj.thumbnail five times): keep what it computed.
+            text = (
                 f"{places[0].function} is a property that runs it on every read: make it a "
                 "cached_property (django.utils.functional) so one object computes it once"
             )
+            return f"the query is {first.via}'s: {text}" if first.via else text
         if len(callers) == 1 and all(q.caller == callers[0] for q in queries):
             calls = len(queries)
             text = (
