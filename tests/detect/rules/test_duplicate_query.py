@@ -112,6 +112,31 @@ def test_a_property_calling_a_package_gets_a_cached_property_too(library, settin
     )
 
 
+class _Catalogue:
+    @property
+    def stocked(self):
+        return Book.objects.filter(title__startswith="B").count()  # read-by-two
+
+    def price(self):
+        return self.stocked  # first-reader
+
+    def level(self):
+        return self.stocked  # second-reader
+
+
+def test_a_property_read_by_two_functions_is_shared_not_cached(library):
+    catalogue = _Catalogue()
+    with djperf.capture() as rec:
+        assert (catalogue.price(), catalogue.level()) == (6, 6)
+    [finding] = of(rec, "duplicate-query")
+    # Each reader reads it once; a cached_property could outlive a write
+    # between them (a product saved again with its stock).
+    assert finding.fix.text.startswith(
+        f"stocked() runs it on every call, from {line(HERE, 'first-reader')}, "
+        f"{line(HERE, 'second-reader')}: get the result once and pass it in"
+    )
+
+
 def _author_count_each_call():
     return Author.objects.count()  # per-call-count
 

@@ -495,6 +495,23 @@ def test_rows_of_a_refined_related_manager_of_a_queryset_get_the_join_there(libr
     )
 
 
+def test_a_refined_read_of_rows_of_a_refined_manager_gets_its_prefetch_there(library):
+    # djangoproject.com's cve_data(): issues from self.securityissue_set
+    # .order_by(...), then issue.releases.filter(...) per issue.
+    def ordered_books(author):
+        return author.books.order_by("title")  # refined-books
+
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            for book in ordered_books(author):
+                list(book.tags.filter(name__startswith="t"))
+    by_field = {f.field: f for f in of(rec, "n-plus-one")}
+    assert by_field["tags"].fix.text.startswith(
+        ".prefetch_related(Prefetch('tags', queryset=Tag.objects.filter(name__startswith=\"t\"), "
+        f"to_attr='selected_tags')) on the queryset at {line(HERE, 'refined-books')}, then read "
+    )
+
+
 def test_the_list_of_a_chain_from_no_queryset_is_of_its_first_model(library):
     reviews = list(Review.objects.all())
     assert len(reviews) >= 2

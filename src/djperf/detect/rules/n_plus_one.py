@@ -368,13 +368,30 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
         written = narrowing_calls(load.location, load.field)
         if written is not None:
             refined = written + refined[closing_parenthesis(refined, len(".filter")) + 1 :]
+    lookup, on = load.lookup, ""
+    manager = _refined_manager_site(load)
+    if manager is not None:
+        # The objects come from a related manager the code refines itself:
+        # the Prefetch goes on that queryset, from its rows.
+        lookup, on = load.field, f" on the queryset at {manager}"
     text = (
-        f".prefetch_related(Prefetch({load.lookup!r}, "
-        f"queryset={related}.objects{refined}, to_attr={attribute!r})), then read "
+        f".prefetch_related(Prefetch({lookup!r}, "
+        f"queryset={related}.objects{refined}, to_attr={attribute!r})){on}, then read "
         f"{verbose(load.model).replace(' ', '_')}.{attribute} instead of refining "
         f".{load.field} at {load.location or 'the access'}"
     )
-    return Fix("Prefetch", load.lookup, text)
+    return Fix("Prefetch", lookup, text)
+
+
+def _refined_manager_site(load: LazyLoad) -> Location | None:
+    """Where the queryset of a refined related manager that gave the load's
+    instance was built, when it did (see `_through_a_refined_manager`)."""
+    if not _through_a_refined_manager(load) or load.source is None:
+        return None
+    if load.source.how != "lazy_load" or load.source.evaluation is None:
+        return None
+    evaluation = load.source.evaluation
+    return evaluation.built or evaluation.location
 
 
 def _fetch_peers_alternative(loads: list[LazyLoad], root: Evaluation | None) -> tuple[Fix, ...]:
