@@ -426,6 +426,37 @@ def in_a_property(location: Location) -> bool:
     )
 
 
+def constant_call_arguments(location: Location) -> bool | None:
+    """Whether every argument of the keyed queryset call at `location`
+    (``get_or_create(name="Books", defaults={...})``) means the same on every
+    pass (see `narrowing_calls`); None when the source cannot tell."""
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return None
+    tree, _ = parsed
+    known = _module_names(tree)
+    span = _span(tree, location.line)
+    calls = [
+        n for n in ast.walk(tree) if isinstance(n, ast.Call) and _within(n, span) and _keyed_call(n)
+    ]
+    if not calls:
+        return None
+    return all(
+        all(_constant(a, known) for a in call.args)
+        and all(
+            _constant(k.value, known)
+            for k in call.keywords
+            if k.arg not in ("defaults", "create_defaults")
+        )
+        for call in calls
+    )
+
+
 # What a related manager writes for one object per call.
 _MANAGER_WRITES = frozenset({"add", "set", "remove", "clear"})
 

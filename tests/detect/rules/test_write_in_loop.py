@@ -216,6 +216,19 @@ def test_a_get_or_create_of_the_same_row_on_every_row_is_run_once(library):
     )
 
 
+def test_the_same_row_only_by_this_runs_data_is_looked_up_by_value(library):
+    # An importer reading the partner's name from each line: one name in the
+    # test's file, any name in a real one; "run it once" would be wrong.
+    lines = [{"partner": "Gardners"}] * 4
+    with djperf.capture() as rec:
+        for row in lines:
+            Tag.objects.get_or_create(name=row["partner"])  # from-the-data
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text.startswith(
+        "found = {obj.name: obj for obj in Tag.objects.filter(name__in=keys)}"
+    )
+
+
 def test_writes_of_a_delete_signal_handler_are_the_handlers(library):
     from django.db.models.signals import post_delete
 

@@ -20,7 +20,7 @@ from django.db.models import signals
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
-from djperf.detect._source import manager_write, used_after
+from djperf.detect._source import constant_call_arguments, manager_write, used_after
 from djperf.detect._statements import model_name
 from djperf.detect._work import (
     Repetition,
@@ -237,7 +237,7 @@ def _one_write_per_row(
         if verb == "update" and not own_save and not _keyed_by_pk(model, first.fingerprint):
             # A queryset update() per call: already one statement for its rows.
             fix = _one_update_for_all_calls(model, first)
-        elif verb == "get_or_create" and _same_lookup(operations):
+        elif verb == "get_or_create" and _same_lookup(operations) and _written_constants(location):
             fix = _once_before_the_loop(model, verb)
         elif verb == "get_or_create":
             fix = _with_losses(_lookup_then_create(model, operations), verb, saved)
@@ -421,6 +421,17 @@ def _lookup_then_create(model: Any, operations: list[Operation]) -> Fix:
         f"{found}, then {name}.objects.bulk_create(<the missing ones>) (update_or_create: "
         "bulk_create(objs, update_conflicts=True, unique_fields=[...], update_fields=[...]))",
     )
+
+
+def _written_constants(location: Location | None) -> bool:
+    """Whether the get_or_create at `location` is written with constants
+    only (``get_or_create(name="Books")``): the same row on every pass by
+    the code, not only by the data this run had (an importer reading the
+    partner's name from each line of a file that names one partner)."""
+    if location is None:
+        return False
+    written = constant_call_arguments(location)
+    return written is True
 
 
 def _once_before_the_loop(model: Any, verb: str) -> Fix:
