@@ -11,6 +11,7 @@ import ast
 import os
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 from djperf import conf
 from djperf.findings import Location
@@ -299,7 +300,85 @@ def constant_keywords(location: Location) -> dict[str, str]:
 
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+class _Shape(NamedTuple):
+    """What a module's functions and loops are, line by line: built once
+    per file (a finding per line must not walk the whole tree each time)."""
+
+    # (first line, last line, decorated with @property) of every function.
+    functions: tuple[tuple[int, int, bool], ...]
+    # (first line, last line, first line of the function it is in) of every
+    # part of a loop that runs once per pass: a for's body, a while, a
+    # comprehension's element and conditions (not its first iterable, nor
+    # what a for iterates over: those run once, before the loop).
+    repeating: tuple[tuple[int, int, int], ...]
+
+
+@lru_cache(maxsize=64)
+def _shape(path: str, changed: int) -> _Shape | None:
+    parsed = _parse(path, changed)
+    if parsed is None:
+        return None
+    functions: list[tuple[int, int, bool]] = []
+    repeating: list[tuple[int, int, int]] = []
+
+    def span(node: ast.AST, function: int) -> None:
+        start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        if start is not None and end is not None:
+            repeating.append((start, end, function))
+
+    def visit(node: ast.AST, function: int) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _FUNCTIONS):
+                functions.append(
+                    (child.lineno, child.end_lineno or child.lineno, _is_property(child))
+                )
+                visit(child, child.lineno)
+                continue
+            if isinstance(child, (ast.For, ast.AsyncFor)):
+                for statement in (*child.body, *child.orelse):
+                    span(statement, function)
+            elif isinstance(child, ast.While):
+                span(child, function)
+            elif isinstance(child, _COMPREHENSIONS):
+                parts: list[ast.AST] = (
+                    [child.key, child.value] if isinstance(child, ast.DictComp) else [child.elt]
+                )
+                for number, generator in enumerate(child.generators):
+                    parts += generator.ifs
+                    if number:
+                        parts += [generator.iter, generator.target]
+                for piece in parts:
+                    span(piece, function)
+            visit(child, function)
+
+    visit(parsed[0], 0)
+    return _Shape(tuple(functions), tuple(repeating))
+
+
+def _is_property(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(
+        (isinstance(d, ast.Name) and d.id == "property")
+        or (isinstance(d, ast.Attribute) and d.attr == "property")
+        for d in function.decorator_list
+    )
+
+
+def _shape_at(location: Location) -> _Shape | None:
+    path = _absolute(location.path)
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    return _shape(path, changed)
+
+
+def _function_at(shape: _Shape, line: int) -> tuple[int, int, bool] | None:
+    """The innermost function holding `line`, or None at module level."""
+    holding = [f for f in shape.functions if f[0] <= line <= f[1]]
+    return max(holding, key=lambda f: f[0]) if holding else None
 
 
 def in_a_loop(location: Location) -> bool | None:
@@ -307,40 +386,13 @@ def in_a_loop(location: Location) -> bool | None:
     (a ``for``, a ``while``, a comprehension), so that one call of the
     function can run it several times; None when the source cannot tell
     (not Python, not found)."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
+    shape = _shape_at(location)
+    if shape is None:
         return None
-    parsed = _parse(path, changed)
-    if parsed is None:
-        return None
-    tree, _ = parsed
-    parents = _parents(tree, location.line)
-    innermost: ast.AST | None = None
-    for node in ast.walk(tree):  # breadth first: the last match is the deepest
-        start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
-        if start is not None and end is not None and start <= location.line <= end:
-            innermost = node
-    if innermost is None:
-        return None
-    # Outward to the function: what a ``for`` iterates over, and a
-    # comprehension's first iterable, run once, before the loop.
-    chain = [innermost]
-    parent = parents.get(id(innermost))
-    while parent is not None and not isinstance(parent, _SCOPES):
-        below = chain[-1]
-        if isinstance(parent, ast.While):
-            return True
-        if isinstance(parent, (ast.For, ast.AsyncFor)) and below is not parent.iter:
-            return True
-        if isinstance(parent, _COMPREHENSIONS):
-            first = parent.generators[0]
-            if not (below is first and len(chain) >= 2 and chain[-2] is first.iter):
-                return True
-        chain.append(parent)
-        parent = parents.get(id(parent))
-    return False
+    line = location.line
+    function = _function_at(shape, line)
+    owner = function[0] if function is not None else 0
+    return any(start <= line <= end and of == owner for start, end, of in shape.repeating)
 
 
 def used_after(location: Location) -> str | None:
@@ -400,30 +452,11 @@ def _saves(statement: ast.stmt, name: str) -> bool:
 def in_a_property(location: Location) -> bool:
     """Whether the line at `location` is in a function decorated with
     ``@property`` (read as an attribute, run again on every read)."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
+    shape = _shape_at(location)
+    if shape is None:
         return False
-    parsed = _parse(path, changed)
-    if parsed is None:
-        return False
-    tree, _ = parsed
-    innermost: ast.AST | None = None
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno is not None
-            and node.lineno <= location.line <= node.end_lineno
-        ):
-            innermost = node  # breadth first: the last is the innermost
-    if not isinstance(innermost, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return False
-    return any(
-        (isinstance(d, ast.Name) and d.id == "property")
-        or (isinstance(d, ast.Attribute) and d.attr == "property")
-        for d in innermost.decorator_list
-    )
+    function = _function_at(shape, location.line)
+    return function is not None and function[2]
 
 
 def constant_call_arguments(location: Location) -> bool | None:
