@@ -130,16 +130,22 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
     elif places and in_a_loop(places[0]) is False and places[0].function != "<module>":
         callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
         function = f"{places[0].function}()"
-        if in_a_property(places[0]) and len(callers) <= 1:
-            # The same object's property read again by one reader (a template
-            # reading obj.thumbnail five times): keep what it computed. Read
-            # by several functions (a search index's prepare_price() and
+        if in_a_property(places[0]):
+            # The same object's property read again (a template reading
+            # obj.thumbnail five times): keep what it computed. Read by
+            # several functions (a search index's prepare_price() and
             # prepare_num_in_stock() on a product just saved), a cached value
-            # could outlive a write between them: they share it instead.
+            # could outlive a write between them: the fix says so.
             text = (
                 f"{places[0].function} is a property that runs it on every read: make it a "
                 "cached_property (django.utils.functional) so one object computes it once"
             )
+            if len(callers) > 1:
+                text += (
+                    f", if nothing it reads changes between its readers "
+                    f"({', '.join(map(str, callers))}); else read it once and hand the "
+                    "value to each"
+                )
             return f"the query is {first.via}'s: {text}" if first.via else text
         if len(callers) == 1 and all(q.caller == callers[0] for q in queries):
             calls = len(queries)
