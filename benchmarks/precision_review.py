@@ -2,6 +2,9 @@
 
     python benchmarks/precision_review.py OUT/pairs.json benchmarks/verdicts/PROJECT.tsv
 
+(benchmarks/verdicts/PROJECT.tsv is the review of the latest run;
+PROJECT-5f923bf.tsv the first full review, at that commit.)
+
 ``pairs.json`` is what ``benchmarks/realcode.py --out OUT`` keeps: each distinct
 (rule, location) pair with its message and fix. The verdicts file is the
 reviewer's: one line per reviewed pair, tab-separated::
