@@ -198,7 +198,8 @@ def test_one_instances_many_to_many_read_three_times(library):
         names = [tag.name for tag in book.tags.all()]
         count = len(book.tags.all())  # first-repeat
         first = book.tags.all()[0] if book.tags.all() else None
-    assert (names, count, first.name) == (["t0", "t1"], 2, "t0")
+    # (A many-to-many read has no order: PostgreSQL may give either tag first.)
+    assert (sorted(names), count, first.name in names) == (["t0", "t1"], 2, True)
     [finding] = of(rec, "duplicate-query")
     assert (finding.field, finding.count) == ("tags", 3)
     assert str(finding.location) == line(HERE, "first-repeat")
