@@ -64,3 +64,27 @@ def test_an_unknown_verdict_is_refused(tmp_path: Path) -> None:
     verdicts.write_text("n-plus-one\tapp/views.py:10\tmaybe\tright\t\n")
     with pytest.raises(SystemExit, match="unknown"):
         precision_review.read_verdicts(verdicts)
+
+
+def test_verdicts_carry_only_to_pairs_whose_fix_is_unchanged(tmp_path: Path) -> None:
+    import precision_carry
+
+    reviewed = [
+        {**_pair("n-plus-one", "app/views.py:10"), "fix": ".select_related('a')"},
+        {**_pair("duplicate-query", "app/views.py:20"), "fix": "keep it"},
+    ]
+    new = [
+        {**_pair("n-plus-one", "app/views.py:10"), "fix": ".select_related('a')"},
+        {**_pair("duplicate-query", "app/views.py:20"), "fix": "make it a cached_property"},
+        {**_pair("write-in-loop", "app/models.py:5"), "fix": "bulk_create"},
+    ]
+    verdicts = {
+        ("n-plus-one", "app/views.py:10"): ("real", "right", "joins"),
+        ("duplicate-query", "app/views.py:20"): ("real", "changes", "a property"),
+    }
+    carried, todo = precision_carry.carry(reviewed, verdicts, new)
+    assert carried == ["n-plus-one\tapp/views.py:10\treal\tright\tjoins"]
+    assert [(t["rule"], t.get("earlier_verdict"), t.get("earlier_fix")) for t in todo] == [
+        ("duplicate-query", ["real", "changes", "a property"], "keep it"),
+        ("write-in-loop", None, None),
+    ]
