@@ -41,12 +41,7 @@ def key_only_rewrite(location: Location, field: str, attname: str, pk: str) -> s
     key: as a keyword argument of a queryset call (``filter(child=self.child)``)
     or through its primary key (``self.child.pk``). None when any read uses
     the object itself, or the source cannot be read."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None or not 0 < location.line <= len(parsed[1]):
         return None
     # (ast's column offsets count UTF-8 bytes.)
@@ -163,6 +158,22 @@ def _parse(path: str, changed: int) -> tuple[ast.Module, list[bytes]] | None:
         return None
 
 
+def _changed(location: Location) -> tuple[str, int] | None:
+    """The file at `location` and when it last changed (the cache key of
+    what is read from it), or None when it cannot be read."""
+    path = _absolute(location.path)
+    try:
+        return path, os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _module_at(location: Location) -> tuple[ast.Module, list[bytes]] | None:
+    """The parsed module at `location` and its lines (see `_parse`)."""
+    changed = _changed(location)
+    return _parse(*changed) if changed is not None else None
+
+
 # Queryset methods that narrow rows: what a Prefetch queryset must keep.
 _NARROWING = frozenset({"filter", "exclude"})
 
@@ -174,12 +185,7 @@ def narrowing_calls(location: Location, manager: str) -> str | None:
     anywhere in the module: a literal, or a name the module defines or
     imports (``Line.OPEN``, ``timezone.now()``). None when there are none, or
     one depends on the loop (``.filter(user=order.user)``)."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None:
         return None
     tree, lines = parsed
@@ -272,12 +278,7 @@ def constant_keywords(location: Location) -> dict[str, str]:
     """The keyword arguments of the queryset calls at `location` whose values
     mean the same anywhere in the module (see `narrowing_calls`), as written:
     ``{"status": '"f"', "is_active": "True"}``."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return {}
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None:
         return {}
     tree, lines = parsed
@@ -367,12 +368,8 @@ def _is_property(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 def _shape_at(location: Location) -> _Shape | None:
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    return _shape(path, changed)
+    changed = _changed(location)
+    return _shape(*changed) if changed is not None else None
 
 
 def _function_at(shape: _Shape, line: int) -> tuple[int, int, bool] | None:
@@ -403,12 +400,7 @@ def used_after(location: Location) -> str | None:
     A bulk_create fix must move that work after the bulk write, which is
     what gives the objects their keys. None when nothing uses it, or the
     source cannot tell."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None:
         return None
     tree, lines = parsed
@@ -463,12 +455,7 @@ def constant_call_arguments(location: Location) -> bool | None:
     """Whether every argument of the keyed queryset call at `location`
     (``get_or_create(name="Books", defaults={...})``) means the same on every
     pass (see `narrowing_calls`); None when the source cannot tell."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None:
         return None
     tree, _ = parsed
@@ -497,12 +484,7 @@ _MANAGER_WRITES = frozenset({"add", "set", "remove", "clear"})
 def manager_write(location: Location) -> tuple[str, str] | None:
     """``("tags", "add")`` when the statement at `location` calls a related
     manager's write on one object (``instance.tags.add(*tags)``), else None."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None:
         return None
     tree, _ = parsed
@@ -528,12 +510,7 @@ def shaping_calls(location: Location) -> str:
     ``.defer(...)``, ``.values(...)`` and ``.values_list(...)`` calls of the
     queryset built at `location`, as written, in order; "" when there are
     none or one of them takes a value that depends on the loop."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return ""
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None:
         return ""
     tree, lines = parsed
@@ -601,12 +578,7 @@ def batched_rewrite(
     and the varying keyword may be a path through a relation
     (``parent__includes=self``) for an ``exists()`` or ``count()``: what the
     SQL alone could not name."""
-    path = _absolute(location.path)
-    try:
-        changed = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    parsed = _parse(path, changed)
+    parsed = _module_at(location)
     if parsed is None:
         return None
     tree, lines = parsed
