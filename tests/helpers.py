@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 from django.db.models.query_utils import DeferredAttribute
 
@@ -59,3 +64,20 @@ def page(client, url):
     response = client.get(url)
     assert response.status_code == 200
     return response
+
+
+@contextmanager
+def third_party_package(settings, directory: Path, name: str, source: str) -> Iterator[ModuleType]:
+    """A package `name` whose __init__ is `source`, importable inside the block
+    and counted as third-party code (DJPERF["LIBRARY_PATHS"]): a stand-in for
+    sorl-thumbnail, django-taggit and the like."""
+    package = directory / name
+    package.mkdir()
+    (package / "__init__.py").write_text(source)
+    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [str(directory)]}
+    sys.path.insert(0, str(directory))
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(directory))
+        sys.modules.pop(name, None)

@@ -6,7 +6,7 @@ import django
 import pytest
 
 import djperf
-from tests.helpers import class_line, line, of, page
+from tests.helpers import class_line, line, of, page, third_party_package
 from tests.testapp.models import Author, Book, Tag
 
 pytestmark = pytest.mark.django_db
@@ -78,19 +78,12 @@ def test_a_property_read_again_becomes_a_cached_property(library):
 def test_a_property_calling_a_package_gets_a_cached_property_too(library, settings, tmp_path):
     # djangoproject.com's obj.thumbnail, a property calling sorl's
     # get_thumbnail(), read five times by one template.
-    import sys
-
-    package = tmp_path / "sizer"
-    package.mkdir()
-    (package / "__init__.py").write_text(
+    source = (
         "from tests.testapp.models import Tag\n"
         "def size_of(name):\n"
         "    return Tag.objects.filter(name=name).count()\n"
     )
-    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [str(tmp_path)]}
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import sizer
+    with third_party_package(settings, tmp_path, "sizer", source) as sizer:
 
         class Logo:
             @property
@@ -100,9 +93,6 @@ def test_a_property_calling_a_package_gets_a_cached_property_too(library, settin
         logo = Logo()
         with djperf.capture() as rec:
             sizes = [logo.thumbnail, logo.thumbnail, logo.thumbnail]
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("sizer", None)
     assert sizes == [1, 1, 1]
     [finding] = of(rec, "duplicate-query")
     assert str(finding.location) == line(HERE, "package-property")

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 import djperf
-from tests.helpers import ROOT, line, of
+from tests.helpers import ROOT, line, of, third_party_package
 from tests.testapp.models import Author, Book, Publisher, Review, Tag
 
 pytestmark = pytest.mark.django_db
@@ -478,26 +478,17 @@ def test_writes_a_receiver_makes_inside_another_models_save_are_its_own(library)
 
 
 def test_writes_a_third_party_library_makes_get_a_fix_about_the_call(library, settings, tmp_path):
-    import sys
-
-    package = tmp_path / "thumbs"
-    package.mkdir()
-    (package / "__init__.py").write_text(
+    source = (
         "from tests.testapp.models import Tag\n"
         "def remember(name):\n"
         "    return Tag.objects.create(name=name)\n"
     )
-    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [str(tmp_path)]}
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import thumbs
-
-        with djperf.capture() as rec:
-            for name in ("a", "b", "c"):
-                thumbs.remember(name)  # library-call
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("thumbs", None)
+    with (
+        third_party_package(settings, tmp_path, "thumbs", source) as thumbs,
+        djperf.capture() as rec,
+    ):
+        for name in ("a", "b", "c"):
+            thumbs.remember(name)  # library-call
     [finding] = of(rec, "write-in-loop")
     assert str(finding.location) == line(HERE, "library-call")
     assert finding.fix.method == "call_once"
@@ -511,12 +502,9 @@ def test_a_librarys_related_manager_writing_one_objects_rows_per_call(library, s
     # django-taggit's instance.tags.add(...): one object's rows per call, so
     # "call it once for all the items" cannot be done; the rows of all the
     # objects go through the table together.
-    import sys
     from types import SimpleNamespace
 
-    package = tmp_path / "taggy"
-    package.mkdir()
-    (package / "__init__.py").write_text(
+    source = (
         "class Manager:\n"
         "    def __init__(self, book):\n"
         "        self.book = book\n"
@@ -525,19 +513,12 @@ def test_a_librarys_related_manager_writing_one_objects_rows_per_call(library, s
         "        for tag in tags:\n"
         "            through.objects.get_or_create(book=self.book, tag=tag)\n"
     )
-    settings.DJPERF = {**settings.DJPERF, "LIBRARY_PATHS": [str(tmp_path)]}
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import taggy
-
+    with third_party_package(settings, tmp_path, "taggy", source) as taggy:
         tag = Tag.objects.create(name="new")
         with djperf.capture() as rec:
             for book in Book.objects.all():
                 holder = SimpleNamespace(tags=taggy.Manager(book))
                 holder.tags.add(tag)  # library-manager
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("taggy", None)
     [finding] = of(rec, "write-in-loop")
     assert finding.fix.text == (
         "Book.tags.through.objects.bulk_create([Book.tags.through(...), ...])  # taggy's "

@@ -5,7 +5,9 @@ A queryset is often built in one place (a manager method, a view's
 finding names both, and its fix goes where the queryset is built.
 ``BaseManager.get_queryset`` is wrapped only while a capture is open (usage.py
 installs it with the relation-use wrappers): it notes the user line on the
-Query, and ``Query.clone()`` carries it to every refinement.
+Query, and ``Query.clone()`` carries it to every refinement. So are
+``QuerySet.select_related`` and ``prefetch_related``: each notes the line that
+asked for its lookups, where an unused eager load is to be removed.
 """
 
 from __future__ import annotations
