@@ -308,8 +308,9 @@ class _Shape(NamedTuple):
     """What a module's functions and loops are, line by line: built once
     per file (a finding per line must not walk the whole tree each time)."""
 
-    # (first line, last line, decorated with @property) of every function.
-    functions: tuple[tuple[int, int, bool], ...]
+    # (first line, last line, "property", "cached_property" or "") of every
+    # function: how it is read.
+    functions: tuple[tuple[int, int, str], ...]
     # (first line, last line, first line of the function it is in) of every
     # part of a loop that runs once per pass: a for's body, a while, a
     # comprehension's element and conditions (not its first iterable, nor
@@ -322,7 +323,7 @@ def _shape(path: str, changed: int) -> _Shape | None:
     parsed = _parse(path, changed)
     if parsed is None:
         return None
-    functions: list[tuple[int, int, bool]] = []
+    functions: list[tuple[int, int, str]] = []
     repeating: list[tuple[int, int, int]] = []
 
     def span(node: ast.AST, function: int) -> None:
@@ -334,7 +335,7 @@ def _shape(path: str, changed: int) -> _Shape | None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, _FUNCTIONS):
                 functions.append(
-                    (child.lineno, child.end_lineno or child.lineno, _is_property(child))
+                    (child.lineno, child.end_lineno or child.lineno, _property_kind(child))
                 )
                 visit(child, child.lineno)
                 continue
@@ -359,12 +360,22 @@ def _shape(path: str, changed: int) -> _Shape | None:
     return _Shape(tuple(functions), tuple(repeating))
 
 
-def _is_property(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(
-        (isinstance(d, ast.Name) and d.id == "property")
-        or (isinstance(d, ast.Attribute) and d.attr == "property")
-        for d in function.decorator_list
-    )
+_PROPERTIES = ("property", "cached_property")
+
+
+def _property_kind(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """ "property", "cached_property" (Django's or functools'), or ""."""
+    for decorator in function.decorator_list:
+        name = (
+            decorator.id
+            if isinstance(decorator, ast.Name)
+            else decorator.attr
+            if isinstance(decorator, ast.Attribute)
+            else ""
+        )
+        if name in _PROPERTIES:
+            return name
+    return ""
 
 
 def _shape_at(location: Location) -> _Shape | None:
@@ -372,7 +383,7 @@ def _shape_at(location: Location) -> _Shape | None:
     return _shape(*changed) if changed is not None else None
 
 
-def _function_at(shape: _Shape, line: int) -> tuple[int, int, bool] | None:
+def _function_at(shape: _Shape, line: int) -> tuple[int, int, str] | None:
     """The innermost function holding `line`, or None at module level."""
     holding = [f for f in shape.functions if f[0] <= line <= f[1]]
     return max(holding, key=lambda f: f[0]) if holding else None
@@ -448,7 +459,18 @@ def in_a_property(location: Location) -> bool:
     if shape is None:
         return False
     function = _function_at(shape, location.line)
-    return function is not None and function[2]
+    return function is not None and function[2] == "property"
+
+
+def in_a_cached_property(location: Location) -> bool:
+    """Whether the line at `location` is in a function decorated with
+    ``@cached_property``: it runs once per object, so running it again
+    means another object."""
+    shape = _shape_at(location)
+    if shape is None:
+        return False
+    function = _function_at(shape, location.line)
+    return function is not None and function[2] == "cached_property"
 
 
 def constant_call_arguments(location: Location) -> bool | None:

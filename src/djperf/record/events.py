@@ -102,6 +102,8 @@ class Query:
     caller: Location | None = None
     # With `via`, the one call into that package it was sent by (stack.Site).
     library_call: int | None = None
+    # The user lines outside `caller`, innermost first (stack.Site.outer).
+    outer: tuple[Location, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {

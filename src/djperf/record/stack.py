@@ -388,6 +388,10 @@ class Site(NamedTuple):
     # call share it: work a library repeats inside a single call of the
     # user's is the library's own, not a loop of the user's.
     library_call: int | None = None
+    # With `caller`, the user lines further out, innermost first (the line
+    # that called the caller's function, and so on): where the loop that
+    # repeats a call several functions deep is (see `_user_lines`).
+    outer: tuple[Location, ...] = ()
 
 
 def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Site:
@@ -431,13 +435,15 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                 if not _passes_request_on(current):
                     here = Location(path, current.f_lineno, code.co_name)
                     via, call = _library_call(outer, here)
+                    lines = _user_lines(current.f_back) if caller else ()
                     return Site(
                         here,
                         bookkeeping,
                         _drive(current, inner) if drive else None,
                         via,
-                        _next_user_line(current.f_back) if caller else None,
+                        lines[0] if lines else None,
                         call,
+                        lines[1:],
                     )
             elif path is _THIRD_PARTY:
                 if not served:
@@ -539,26 +545,48 @@ def _where_defined(view: Any) -> Location | None:
     return Location(_verdicts[filename], line, str(name))
 
 
-# Frames the walk looks through for the line that called the user's function.
-_CALLER_DEPTH = 32
+# Frames the walk looks through for the lines that called the user's
+# function, and how many of those lines it keeps: enough for a loop a few
+# helpers out (an importer's row loop, a per-line hook of an order's
+# placement), without paying for the whole stack of a test run.
+_CALLER_DEPTH = 64
+_CALLERS_KEPT = 6
 
 
-def _next_user_line(frame: FrameType | None) -> Location | None:
-    """The first user line at or outside `frame` (not one that only hands a
-    request on), or None."""
+def _user_lines(frame: FrameType | None) -> tuple[Location, ...]:
+    """The user lines at or outside `frame`, innermost first: up to
+    `_CALLERS_KEPT`, ending at the request's handler (outside it a request
+    was made, not a call), at a line of test code (kept: the test's call),
+    or at a project template being rendered (kept: the template's line; the
+    view that rendered it is no caller of the code the template ran)."""
+    global _render_annotated
+    found: list[Location] = []
     current = frame
     for _ in range(_CALLER_DEPTH):
         if current is None:
-            return None
-        path = _verdicts.get(current.f_code.co_filename)
+            break
+        code = current.f_code
+        path = _verdicts.get(code.co_filename)
         if path is None:
-            path = _classify(current.f_code.co_filename)
+            path = _classify(code.co_filename)
         if path is _REQUEST_EDGE:
-            return None  # the request's handler: what is outside made a request, not a call
-        if path and path not in _SENTINELS and not _passes_request_on(current):
-            return Location(path, current.f_lineno, current.f_code.co_name)
+            break
+        if path is _TEMPLATE_ENGINE:
+            if _render_annotated is None:
+                from django.template.base import Node
+
+                _render_annotated = Node.render_annotated.__code__
+            if code is _render_annotated:
+                rendered, third_party = _template_location(current)
+                if rendered is not None and not third_party:
+                    found.append(rendered)
+                    break
+        elif path and path not in _SENTINELS and not _passes_request_on(current):
+            found.append(Location(path, current.f_lineno, code.co_name))
+            if len(found) == _CALLERS_KEPT or _is_test_file(code.co_filename):
+                break
         current = current.f_back
-    return None
+    return tuple(found)
 
 
 # Top-level packages whose code is the framework's, not a third party's.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django
 import pytest
+from django.utils.functional import cached_property
 
 import djperf
 from tests.helpers import class_line, line, of, page, third_party_package
@@ -137,6 +138,101 @@ def _counts_for_each(values):
     return [_author_count_each_call() for _ in values]  # calls-per-value
 
 
+def _count_of(author_id):
+    return Book.objects.filter(author_id=author_id).count()  # deep-count
+
+
+def _line_total(author_id):
+    return _count_of(author_id)  # middle-call
+
+
+def _totals(author_ids):
+    totals = []
+    for author_id in author_ids:
+        totals.append(_line_total(author_id))  # outer-loop
+    return totals
+
+
+def test_a_loop_several_calls_out_is_the_one_named(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        _totals([author.pk] * 3)
+    [finding] = of(rec, "duplicate-query")
+    assert str(finding.location) == line(HERE, "deep-count")
+    # Neither _count_of() nor _line_total() repeats anything: the loop in
+    # _totals() does, two calls out.
+    assert finding.fix.text == (
+        f"_count_of() runs it on every call, and the loop at {line(HERE, 'outer-loop')} in "
+        f"_totals(), 2 calls out from {line(HERE, 'deep-count')} (through _line_total() at "
+        f"{line(HERE, 'middle-call')}) repeats the calls: get the result once before that "
+        "loop and hand it down (or cache it for the request)"
+    )
+
+
+def test_a_loop_asking_for_other_values_too_keeps_a_dictionary(library):
+    first, second = Author.objects.all()[:2]
+    with djperf.capture() as rec:
+        _totals([first.pk, second.pk, first.pk, first.pk])
+    [finding] = of(rec, "duplicate-query")
+    assert finding.count == 3
+    # One value got once before the loop would not do: the loop asks for
+    # several, some again.
+    assert finding.fix.text.startswith(
+        f"_count_of() runs it on every call, and the loop at {line(HERE, 'outer-loop')} "
+    )
+    assert finding.fix.text.endswith(
+        "repeats the calls; it also ran with other values: keep a dictionary from the values "
+        "asked for to their results in _totals() (or for the request), and hand it down"
+    )
+
+
+def test_a_query_in_a_loop_asking_for_other_values_too_keeps_a_dictionary(library):
+    first, second = Author.objects.all()[:2]
+    with djperf.capture() as rec:
+        for author_id in (first.pk, second.pk, first.pk):
+            Book.objects.filter(author_id=author_id).count()  # in-loop-varied
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        "it also ran with other values: keep a dictionary from the values asked for to their "
+        f"results, before the loop at {line(HERE, 'in-loop-varied')}, and look each one up "
+        "there first"
+    )
+
+
+class _AuthorShelf:
+    def __init__(self, author_id):
+        self.author_id = author_id
+
+    @cached_property
+    def size(self):
+        return Book.objects.filter(author_id=self.author_id).count()  # cached-size
+
+
+def test_a_cached_property_run_again_means_other_objects(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        sizes = [_AuthorShelf(author.pk).size for _ in range(3)]  # fresh-shelf
+    assert len(set(sizes)) == 1
+    [finding] = of(rec, "duplicate-query")
+    assert str(finding.location) == line(HERE, "cached-size")
+    # A cached_property runs once per object: a variable or another cache
+    # at its line cannot help. No code, and why.
+    assert finding.fix.text.startswith(
+        "no code: size is a cached_property, computed once per object, and it ran 3 times "
+        f"with the same values (read at {line(HERE, 'fresh-shelf')}), so as many objects "
+        "computed it"
+    )
+
+
+def test_a_cached_property_read_on_one_object_is_no_repeat(library):
+    author = Author.objects.first()
+    shelf = _AuthorShelf(author.pk)
+    with djperf.capture() as rec:
+        sizes = [shelf.size for _ in range(3)]
+    assert len(set(sizes)) == 1
+    assert of(rec, "duplicate-query") == []
+
+
 def test_a_function_run_again_per_call_is_fixed_outside_it(library):
     with djperf.capture() as rec:
         counts = _counts_for_each(range(3))
@@ -145,9 +241,9 @@ def test_a_function_run_again_per_call_is_fixed_outside_it(library):
     assert str(finding.location) == line(HERE, "per-call-count")
     # A variable inside the function cannot help: each call sends it again.
     assert finding.fix.text == (
-        f"_author_count_each_call() runs it on every call, and {line(HERE, 'calls-per-value')} "
-        "called it 3 times: get the result once, before what repeats that call, and pass "
-        "it in (or cache it for the request)"
+        f"_author_count_each_call() runs it on every call, and the loop at "
+        f"{line(HERE, 'calls-per-value')} repeats the calls: get the result once before that "
+        "loop and hand it down (or cache it for the request)"
     )
 
 

@@ -31,9 +31,34 @@ def test_a_lookup_run_once_per_call_is_batched_in_the_calling_loop(library):
     [finding] = of(rec, "repeated-query")
     assert str(finding.location) == line(HERE, "per-call-lookup")
     assert finding.fix.text == (
-        "Book.objects.filter(title__in=values)  # _book_titled() sends one query per call "
-        f"(called 5 times from {line(HERE, 'calling-loop')}): collect the values in the "
-        "loop that repeats that call and run this once there"
+        "Book.objects.filter(title__in=values)  # _book_titled() sends one query per call, "
+        f"and the loop at {line(HERE, 'calling-loop')} repeats the calls: collect the values "
+        "in that loop, run this once before it, and hand the results down"
+    )
+
+
+def _price_of(title):
+    return _book_titled(title)  # one-call-between
+
+
+def _prices(titles):
+    found = []
+    for title in titles:
+        found.append(_price_of(title))  # loop-two-out
+    return found
+
+
+def test_a_lookup_two_calls_from_its_loop_names_that_loop(library):
+    with djperf.capture() as rec:
+        _prices(["B00", "B01", "B10", "B11", "B20"])
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "per-call-lookup")
+    assert finding.fix.text == (
+        "Book.objects.filter(title__in=values)  # _book_titled() sends one query per call, "
+        f"and the loop at {line(HERE, 'loop-two-out')} in _prices(), 2 calls out from "
+        f"{line(HERE, 'per-call-lookup')} (through _price_of() at "
+        f"{line(HERE, 'one-call-between')}) repeats the calls: collect the values in that "
+        "loop, run this once before it, and hand the results down"
     )
 
 

@@ -124,13 +124,14 @@ def test_a_queryset_update_run_by_another_models_save_loses_nothing(library):
     try:
         with djperf.capture() as rec:
             for book in Book.objects.all():
-                book.save(update_fields=["title"])
+                book.save(update_fields=["title"])  # saving-books
     finally:
         post_save.disconnect(touch_reviews, sender=Book)
         post_save.disconnect(_noop_review_receiver, sender=Review)
     [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Review"]
+    # The loop is the one saving the books, not the receiver's line.
     assert finding.fix.text.startswith(
-        f"collect the keys of the rows in the loop that runs the update() at {line(HERE, 'touch')}"
+        f"collect the keys of the rows in the loop at {line(HERE, 'saving-books')}"
     )
     assert "skip" not in finding.fix.text
 
@@ -470,10 +471,56 @@ def test_writes_a_receiver_makes_inside_another_models_save_are_its_own(library)
         books = list(Book.objects.all()[:3])
         with djperf.capture() as rec:
             for book in books:
-                book.save(update_fields=["title"])
+                book.save(update_fields=["title"])  # receiver-loop
     finally:
         post_save.disconnect(tag_it, sender=Book)
     [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Tag"]
+    # Tag's bulk form skips no Tag.save(); but the receiver runs once per
+    # Book saved, so the Tags meet only in the loop that saves the books.
+    assert finding.fix.text == (
+        f"no code for this line: tag_it() runs inside each write made at "
+        f"{line(HERE, 'receiver-loop')} (a signal receiver, or a save() override), and the loop "
+        f"at {line(HERE, 'receiver-loop')} in "
+        "test_writes_a_receiver_makes_inside_another_models_save_are_its_own() repeats those "
+        "writes. The Tag rows meet only in that loop: the per-save write must stop, and the "
+        "loop collect the Tag rows of its saves and write them with one "
+        "Tag.objects.bulk_create(objs) after it"
+    )
+
+
+def _add_tag(name):
+    return Tag.objects.create(name=name)  # helper-insert
+
+
+def _tag_row(name):
+    return _add_tag(name.strip())  # helper-between
+
+
+def test_inserts_two_calls_from_their_loop_get_no_code_and_the_loop(library):
+    with djperf.capture() as rec:
+        for name in ("a", "b", "c"):
+            _tag_row(name)  # rows-loop
+    [finding] = of(rec, "write-in-loop")
+    assert str(finding.location) == line(HERE, "helper-insert")
+    assert finding.fix.method == "bulk_create"
+    assert finding.fix.text == (
+        f"no code for this line: the loop at {line(HERE, 'rows-loop')} in "
+        "test_inserts_two_calls_from_their_loop_get_no_code_and_the_loop(), 2 calls out from "
+        f"{line(HERE, 'helper-insert')} (through _tag_row() at {line(HERE, 'helper-between')}) "
+        "repeats these writes, one call per pass. The rows of every pass meet only in that "
+        "loop: have the calls between hand back the unsaved Tag objects (or their keys and "
+        "values) instead of writing them, then one Tag.objects.bulk_create(objs) after the loop"
+    )
+
+
+def test_inserts_in_a_loop_of_their_own_function_keep_the_code(library):
+    def add_all(names):
+        for name in names:
+            Tag.objects.create(name=name)
+
+    with djperf.capture() as rec:
+        add_all(["a", "b", "c"])
+    [finding] = of(rec, "write-in-loop")
     assert finding.fix.text == "Tag.objects.bulk_create(objs)"
 
 

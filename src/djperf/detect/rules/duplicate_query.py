@@ -8,9 +8,11 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, relation_groups
+from djperf.detect._loops import described, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     closing_parenthesis,
+    in_a_cached_property,
     in_a_loop,
     in_a_property,
     narrowing_calls,
@@ -47,13 +49,19 @@ def duplicate_query(recording: Recording, thresholds: Thresholds) -> Iterable[Fi
     epochs = {id(query): epoch for query, epoch in reads}
     for unit in by_request((query for query, _ in reads), _request):
         groups: dict[tuple[Any, ...], list[Query]] = defaultdict(list)
+        # The values each statement ran with at each line: a line that also
+        # asked for others repeats some of its lookups, not all.
+        values: dict[tuple[str, Location | None], set[Any]] = defaultdict(set)
         for query in unit:
             if query.params_key is not None:
                 groups[(query.sql, query.params_key, epochs[id(query)])].append(query)
+                values[(query.sql, query.location)].add(query.params_key)
         for group in groups.values():
             repetition = judge(group, count, _drive, library_call_of=_library_call)
             if repetition is not None:
-                yield _same_query(repetition, thresholds["warn_from"])
+                first = repetition.events[0]
+                varied = len(values[(first.sql, first.location)]) > 1
+                yield _same_query(repetition, thresholds["warn_from"], varied)
     yield from _manager_rereads(recording, count, thresholds["warn_from"])
 
 
@@ -69,7 +77,7 @@ def _library_call(query: Query) -> int | None:
     return query.library_call
 
 
-def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
+def _same_query(repetition: Repetition[Query], warn_from: int, varied: bool = False) -> Finding:
     queries = repetition.events
     first = queries[0]
     table = statement_table(first.fingerprint)
@@ -91,7 +99,7 @@ def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
     # every include of a template is the template's to keep.
     busiest = _most_common(q.location for q in queries) or first.location
     location = repetition.test_line if tests and repetition.test_line else busiest
-    fix = Fix("reuse", None, _reuse(queries, busiest))
+    fix = Fix("reuse", None, _reuse(queries, busiest, varied))
     return rule.finding(
         message=message,
         severity=severity(len(queries) - 1, warn_from, driven_by_tests=tests),
@@ -104,16 +112,24 @@ def _same_query(repetition: Repetition[Query], warn_from: int) -> Finding:
     )
 
 
-def _reuse(queries: list[Query], busiest: Location | None) -> str:
+def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False) -> str:
     """How to keep the first result, by where the copies ran: at one line
     that repeats inside its own function (a variable), at one line of a
-    function called again and again (get it once, outside, and pass it in),
-    or at several places (once per request, handed to each)."""
+    function called again and again (get it once before the loop that calls
+    it, and pass it in), at several places (once per request, handed to
+    each), or in a cached_property (another object computed it again).
+    `varied`: the same line also ran with other values, so the loop asks
+    for several and only some again: a dictionary of what it already got,
+    not one value kept."""
     first = queries[0]
     what = f"what the call at {busiest} returns" if first.via and busiest else "the result"
     places = sorted({q.location for q in queries if q.location is not None}, key=str)
     # (A test's own line among the copies is the test's to change, not a place.)
     places = [p for p in places if not in_test_code(p)] or places
+    memo = (
+        "it also ran with other values: keep a dictionary from the values asked for to "
+        "their results"
+    )
     if len(places) >= 2 and len({(p.path, p.function) for p in places}) == 1:
         # Several lines of one function: a variable at the first serves them all.
         first_line = min(places, key=lambda p: p.line)
@@ -127,9 +143,17 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
             f"the copies run at {listed}: get {what} once per request and hand it to each "
             "(an argument, a context variable, or a value cached on the request)"
         )
+    elif (
+        places
+        and places[0].function != "<module>"
+        and in_a_loop(places[0]) is False
+        and in_a_cached_property(places[0])
+    ):
+        text = _recomputed(queries, places[0])
     elif places and in_a_loop(places[0]) is False and places[0].function != "<module>":
         callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
         function = f"{places[0].function}()"
+        loop = repeating_loop(queries)
         if in_a_property(places[0]):
             # The same object's property read again (a template reading
             # obj.thumbnail five times): keep what it computed. Read by
@@ -147,7 +171,22 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
                     "value to each"
                 )
             return f"the query is {first.via}'s: {text}" if first.via else text
-        if len(callers) == 1 and all(q.caller == callers[0] for q in queries):
+        if loop is not None:
+            # The loop that calls it, however many calls out: that is where
+            # a value can be got once, or a dictionary kept for the loop.
+            where = described(loop, places[0])
+            if varied:
+                text = (
+                    f"{function} runs it on every call, and {where} repeats the calls; {memo} "
+                    f"in {loop.line.function}() (or for the request), and hand it down"
+                )
+            else:
+                text = (
+                    f"{function} runs it on every call, and {where} repeats the calls: get "
+                    f"{what} once before that loop and hand it down (or cache it for the "
+                    "request)"
+                )
+        elif len(callers) == 1 and all(q.caller == callers[0] for q in queries):
             calls = len(queries)
             text = (
                 f"{function} runs it on every call, and {callers[0]} called it {calls} "
@@ -165,11 +204,30 @@ def _reuse(queries: list[Query], busiest: Location | None) -> str:
                 f"{function} runs it on every call ({len(queries)} calls): get {what} once, "
                 "outside it, and pass it in (or cache it for the request)"
             )
+    elif varied and places and in_a_loop(places[0]):
+        text = f"{memo}, before the loop at {places[0]}, and look each one up there first"
     else:
         text = f"keep {what} in a variable (or cached_property) and reuse it"
     if first.via:
         text = f"the query is {first.via}'s: {text}"
     return text
+
+
+def _recomputed(queries: list[Query], place: Location) -> str:
+    """A cached_property runs once per object: the same query again from it
+    means other objects computed it again, each loaded or copied anew (a
+    fresh query for a row already loaded, a copy that drops the cache). No
+    variable or cache at the line helps; one object shared does, and where
+    the others are made is not on the stack djperf saw."""
+    callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
+    read = f" (read at {', '.join(map(str, callers))})" if callers else ""
+    return (
+        f"no code: {place.function} is a cached_property, computed once per object, and it "
+        f"ran {len(queries)} times with the same values{read}, so as many objects computed "
+        "it: the same rows loaded again as new objects, or copies made without the cached "
+        "value. Share one object between those readers (or keep the result where the "
+        "objects come from); djperf cannot see where the other objects were made"
+    )
 
 
 def _most_common(locations: Iterable[Location | None]) -> Location | None:

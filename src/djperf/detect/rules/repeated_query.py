@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djperf._format import duration as shown
+from djperf.detect._loops import described, repeating_loop
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import batched_rewrite, constant_keywords, in_a_loop, shaping_calls
 from djperf.detect._statements import COUNT, manager, user_reads
@@ -128,13 +129,24 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
     """A batch written at a line that runs once per call of its function
     (a ``contains_product(product)`` asked per basket line, a receiver run
     per save) cannot go there: it goes in the loop that repeats the call,
-    which the fix names."""
+    which the fix names, however many calls out it is."""
     location = queries[0].location
     if fix.method != "in_bulk" or location is None or in_a_loop(location) is not False:
         return fix
     callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
     if not callers or location.function == "<module>":
         return fix
+    loop = repeating_loop(queries)
+    if loop is not None:
+        return Fix(
+            fix.method,
+            fix.lookup,
+            f"{fix.text}  # {location.function}() sends one query per call, and "
+            f"{described(loop, location)} repeats the calls: collect the values in that loop, "
+            "run this once before it, and hand the results down",
+            model=fix.model,
+            omits=fix.omits,
+        )
     calls = (
         f"called {len(queries)} times from {callers[0]}"
         if len(callers) == 1 and all(q.caller == callers[0] for q in queries)

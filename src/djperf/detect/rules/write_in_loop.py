@@ -9,6 +9,8 @@ deletes last (the parent, after its dependants).
 
 from __future__ import annotations
 
+import linecache
+import os
 import re
 import weakref
 from collections import defaultdict
@@ -18,7 +20,9 @@ from typing import Any
 from django.db import models
 from django.db.models import signals
 
+from djperf import conf
 from djperf._format import duration as shown
+from djperf.detect._loops import described, lines_of, repeating_loop
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import constant_call_arguments, manager_write, used_after
 from djperf.detect._statements import model_name
@@ -236,13 +240,15 @@ def _one_write_per_row(
             own_save = False
         if verb == "update" and not own_save and not _keyed_by_pk(model, first.fingerprint):
             # A queryset update() per call: already one statement for its rows.
-            fix = _one_update_for_all_calls(model, first)
+            fix = _one_update_for_all_calls(model, first, [op[0] for op in operations])
         elif verb == "get_or_create" and _same_lookup(operations) and _written_constants(location):
             fix = _once_before_the_loop(model, verb)
         elif verb == "get_or_create":
             fix = _with_losses(_lookup_then_create(model, operations), verb, saved)
         else:
             fix = _fix(verb, saved, first, relation, location)
+    if fix is not None and not repetition.driven_by_tests and saved_again is None:
+        fix = _at_the_loop(fix, [operation[0] for operation in operations], location, model)
     statements = [q for _, group in operations for q in group]
     duration = sum(q.duration for q in statements)
     label = model._meta.label if model is not None else None
@@ -281,6 +287,74 @@ def _one_write_per_row(
         duration=duration,
         in_tests=tests or in_test_code(location),
     )
+
+
+# Fixes that write the rows of every pass at once: they go where the loop is.
+# (A queryset update() per call names its loop itself.)
+_BULK_METHODS = frozenset({"bulk_create", "bulk_update", "delete"})
+
+
+def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, model: Any) -> Fix:
+    """`fix` when the loop that repeats the writes is around `location` (or
+    djperf cannot tell where it is); when it is further out, several calls
+    away (an importer's row loop calling a helper that calls another that
+    saves), no code: the rows of every pass meet only in that loop, and the
+    calls between must hand them back to it instead of writing them."""
+    loop = repeating_loop(statements)
+    if loop is None or location is None or fix.method not in _BULK_METHODS | {"save", "reuse"}:
+        return fix
+    chain = lines_of(statements[0])
+    if location not in chain or loop.depth <= chain.index(location):
+        return fix
+    where = described(loop, location)
+    if fix.method == "save":
+        name = short(model._meta.label).lower() if model is not None else "the object"
+        return Fix(
+            fix.method,
+            fix.lookup,
+            f"change {name} in {where}, and save it once after that loop "
+            "(save(update_fields=[...]) names what changed)",
+        )
+    if fix.method == "reuse":
+        return Fix(fix.method, fix.lookup, f"{fix.text}: {where}")
+    # (The code, and what its bulk form would skip; not the comment written
+    # for a loop around this line.)
+    bulk = fix.text.partition("  # ")[0].split(" would skip ", 1)
+    losses = f"; {bulk[0]} would skip {bulk[1]}" if len(bulk) == 2 else ""
+    name = short(model._meta.label) if model is not None else "the"
+    calls = f"have {location.function}()" if loop.depth == 1 else "have the calls between"
+    if location == chain[0] and _runs_inside_a_write(chain[0], chain[1]):
+        # A signal receiver (or a save() override) writes these: it runs
+        # once per save the loop makes, and hands nothing back.
+        text = (
+            f"no code for this line: {location.function}() runs inside each write made at "
+            f"{chain[1]} (a signal receiver, or a save() override), and {where} repeats "
+            f"those writes. The {name} rows meet only in that loop: the "
+            f"per-save write must stop, and the loop collect the {name} rows of its saves "
+            f"and write them with one {bulk[0]} after it{losses}"
+        )
+    else:
+        text = (
+            f"no code for this line: {where} repeats these writes, one call per pass. The "
+            f"rows of every pass meet only in that loop: {calls} hand back the unsaved "
+            f"{name} objects (or their keys and values) instead of writing them, then one "
+            f"{bulk[0]} after the loop{losses}"
+        )
+    return Fix(fix.method, fix.lookup, text, model=fix.model, omits=fix.omits)
+
+
+def _runs_inside_a_write(line: Location, caller: Location) -> bool:
+    """Whether the function of `line` ran inside an ORM write made at
+    `caller` rather than being called there: the calling line saves,
+    creates or deletes, and does not name the function (a post_save
+    receiver under ``book.save()``)."""
+    text = linecache.getline(os.path.join(str(conf.root()), caller.path), caller.line)
+    if not text:
+        text = linecache.getline(caller.path, caller.line)
+    return line.function not in text and any(call in text for call in _WRITE_CALLS)
+
+
+_WRITE_CALLS = (".save(", ".create(", ".delete(", ".add(", ".remove(", ".set(")
 
 
 def _describe(model: Any, table: str) -> str:
@@ -357,7 +431,7 @@ def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None
     return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
 
 
-def _one_update_for_all_calls(model: Any, statement: Query) -> Fix:
+def _one_update_for_all_calls(model: Any, statement: Query, statements: list[Query]) -> Fix:
     """A queryset ``update()`` run once per row: each is one statement
     already, so the fix is about the loop around it, one update() for the
     rows of all of them. (No save() and no signal ran for them: one update
@@ -370,11 +444,17 @@ def _one_update_for_all_calls(model: Any, statement: Query) -> Fix:
             through = f" (run by the {caller.function}() at {caller}, once per object saved)"
         elif (caller.path, caller.function) != (location.path, location.function):
             through = f" (in {location.function}(), called at {caller})"
+    loop = repeating_loop(statements) if location is not None else None
+    where = (
+        described(loop, location)
+        if loop is not None and location is not None and loop.depth
+        else f"the loop that runs the update() at {location}{through}"
+    )
     return Fix(
         "update",
         None,
-        f"collect the keys of the rows in the loop that runs the update() at {location}"
-        f"{through}, then one {name}.objects.filter(<key>__in=keys).update(...) after it "
+        f"collect the keys of the rows in {where}, then one "
+        f"{name}.objects.filter(<key>__in=keys).update(...) after it "
         "(values that differ per row: Case(When(<key>=..., then=...)))",
     )
 

@@ -24,6 +24,7 @@ from django.db import connections
 from django.db.backends.signals import connection_created
 
 from djperf._errors import contain
+from djperf.findings import Location
 from djperf.record.events import Query, QueryRole
 from djperf.record.hooks._state import (
     CHANGELIST,
@@ -81,6 +82,7 @@ def record_query(
     text = sql if isinstance(sql, str) else _as_text(sql)
     bookkeeping = False
     location = drive = via = caller = library_call = None
+    outer: tuple[Location, ...] = ()
     request = REQUEST.get()
     writing = not many and text[:6].upper() in _WRITES
     if stacks_wanted(scopes):
@@ -88,7 +90,7 @@ def record_query(
         # loop (one calling line) from a helper called from several lines,
         # duplicate-query a function called again from a loop.
         site = locate(sys._getframe(2), drive=request is None, caller=True)
-        location, bookkeeping, drive, via, caller, library_call = site
+        location, bookkeeping, drive, via, caller, library_call, outer = site
     shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()
     operation = OPERATION.get()
@@ -122,6 +124,7 @@ def record_query(
         via=via,
         caller=caller,
         library_call=library_call,
+        outer=outer,
     )
     with_params: Query | None = None
     for rec in scopes:

@@ -1,0 +1,84 @@
+"""Where the loop that repeats an event is, in the user's code.
+
+A query or a write knows its own line, the line that called that line's
+function (`caller`) and a few lines further out (`outer`, innermost first).
+The loop that repeated it is the innermost of those lines that sits inside a
+loop of its own function (detect._source.in_a_loop): the line itself (a
+query inside a ``for``), its caller (a helper called once per row), or a
+line several calls out (an importer's row loop calling a helper that calls
+another that runs get_or_create). A fix written for the event's own line,
+a variable or a bulk write "in the loop", is wrong when the loop is further
+out: the rules name that loop instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from djperf.detect._source import in_a_loop
+from djperf.detect._work import in_test_code
+from djperf.findings import Location
+from djperf.record.events import Query
+
+
+@dataclass(frozen=True)
+class Loop:
+    """The line, inside a loop of its function, that repeated the events."""
+
+    line: Location
+    # How many calls out from the event's own line: 0 is the line itself,
+    # 1 the line that called its function, and so on.
+    depth: int
+    # The lines between, from the loop's side inward (the call the loop
+    # makes first), not counting the loop's line or the event's own.
+    through: tuple[Location, ...]
+
+
+def lines_of(query: Query) -> tuple[Location, ...]:
+    """The query's own line and the user lines outward that led to it."""
+    if query.location is None:
+        return ()
+    if query.caller is None:
+        return (query.location,)
+    return (query.location, query.caller, *query.outer)
+
+
+def repeating_loop(queries: Sequence[Query]) -> Loop | None:
+    """The loop that repeated every one of `queries`: the innermost line on
+    the way to the first of them that sits in a loop and that led to every
+    other one too. None when no line djperf saw is in a loop, when one on
+    the way cannot be read (a template's, a file not found: the loop may be
+    there), or when the way reaches test code first (the test's loop is
+    test-driven repetition, judged elsewhere)."""
+    if not queries:
+        return None
+    first = lines_of(queries[0])
+    for depth, line in enumerate(first):
+        if depth and in_test_code(line):
+            return None
+        looped = in_a_loop(line)
+        if looped is None:
+            return None
+        if looped:
+            if all(line in lines_of(query) for query in queries[1:]):
+                return Loop(line, depth, tuple(reversed(first[1:depth])))
+            return None
+    return None
+
+
+def described(loop: Loop, start: Location) -> str:
+    """Where the loop is, as the fixes name it: "the loop at views.py:40 in
+    index()" for the line that calls the function of `start`; further out,
+    "the loop at importers.py:100 in _import(), 2 calls out from
+    categories.py:27 (through create_from_breadcrumbs() at categories.py:47)"."""
+    text = f"the loop at {loop.line}"
+    if not loop.line.function.startswith("<"):  # not a comprehension's own frame
+        text += f" in {loop.line.function}()"
+    if loop.depth <= 1:
+        return text
+    text += f", {loop.depth} calls out from {start}"
+    if loop.through:
+        steps = ", ".join(f"{line.function}() at {line}" for line in loop.through)
+        text += f" (through {steps})"
+    return text
