@@ -15,11 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from djperf.detect._source import in_a_loop
 from djperf.detect._work import in_test_code
 from djperf.findings import Location
-from djperf.record.events import Query
+
+
+class Event(Protocol):
+    """A query, a write, a cache call: an event with its lines."""
+
+    @property
+    def location(self) -> Location | None: ...
+    @property
+    def caller(self) -> Location | None: ...
+    @property
+    def outer(self) -> tuple[Location, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class Loop:
     through: tuple[Location, ...]
 
 
-def lines_of(query: Query) -> tuple[Location, ...]:
+def lines_of(query: Event) -> tuple[Location, ...]:
     """The query's own line and the user lines outward that led to it."""
     if query.location is None:
         return ()
@@ -44,7 +55,7 @@ def lines_of(query: Query) -> tuple[Location, ...]:
     return (query.location, query.caller, *query.outer)
 
 
-def repeating_loop(queries: Sequence[Query]) -> Loop | None:
+def repeating_loop(queries: Sequence[Event]) -> Loop | None:
     """The loop that repeated every one of `queries`: the innermost line on
     the way to the first of them that sits in a loop and that led to every
     other one too. None when no line djperf saw is in a loop, when one on

@@ -161,6 +161,10 @@ class CacheCall:
     # it (as for Query).
     via: str | None = None
     library_call: int | None = None
+    # The user line that called the function `location` is in, and the
+    # ones further out (as for Query).
+    caller: Location | None = None
+    outer: tuple[Location, ...] = ()
 
 
 class _DropOnCopy:

@@ -26,6 +26,30 @@ def test_get_in_a_loop():
     assert str(finding.location) == line(HERE, "get-in-loop")
 
 
+def _slug_of(number):
+    return cache.get(f"slug:{number}")  # per-call-get
+
+
+def _url_of(number):
+    return f"/c/{_slug_of(number)}/"  # url-call
+
+
+def test_a_get_two_calls_from_its_loop_names_that_loop():
+    with djperf.capture() as rec:
+        urls = [_url_of(number) for number in range(6)]  # tree-loop
+    assert len(urls) == 6
+    [finding] = of(rec, "cache-in-loop")
+    assert str(finding.location) == line(HERE, "per-call-get")
+    # get_many() at the line itself would still get one key per call.
+    assert finding.fix.text == (
+        "cache.get_many(keys)  # _slug_of() makes one call per call of it, and the loop at "
+        f"{line(HERE, 'tree-loop')}, 2 calls out from {line(HERE, 'per-call-get')} (through "
+        f"_url_of() at {line(HERE, 'url-call')}) repeats the calls: collect the keys in that "
+        "loop and make this one call before it (or after it, for writes), handing the values "
+        "down"
+    )
+
+
 def test_set_in_a_loop():
     with djperf.capture() as rec:
         for number in range(6):

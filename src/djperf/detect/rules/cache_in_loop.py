@@ -6,6 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from djperf._format import duration as shown
+from djperf.detect._loops import described, repeating_loop
+from djperf.detect._source import in_a_loop
 from djperf.detect._work import (
     Repetition,
     by_request,
@@ -118,6 +120,7 @@ def _round_trip_each(
         )
     else:
         method, text = _cache_fix(command)
+        text = _in_the_calling_loop(text, calls, location)
     duration = sum(c.duration for c in calls)
     tests = repetition.driven_by_tests
     message = (
@@ -141,6 +144,23 @@ def _round_trip_each(
         fix=fix,
         duration=duration,
         in_tests=tests or in_test_code(location),
+    )
+
+
+def _in_the_calling_loop(text: str, calls: list[CacheCall], location: Location | None) -> str:
+    """A line that makes one call per call of its function (a model's
+    get_absolute_url() reading its cached slug, run per node of a tree)
+    cannot batch by itself: the keys meet in the loop that repeats the
+    calls, which the fix names, however many calls out it is."""
+    if location is None or in_a_loop(location) is not False:
+        return text
+    loop = repeating_loop(calls)
+    if loop is None or loop.depth == 0:
+        return text
+    return (
+        f"{text}  # {location.function}() makes one call per call of it, and "
+        f"{described(loop, location)} repeats the calls: collect the keys in that loop and "
+        "make this one call before it (or after it, for writes), handing the values down"
     )
 
 

@@ -62,7 +62,11 @@ def _record(
 ) -> None:
     duration = time.perf_counter() - started
     request = REQUEST.get()
-    site = locate(sys._getframe(1), drive=request is None) if stacks_wanted(scopes) else _NOWHERE
+    site = (
+        locate(sys._getframe(1), drive=request is None, caller=True)
+        if stacks_wanted(scopes)
+        else _NOWHERE
+    )
     call = CacheCall(
         backend=backend,
         command=command,
@@ -74,6 +78,8 @@ def _record(
         drive=site.drive,
         via=site.via,
         library_call=site.library_call,
+        caller=site.caller,
+        outer=site.outer,
     )
     for rec in scopes:
         if rec.open:
