@@ -13,10 +13,13 @@ out: the rules name that loop instead.
 
 from __future__ import annotations
 
+import linecache
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from djperf import conf
 from djperf.detect._source import in_a_loop
 from djperf.detect._work import in_test_code
 from djperf.findings import Location
@@ -93,3 +96,21 @@ def described(loop: Loop, start: Location) -> str:
         steps = ", ".join(f"{line.function}() at {line}" for line in loop.through)
         text += f" (through {steps})"
     return text
+
+
+def runs_inside_a_write(lines: Sequence[Location]) -> bool:
+    """Whether the function of the first of `lines` ran inside an ORM write
+    made at the second rather than being called there: the calling line
+    saves, creates or deletes, and does not name the function (a post_save
+    receiver under ``book.save()``, a save() override under ``create()``).
+    Such a function runs once per write and hands nothing back to the loop."""
+    if len(lines) < 2 or (lines[1].function.startswith("<") and lines[1].path.startswith("<")):
+        return False
+    line, caller = lines[0], lines[1]
+    text = linecache.getline(os.path.join(str(conf.root()), caller.path), caller.line)
+    if not text:
+        text = linecache.getline(caller.path, caller.line)
+    return line.function not in text and any(call in text for call in _WRITE_CALLS)
+
+
+_WRITE_CALLS = (".save(", ".create(", ".delete(", ".add(", ".remove(", ".set(")

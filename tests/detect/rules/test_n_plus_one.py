@@ -1150,3 +1150,60 @@ def test_not_a_querysets_own_prefetch_of_one_row(library):
     assert len(titles) == 2
     assert rec.lazy_loads == []
     assert of(rec, "n-plus-one") == []
+
+
+# -- instances no queryset loaded, loaded for inside a loop further out -------------
+
+
+def _author_name(book):
+    return book.author.name  # made-book-author
+
+
+def _label_for(book):
+    return f"{book.title} by {_author_name(book)}"  # label-between
+
+
+def test_made_objects_get_their_prefetch_before_the_loop_further_out(library):
+    authors = list(Author.objects.all()[:3])
+    books = [Book(title=f"new {a.pk}", author_id=a.pk) for a in authors]
+    with djperf.capture() as rec:
+        labels = []
+        for book in books:
+            labels.append(_label_for(book))  # labels-loop
+    assert len(labels) == 3
+    [finding] = of(rec, "n-plus-one")
+    assert str(finding.location) == line(HERE, "made-book-author")
+    assert finding.fix.text == (
+        f"prefetch_related_objects(<the book list>, 'author') before the loop at "
+        f"{line(HERE, 'labels-loop')} in "
+        "test_made_objects_get_their_prefetch_before_the_loop_further_out(), 2 calls out from "
+        f"{line(HERE, 'made-book-author')} (through _label_for() at "
+        f"{line(HERE, 'label-between')}) (from django.db.models)"
+    )
+
+
+def test_a_receiver_reading_a_saved_objects_relation_gets_no_prefetch(library):
+    from django.db.models.signals import post_save
+
+    names = []
+
+    def note_author(sender, instance, **kwargs):
+        names.append(instance.author.name)  # receiver-read
+
+    authors = list(Author.objects.all()[:3])
+    post_save.connect(note_author, sender=Book)
+    try:
+        with djperf.capture() as rec:
+            for author in authors:
+                Book.objects.create(title="x", author_id=author.pk)  # saving-loop
+    finally:
+        post_save.disconnect(note_author, sender=Book)
+    assert len(names) == 3
+    [finding] = of(rec, "n-plus-one")
+    # Each read follows a write the loop makes: a prefetch before the loop
+    # would come too early. No code, and why.
+    assert finding.fix.text.startswith(
+        "no code: note_author() runs inside each write made at "
+        f"{line(HERE, 'saving-loop')} (a signal receiver, or a save() override) and reads "
+        "the relation after that write;"
+    )

@@ -540,3 +540,28 @@ def test_not_a_lookup_per_request(library, client, settings):
             assert client.get(f"/books/{pk}/").status_code == 200
     assert len({q.request for q in rec.queries}) == 6
     assert of(rec, "repeated-query") == []
+
+
+def test_a_receiver_querying_per_save_gets_no_code_and_why(library):
+    from django.db.models.signals import post_save
+
+    found = []
+
+    def look_up_title(sender, instance, **kwargs):
+        found.append(Book.objects.get(pk=instance.pk))  # receiver-lookup
+
+    books = list(Book.objects.all())
+    post_save.connect(look_up_title, sender=Book)
+    try:
+        with djperf.capture() as rec:
+            for book in books:
+                book.save(update_fields=["title"])  # receiver-saves
+    finally:
+        post_save.disconnect(look_up_title, sender=Book)
+    assert len(found) == 6
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith(
+        "no code for this line: look_up_title() runs inside each write made at "
+        f"{line(HERE, 'receiver-saves')} (a signal receiver, or a save() override), once per "
+        "write, and the loop at "
+    )

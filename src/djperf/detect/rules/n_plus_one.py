@@ -16,6 +16,7 @@ from djperf.detect._loads import (
     root_of,
     verbose,
 )
+from djperf.detect._loops import described, lines_of, repeating_loop, runs_inside_a_write
 from djperf.detect._models import (
     bare_select_related_paths,
     covers,
@@ -81,6 +82,8 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     location = most_common(load.location for load in group)
     keyed = _key_only_fix(first, location)
     fix = keyed or _library_fix(root, first, location) or _eager_fix(root, first)
+    if fix.method == "prefetch_related_objects" and location is not None:
+        fix = _for_the_loop(fix, group, location)
     if keyed is not None:
         how = f"Only its key was used: read the key, no query: {fix.text}"
     elif fix.method == "call_once":
@@ -121,6 +124,32 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
         alternatives=_fetch_peers_alternative(group, root),
         in_tests=tests or in_test_code(location),
     )
+
+
+def _for_the_loop(fix: Fix, group: list[LazyLoad], location: Location) -> Fix:
+    """A list of instances no queryset loaded (objects the code made or
+    saved) gets its prefetch before the loop that repeats the loads, named
+    however many calls out it is; when the loads run inside each save of
+    that loop (a post_save receiver re-reading the saved object's
+    relation), no prefetch before the loop fits: it would be read before
+    the writes that the receiver reads after."""
+    queries = [load.queries[0] for load in group if load.queries]
+    loop = repeating_loop(queries) if len(queries) == len(group) else None
+    if loop is None or loop.depth == 0:
+        return fix
+    where = described(loop, location)
+    if runs_inside_a_write(lines_of(queries[0])):
+        return Fix(
+            fix.method,
+            fix.lookup,
+            f"no code: {location.function}() runs inside each write made at "
+            f"{lines_of(queries[0])[1]} (a signal receiver, or a save() override) and reads "
+            f"the relation after that write; {where} repeats the writes. A prefetch before "
+            "the loop would be read before the writes it must see: loading it for all the "
+            "objects fits only after the loop's writes, with the per-write read stopped and "
+            "its work done once there",
+        )
+    return Fix(fix.method, fix.lookup, fix.text.replace("before the loop", f"before {where}"))
 
 
 def _key_only_fix(load: LazyLoad, location: Location | None) -> Fix | None:

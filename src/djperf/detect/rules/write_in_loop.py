@@ -9,8 +9,6 @@ deletes last (the parent, after its dependants).
 
 from __future__ import annotations
 
-import linecache
-import os
 import re
 import weakref
 from collections import defaultdict
@@ -20,9 +18,8 @@ from typing import Any
 from django.db import models
 from django.db.models import signals
 
-from djperf import conf
 from djperf._format import duration as shown
-from djperf.detect._loops import described, lines_of, repeating_loop
+from djperf.detect._loops import described, lines_of, repeating_loop, runs_inside_a_write
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import constant_call_arguments, manager_write, used_after
 from djperf.detect._statements import model_name
@@ -323,7 +320,7 @@ def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, m
     losses = f"; {bulk[0]} would skip {bulk[1]}" if len(bulk) == 2 else ""
     name = short(model._meta.label) if model is not None else "the"
     calls = f"have {location.function}()" if loop.depth == 1 else "have the calls between"
-    if location == chain[0] and _runs_inside_a_write(chain[0], chain[1]):
+    if location == chain[0] and runs_inside_a_write(chain):
         # A signal receiver (or a save() override) writes these: it runs
         # once per save the loop makes, and hands nothing back.
         text = (
@@ -341,20 +338,6 @@ def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, m
             f"{bulk[0]} after the loop{losses}"
         )
     return Fix(fix.method, fix.lookup, text, model=fix.model, omits=fix.omits)
-
-
-def _runs_inside_a_write(line: Location, caller: Location) -> bool:
-    """Whether the function of `line` ran inside an ORM write made at
-    `caller` rather than being called there: the calling line saves,
-    creates or deletes, and does not name the function (a post_save
-    receiver under ``book.save()``)."""
-    text = linecache.getline(os.path.join(str(conf.root()), caller.path), caller.line)
-    if not text:
-        text = linecache.getline(caller.path, caller.line)
-    return line.function not in text and any(call in text for call in _WRITE_CALLS)
-
-
-_WRITE_CALLS = (".save(", ".create(", ".delete(", ".add(", ".remove(", ".set(")
 
 
 def _describe(model: Any, table: str) -> str:
