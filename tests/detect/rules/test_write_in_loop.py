@@ -808,3 +808,38 @@ def test_not_one_write_per_post_over_several_requests(library, client, settings)
             assert client.post("/tags/", {"name": name}).status_code == 302
     assert len([q for q in rec.queries if q.fingerprint.startswith("INSERT")]) == 3
     assert of(rec, "write-in-loop") == []
+
+
+def test_an_update_from_the_stored_value_keeps_it_atomic(library):
+    # As a stock allocation: UPDATE ... SET rating = rating + 1 per row. A
+    # bulk_update would write values computed in Python.
+    from django.db.models import F
+
+    reviews = list(Review.objects.all()[:4])
+    with djperf.capture() as rec:
+        for review in reviews:
+            Review.objects.filter(pk=review.pk).update(rating=F("rating") + 1)  # f-update
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "update"
+    assert finding.fix.text == (
+        "Review.objects.filter(id__in=ids).update(rating=Case(When(id=..., then=<that row's "
+        "expression of F('rating')>), ..., default=F('rating')))  # each UPDATE computes the "
+        "new value from the stored one: one UPDATE keeps that (bulk_update would write values "
+        "computed in Python and lose changes made between)"
+    )
+
+
+def test_a_per_row_queryset_update_names_no_receiver_it_never_ran(library):
+    from django.db.models.signals import post_save
+
+    post_save.connect(_noop_review_receiver, sender=Review)
+    reviews = list(Review.objects.all()[:4])
+    try:
+        with djperf.capture() as rec:
+            for review in reviews:
+                Review.objects.filter(pk=review.pk).update(rating=5)
+    finally:
+        post_save.disconnect(_noop_review_receiver, sender=Review)
+    [finding] = of(rec, "write-in-loop")
+    # update() sends no post_save: bulk_update skips nothing these ran.
+    assert finding.fix.text == "Review.objects.bulk_update(objs, ['rating'])"

@@ -242,6 +242,10 @@ def _one_write_per_row(
             fix = _once_before_the_loop(model, verb)
         elif verb == "get_or_create":
             fix = _with_losses(_lookup_then_create(model, operations), verb, saved)
+        elif verb == "update" and not own_save:
+            # A queryset update() per row ran no save() and sent no signal:
+            # its bulk form skips nothing the per-row writes ran.
+            fix = _bulk_fix(verb, model, first, location)
         else:
             fix = _fix(verb, saved, first, relation, location)
     if fix is not None and not repetition.driven_by_tests and saved_again is None:
@@ -402,6 +406,25 @@ def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None
     if verb == "update":
         fields = _updated_fields(model, statement.fingerprint)
         listed = ", ".join(repr(f) for f in fields) if fields else "'field', ..."
+        relative = _computed_from_stored(model, statement.fingerprint)
+        if relative and _keyed_by_pk(model, statement.fingerprint):
+            # ``update(stock=F("stock") + n)``: the database computes each new
+            # value from the one it holds. bulk_update would write values
+            # computed in Python from rows read earlier, losing what another
+            # transaction changed between: the atomic form is one UPDATE.
+            pk = model._meta.pk.attname if model is not None else "pk"
+            cases = ", ".join(
+                f"{field}=Case(When({pk}=..., then=<that row's expression of F({field!r})>), "
+                f"..., default=F({field!r}))"
+                for field in relative
+            )
+            return Fix(
+                "update",
+                ",".join(relative),
+                f"{name}.objects.filter({pk}__in=ids).update({cases})  # each UPDATE computes "
+                "the new value from the stored one: one UPDATE keeps that (bulk_update would "
+                "write values computed in Python and lose changes made between)",
+            )
         if " WHERE " in statement.fingerprint and _keyed_by_pk(model, statement.fingerprint):
             return Fix(
                 "bulk_update",
@@ -670,6 +693,22 @@ def _updated_fields(model: Any, fingerprint: str) -> list[str]:
         return columns
     by_column = {f.column: f.name for f in model._meta.concrete_fields}
     return [by_column.get(column, column) for column in columns if column != model._meta.pk.column]
+
+
+def _computed_from_stored(model: Any, fingerprint: str) -> list[str]:
+    """The fields an UPDATE sets from their own stored value
+    (``SET stock = (stock + #)``, an F() expression), by name."""
+    match = _SET_COLUMNS.match(fingerprint)
+    if match is None:
+        return []
+    by_column = {f.column: f.name for f in model._meta.concrete_fields} if model else {}
+    found = []
+    for assignment in re.split(r",\s*(?=(?:\w+\.)?\w+\s*=)", match.group(1)):
+        column, _, value = assignment.partition("=")
+        column = column.strip().rsplit(".", 1)[-1]
+        if column and re.search(rf"(?<![\w]){re.escape(column)}(?![\w])", value):
+            found.append(by_column.get(column, column))
+    return found
 
 
 def _keyed_by_pk(model: Any, fingerprint: str) -> bool:
