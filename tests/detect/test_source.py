@@ -38,11 +38,43 @@ def test_a_line_in_a_loop_of_its_function(tmp_path: Path, line: int, looped: boo
     assert in_a_loop(Location(str(path), line, "views")) is looped
 
 
-def test_no_answer_without_python_source(tmp_path: Path) -> None:
-    template = tmp_path / "page.html"
-    template.write_text("{% for b in books %}{{ b }}{% endfor %}")
-    assert in_a_loop(Location(str(template), 1, "page")) is None
+def test_no_answer_without_the_source(tmp_path: Path) -> None:
     assert in_a_loop(Location(str(tmp_path / "gone.py"), 1, "gone")) is None
+    assert in_a_loop(Location(str(tmp_path / "gone.html"), 1, "{{ b }}")) is None
+    data = tmp_path / "data.json"
+    data.write_text("[1, 2]")
+    assert in_a_loop(Location(str(data), 1, "?")) is None
+
+
+PAGE = """\
+<h1>{{ shelf.name }}</h1>
+{% for book in shelf.books.all %}
+  <p>{{ book.title }}</p>
+  {% for tag in book.tags.all %}{{ tag }}{% endfor %}
+{% empty %}
+  <p>none</p>
+{% endfor %}
+<footer>{{ shelf.total }}</footer>
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "tag", "looped"),
+    [
+        (1, "{{ shelf.name }}", False),
+        # The for tag's own iterable is read once, before the loop.
+        (2, "{% for book in shelf.books.all %}", False),
+        (3, "{{ book.title }}", True),
+        (4, "{% for tag in book.tags.all %}", True),
+        # {% empty %} runs once, when there is nothing to loop over.
+        (6, "<p>none</p>", False),
+        (8, "{{ shelf.total }}", False),
+    ],
+)
+def test_a_template_line_in_a_for_loop(tmp_path: Path, line: int, tag: str, looped: bool) -> None:
+    template = tmp_path / "page.html"
+    template.write_text(PAGE)
+    assert in_a_loop(Location(str(template), line, tag)) is looped
 
 
 CREATES = """\

@@ -87,7 +87,8 @@ def described(loop: Loop, start: Location) -> str:
     "the loop at importers.py:100 in _import(), 2 calls out from
     categories.py:27 (through create_from_breadcrumbs() at categories.py:47)"."""
     text = f"the loop at {loop.line}"
-    if not loop.line.function.startswith("<"):  # not a comprehension's own frame
+    if loop.line.path.endswith(".py") and not loop.line.function.startswith("<"):
+        # (Not a comprehension's own frame, nor a template's tag.)
         text += f" in {loop.line.function}()"
     if loop.depth <= 1:
         return text

@@ -174,6 +174,9 @@ def _module_at(location: Location) -> tuple[ast.Module, list[bytes]] | None:
     return _parse(*changed) if changed is not None else None
 
 
+# Files read as templates, for their loops.
+_TEMPLATE_SUFFIXES = (".html", ".htm", ".txt", ".xml", ".jinja", ".jinja2", ".j2", ".tpl")
+
 # Queryset methods that narrow rows: what a Prefetch queryset must keep.
 _NARROWING = frozenset({"filter", "exclude"})
 
@@ -389,11 +392,59 @@ def _function_at(shape: _Shape, line: int) -> tuple[int, int, str] | None:
     return max(holding, key=lambda f: f[0]) if holding else None
 
 
+# A template's loop tags (Django's and Jinja2's spelling).
+_TEMPLATE_LOOP_TAGS = re.compile(r"{%-?\s*(for|empty|endfor)\b")
+
+
+@lru_cache(maxsize=64)
+def _template_loops(path: str, changed: int) -> tuple[tuple[int, int], ...] | None:
+    """The (first line, last line) of every ``{% for %}`` block of the
+    template at `path`; None when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as source:
+            text = source.read()
+    except OSError:
+        return None
+    spans: list[tuple[int, int]] = []
+    # The first line of each open loop's body; None after its {% empty %},
+    # which runs once, when there is nothing to loop over.
+    opened: list[int | None] = []
+    for match in _TEMPLATE_LOOP_TAGS.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        tag = match.group(1)
+        if tag == "for":
+            opened.append(line)
+        elif opened:
+            start = opened.pop()
+            if start is not None:
+                spans.append((start, line))
+            if tag == "empty":
+                opened.append(None)
+    return tuple(spans)
+
+
+def _in_a_template_loop(location: Location) -> bool | None:
+    """Whether a template's line is inside a ``{% for %}`` body (the tag's
+    own iterable, read once, is not)."""
+    changed = _changed(location)
+    spans = _template_loops(*changed) if changed is not None else None
+    if spans is None:
+        return None
+    line = location.line
+    own_tag = location.function.startswith(("{% for ", "{%- for "))
+    return any(
+        start < line <= end or (start == line and not own_tag and line < end)
+        for start, end in spans
+    )
+
+
 def in_a_loop(location: Location) -> bool | None:
     """Whether the line at `location` is inside a loop of its own function
-    (a ``for``, a ``while``, a comprehension), so that one call of the
-    function can run it several times; None when the source cannot tell
-    (not Python, not found)."""
+    (a ``for``, a ``while``, a comprehension; in a template, a ``{% for %}``),
+    so that one call of the function (one render) can run it several times;
+    None when the source cannot tell (not found, not Python or a template)."""
+    if not location.path.endswith(".py") and location.path.endswith(_TEMPLATE_SUFFIXES):
+        return _in_a_template_loop(location)
     shape = _shape_at(location)
     if shape is None:
         return None

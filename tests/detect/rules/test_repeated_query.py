@@ -565,3 +565,31 @@ def test_a_receiver_querying_per_save_gets_no_code_and_why(library):
         f"{line(HERE, 'receiver-saves')} (a signal receiver, or a save() override), once per "
         "write, and the loop at "
     )
+
+
+class _Row:
+    def __init__(self, title):
+        self.title = title
+
+    def book(self):
+        return Book.objects.get(title=self.title)  # row-lookup
+
+
+def test_a_lookup_repeated_by_a_template_loop_is_the_views_to_batch(library, tmp_path):
+    from django.template import Context, Engine
+
+    (tmp_path / "rows.html").write_text(
+        "<ul>\n{% for row in rows %}\n<li>{{ row.book.pk }}</li>\n{% endfor %}\n</ul>\n"
+    )
+    template = Engine(dirs=[str(tmp_path)]).get_template("rows.html")
+    rows = [_Row(title) for title in ["B00", "B01", "B10", "B11", "B20"]]
+    with djperf.capture() as rec:
+        template.render(Context({"rows": rows}))
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "row-lookup")
+    # A template cannot gather the values: the view must.
+    assert finding.fix.text.startswith(
+        "no code for this line: book() sends one query per call, and the loop at "
+        f"{tmp_path / 'rows.html'}:3 (a template's) repeats the calls. A template cannot "
+        "gather the values and query once: the view must"
+    )

@@ -126,6 +126,8 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
     places = sorted({q.location for q in queries if q.location is not None}, key=str)
     # (A test's own line among the copies is the test's to change, not a place.)
     places = [p for p in places if not in_test_code(p)] or places
+    # (A template's line is in no function to pass a value into.)
+    python = bool(places) and places[0].path.endswith(".py")
     memo = (
         "it also ran with other values: keep a dictionary from the values asked for to "
         "their results"
@@ -146,11 +148,12 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
     elif (
         places
         and places[0].function != "<module>"
+        and python
         and in_a_loop(places[0]) is False
         and in_a_cached_property(places[0])
     ):
         text = _recomputed(queries, places[0])
-    elif places and in_a_loop(places[0]) is False and places[0].function != "<module>":
+    elif python and in_a_loop(places[0]) is False and places[0].function != "<module>":
         callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
         function = f"{places[0].function}()"
         loop = repeating_loop(queries)
@@ -204,7 +207,7 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
                 f"{function} runs it on every call ({len(queries)} calls): get {what} once, "
                 "outside it, and pass it in (or cache it for the request)"
             )
-    elif varied and places and in_a_loop(places[0]):
+    elif varied and python and in_a_loop(places[0]):
         text = f"{memo}, before the loop at {places[0]}, and look each one up there first"
     else:
         text = f"keep {what} in a variable (or cached_property) and reuse it"

@@ -131,7 +131,12 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
     per save) cannot go there: it goes in the loop that repeats the call,
     which the fix names, however many calls out it is."""
     location = queries[0].location
-    if fix.method != "in_bulk" or location is None or in_a_loop(location) is not False:
+    if (
+        fix.method != "in_bulk"
+        or location is None
+        or not location.path.endswith(".py")
+        or in_a_loop(location) is not False
+    ):
         return fix
     callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
     if not callers or location.function == "<module>":
@@ -150,6 +155,19 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
             f"{described(loop, location)} repeats the writes. One query for all of them "
             f"({fix.text.partition('  # ')[0]}) fits only in that loop, after its writes: "
             "the per-write query must stop and the loop do that work once",
+            model=fix.model,
+            omits=fix.omits,
+        )
+    if loop is not None and not loop.line.path.endswith(".py"):
+        # A template's {% for %}: it cannot collect values or run a query.
+        return Fix(
+            fix.method,
+            fix.lookup,
+            f"no code for this line: {location.function}() sends one query per call, and "
+            f"{described(loop, location)} (a template's) repeats the calls. A template "
+            "cannot gather the values and query once: the view must, for the list that "
+            f"loop reads ({fix.text.partition('  # ')[0]}, or a prefetch on that list), and "
+            "hand the results to the template",
             model=fix.model,
             omits=fix.omits,
         )
