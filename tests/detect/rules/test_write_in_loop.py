@@ -7,7 +7,7 @@ from django.db import transaction
 
 import djperf
 from tests.helpers import ROOT, line, of, third_party_package
-from tests.testapp.models import Author, Book, Publisher, Review, Tag
+from tests.testapp.models import Author, Book, Publisher, Review, SluggedTag, Tag
 
 pytestmark = pytest.mark.django_db
 HERE = __file__
@@ -843,3 +843,36 @@ def test_a_per_row_queryset_update_names_no_receiver_it_never_ran(library):
     [finding] = of(rec, "write-in-loop")
     # update() sends no post_save: bulk_update skips nothing these ran.
     assert finding.fix.text == "Review.objects.bulk_update(objs, ['rating'])"
+
+
+def _add_slugged(name):
+    tag = SluggedTag.objects.create(name=name)  # helper-slugged-create
+    _remember(tag)
+    return tag
+
+
+def _remember(tag):
+    return tag.pk
+
+
+def _slugged_row(name):
+    return _add_slugged(name)  # slugged-between
+
+
+def test_a_save_override_two_calls_from_its_loop_is_counted_from_its_caller(library):
+    with djperf.capture() as rec:
+        tags = [_slugged_row(name) for name in ("a", "b", "c")]  # slugged-loop
+    assert len(tags) == 3
+    [finding] = [f for f in of(rec, "write-in-loop") if f.count == 3]
+    assert str(finding.location) == line(HERE, "helper-slugged-create")
+    # Two calls out from the create() line, not from SluggedTag.save()'s;
+    # what the helper does next with each row, and the save() a bulk form
+    # would skip, are still said.
+    text = finding.fix.text
+    assert text.startswith(
+        f"no code for this line: the loop at {line(HERE, 'slugged-loop')}, 2 calls out from "
+        f"{line(HERE, 'helper-slugged-create')} (through _slugged_row() at "
+        f"{line(HERE, 'slugged-between')}) repeats these writes"
+    )
+    assert "would skip SluggedTag.save()" in text
+    assert text.endswith("do what _add_slugged() did with each one: _remember(tag)")

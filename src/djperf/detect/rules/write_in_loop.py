@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import signals
 
 from djperf._format import duration as shown
-from djperf.detect._loops import described, lines_of, repeating_loop, runs_inside_a_write
+from djperf.detect._loops import Loop, described, lines_of, repeating_loop, runs_inside_a_write
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import constant_call_arguments, manager_write, used_after
 from djperf.detect._statements import model_name
@@ -307,6 +307,10 @@ def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, m
     chain = lines_of(statements[0])
     if location not in chain or loop.depth <= chain.index(location):
         return fix
+    # Counted from `location` (the line calling a save() override, when
+    # that is where the write is shown), not from the statement's own line.
+    start = chain.index(location)
+    loop = Loop(loop.line, loop.depth - start, loop.through[: len(loop.through) - start])
     where = described(loop, location)
     if fix.method == "save":
         name = short(model._meta.label).lower() if model is not None else "the object"
@@ -320,8 +324,19 @@ def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, m
         return Fix(fix.method, fix.lookup, f"{fix.text}: {where}")
     # (The code, and what its bulk form would skip; not the comment written
     # for a loop around this line.)
-    bulk = fix.text.partition("  # ")[0].split(" would skip ", 1)
+    code, _, comment = fix.text.partition("  # ")
+    bulk = code.split(" would skip ", 1)
     losses = f"; {bulk[0]} would skip {bulk[1]}" if len(bulk) == 2 else ""
+    # What the code does next with each new row moves after the bulk write
+    # (which sets their keys), and the receivers connected for every model
+    # stay named.
+    after = used_after(location) if fix.method == "bulk_create" else None
+    if after is not None:
+        losses += (
+            f"; after it (it sets their keys on PostgreSQL, MariaDB and SQLite) do what "
+            f"{location.function}() did with each one: {after}"
+        )
+    losses += "".join(f"; {part}" for part in comment.split("; ") if part.startswith("skips "))
     name = short(model._meta.label) if model is not None else "the"
     calls = f"have {location.function}()" if loop.depth == 1 else "have the calls between"
     if location == chain[0] and runs_inside_a_write(chain):
