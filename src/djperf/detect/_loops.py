@@ -81,6 +81,20 @@ def repeating_loop(queries: Sequence[Event]) -> Loop | None:
     return None
 
 
+def separate_calls(queries: Sequence[Event]) -> bool:
+    """Whether no loop repeated `queries`: the whole way to each of them was
+    seen (it ends at a template's line, where the walk stops) and no line on
+    it is in a loop. A template tag or a property used at several places of
+    a page: the calls are separate, and only the view knows every value."""
+    for query in queries:
+        lines = lines_of(query)
+        if not lines or lines[-1].path.endswith(".py"):
+            return False
+        if any(in_a_loop(line) is not False for line in lines):
+            return False
+    return True
+
+
 def described(loop: Loop, start: Location) -> str:
     """Where the loop is, as the fixes name it: "the loop at views.py:40 in
     index()" for the line that calls the function of `start`; further out,

@@ -174,9 +174,6 @@ def _module_at(location: Location) -> tuple[ast.Module, list[bytes]] | None:
     return _parse(*changed) if changed is not None else None
 
 
-# Files read as templates, for their loops.
-_TEMPLATE_SUFFIXES = (".html", ".htm", ".txt", ".xml", ".jinja", ".jinja2", ".j2", ".tpl")
-
 # Queryset methods that narrow rows: what a Prefetch queryset must keep.
 _NARROWING = frozenset({"filter", "exclude"})
 
@@ -443,7 +440,9 @@ def in_a_loop(location: Location) -> bool | None:
     (a ``for``, a ``while``, a comprehension; in a template, a ``{% for %}``),
     so that one call of the function (one render) can run it several times;
     None when the source cannot tell (not found, not Python or a template)."""
-    if not location.path.endswith(".py") and location.path.endswith(_TEMPLATE_SUFFIXES):
+    if not location.path.endswith(".py"):
+        # A location outside Python source is a template's line (.html,
+        # .txt, .md ... whatever the project renders).
         return _in_a_template_loop(location)
     shape = _shape_at(location)
     if shape is None:

@@ -76,6 +76,21 @@ def test_a_property_read_again_becomes_a_cached_property(library):
     )
 
 
+def test_a_property_read_at_several_lines_of_one_template_is_cached_plainly(library, tmp_path):
+    from django.template import Context, Engine
+
+    (tmp_path / "shelf.html").write_text("<p>{{ shelf.size }}</p>\n<p>{{ shelf.size }}</p>\n")
+    template = Engine(dirs=[str(tmp_path)]).get_template("shelf.html")
+    with djperf.capture() as rec:
+        template.render(Context({"shelf": _Shelf()}))
+    [finding] = of(rec, "duplicate-query")
+    # One render reads it twice: nothing writes between its readers.
+    assert finding.fix.text == (
+        "size is a property that runs it on every read: make it a cached_property "
+        "(django.utils.functional) so one object computes it once"
+    )
+
+
 def test_a_property_calling_a_package_gets_a_cached_property_too(library, settings, tmp_path):
     # djangoproject.com's obj.thumbnail, a property calling sorl's
     # get_thumbnail(), read five times by one template.

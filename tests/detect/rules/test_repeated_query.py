@@ -593,3 +593,25 @@ def test_a_lookup_repeated_by_a_template_loop_is_the_views_to_batch(library, tmp
         f"{tmp_path / 'rows.html'}:3 (a template's) repeats the calls. A template cannot "
         "gather the values and query once: the view must"
     )
+
+
+def test_a_lookup_from_separate_places_of_a_page_is_the_views_to_batch(library, tmp_path):
+    from django.template import Context, Engine
+
+    (tmp_path / "page.html").write_text(
+        "".join(f"<p>{{{{ rows.{i}.book.pk }}}}</p>\n" for i in range(5))
+    )
+    template = Engine(dirs=[str(tmp_path)]).get_template("page.html")
+    rows = [_Row(title) for title in ["B00", "B01", "B10", "B11", "B20"]]
+    with djperf.capture() as rec:
+        template.render(Context({"rows": rows}))
+    [finding] = of(rec, "repeated-query")
+    # No loop anywhere: five places of one page, each with its own value.
+    page = tmp_path / "page.html"
+    assert finding.fix.text == (
+        "no code for this line: book() sends one query per call, and no loop repeats the "
+        f"calls: they come from separate places of the page ({page}:1, {page}:2, {page}:3, "
+        f"{page}:4 ...). One query for all the values fits only where they are all known: "
+        "the view, before rendering (Book.objects.filter(title__in=values)), handing each "
+        "place its result"
+    )

@@ -154,7 +154,9 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
     ):
         text = _recomputed(queries, places[0])
     elif python and in_a_loop(places[0]) is False and places[0].function != "<module>":
-        callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
+        callers = sorted(
+            {q.caller for q in queries if q.caller is not None}, key=lambda c: (c.path, c.line)
+        )
         function = f"{places[0].function}()"
         loop = repeating_loop(queries)
         if in_a_property(places[0]):
@@ -167,7 +169,11 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
                 f"{places[0].function} is a property that runs it on every read: make it a "
                 "cached_property (django.utils.functional) so one object computes it once"
             )
-            if len(callers) > 1:
+            if len(callers) > 1 and (
+                any(c.path.endswith(".py") for c in callers) or len({c.path for c in callers}) > 1
+            ):
+                # Readers in Python, or in several templates: something may
+                # write between them. (Lines of one template are one render.)
                 text += (
                     f", if nothing it reads changes between its readers "
                     f"({', '.join(map(str, callers))}); else read it once and hand the "

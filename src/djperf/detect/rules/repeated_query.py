@@ -8,7 +8,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from djperf._format import duration as shown
-from djperf.detect._loops import described, lines_of, repeating_loop, runs_inside_a_write
+from djperf.detect._loops import (
+    described,
+    lines_of,
+    repeating_loop,
+    runs_inside_a_write,
+    separate_calls,
+)
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import batched_rewrite, constant_keywords, in_a_loop, shaping_calls
 from djperf.detect._statements import COUNT, manager, user_reads
@@ -138,7 +144,9 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         or in_a_loop(location) is not False
     ):
         return fix
-    callers = sorted({q.caller for q in queries if q.caller is not None}, key=str)
+    callers = sorted(
+        {q.caller for q in queries if q.caller is not None}, key=lambda c: (c.path, c.line)
+    )
     if not callers or location.function == "<module>":
         return fix
     loop = repeating_loop(queries)
@@ -178,6 +186,19 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
             f"{fix.text}  # {location.function}() sends one query per call, and "
             f"{described(loop, location)} repeats the calls: collect the values in that loop, "
             "run this once before it, and hand the results down",
+            model=fix.model,
+            omits=fix.omits,
+        )
+    if separate_calls(queries):
+        shown = ", ".join(map(str, callers[:4])) + (" ..." if len(callers) > 4 else "")
+        return Fix(
+            fix.method,
+            fix.lookup,
+            f"no code for this line: {location.function}() sends one query per call, and no "
+            f"loop repeats the calls: they come from separate places of the page ({shown}). "
+            "One query for all the values fits only where they are all known: the view, "
+            f"before rendering ({fix.text.partition('  # ')[0]}), handing each place its "
+            "result",
             model=fix.model,
             omits=fix.omits,
         )
