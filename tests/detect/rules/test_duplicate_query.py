@@ -293,6 +293,30 @@ def test_one_instances_related_manager_read_twice_in_a_template(library):
     assert of(rec, "n-plus-one") == []
 
 
+def _first_titles(author):
+    return [b.title for b in author.books.all()][:1]  # reader-one
+
+
+def _book_count(author):
+    return len(author.books.all())  # reader-two
+
+
+def test_one_instances_related_manager_read_in_two_functions_is_prefetched_once(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        _first_titles(author)
+        _book_count(author)
+    [finding] = of(rec, "duplicate-query")
+    # No variable spans two functions: a prefetch on the instance serves both.
+    assert finding.fix.method == "prefetch_related_objects"
+    assert finding.fix.text == (
+        "prefetch_related_objects([author], 'books') once, before the first read (from "
+        "django.db.models), or .prefetch_related('books') on the queryset that loads the "
+        "author: every author.books.all() after it reads the prefetched rows, wherever it is"
+    )
+    assert "Load it once: " in finding.message
+
+
 def test_one_instances_many_to_many_read_three_times(library):
     with djperf.capture() as rec:
         book = Book.objects.get(title="B00")

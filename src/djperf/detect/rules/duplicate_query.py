@@ -324,6 +324,11 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
                 f"keep the result of {owner}.{field}{refined} in a variable (or a "
                 "cached_property) and use it again",
             )
+        elif len({_place(line) for line in _read_at(sets)}) > 1:
+            # Read in several functions or templates (two properties and a
+            # page, a receiver and an e-mail): no variable spans them; a
+            # prefetch on the instance serves every .all() after it.
+            fix = Fix("prefetch_related_objects", field, _prefetch_once(owner, field, sets))
         else:
             fix = Fix(
                 "reuse",
@@ -337,7 +342,13 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
                 f"{short(model)}.{field} was read {reads} times for {instances} with nothing "
                 f"written between ({', '.join(lines) or 'lines unknown'}): a related manager "
                 f"caches nothing, so the repeats cost {len(repeats)} queries, "
-                f"{shown(duration)}. Keep the first result: {fix.text}"
+                f"{shown(duration)}. "
+                + (
+                    "Load it once: "
+                    if fix.method == "prefetch_related_objects"
+                    else "Keep the first result: "
+                )
+                + fix.text
             ),
             severity=severity(len(repeats), warn_from),
             model=model,
@@ -347,6 +358,33 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
             fix=fix,
             duration=duration,
         )
+
+
+def _place(line: Location) -> tuple[str, str]:
+    """The function a line is in; for a template, the template (its lines
+    are one render, where {% with %} spans them)."""
+    return (line.path, line.function if line.path.endswith(".py") else "")
+
+
+def _read_at(sets: list[list[LazyLoad]]) -> list[Location]:
+    return [load.location for loads in sets for load in loads if load.location is not None]
+
+
+def _prefetch_once(owner: str, field: str, sets: list[list[LazyLoad]]) -> str:
+    """One prefetch for the instance's relation, before its first read (or
+    the loop that repeats the reads), when the reads are in several places."""
+    queries = [load.queries[0] for loads in sets for load in loads]
+    loop = repeating_loop(queries)
+    first = min(_read_at(sets), key=lambda line: (line.path, line.line), default=None)
+    if loop is not None and loop.depth and first is not None:
+        when = f"before {described(loop, first)}"
+    else:
+        when = "once, before the first read"
+    return (
+        f"prefetch_related_objects([{owner}], {field!r}) {when} (from django.db.models), or "
+        f".prefetch_related({field!r}) on the queryset that loads the {owner}: every "
+        f"{owner}.{field}.all() after it reads the prefetched rows, wherever it is"
+    )
 
 
 def _as_written(load: LazyLoad) -> str | None:
