@@ -113,19 +113,41 @@ def described(loop: Loop, start: Location) -> str:
     return text
 
 
+def write_hop(lines: Sequence[Location], upto: int | None = None) -> int | None:
+    """Where, on the way out from the first of `lines` (up to `upto`), a
+    function ran inside an ORM write or a signal rather than being called:
+    the index i such that the line ``lines[i + 1]`` saves, creates, deletes
+    or sends a signal, and does not name the function of ``lines[i]`` (a
+    post_save receiver under ``book.save()`` or under a hand-sent
+    ``post_save.send(...)``, a save() override under ``create()``). Such a
+    function runs once per write and hands nothing back to the loop."""
+    last = len(lines) - 1 if upto is None else min(upto, len(lines) - 1)
+    for index in range(last):
+        caller = lines[index + 1]
+        if not caller.path.endswith(".py"):
+            return None
+        text = linecache.getline(os.path.join(str(conf.root()), caller.path), caller.line)
+        if not text:
+            text = linecache.getline(caller.path, caller.line)
+        name = lines[index].function
+        if name not in text and any(call in text for call in _WRITE_CALLS):
+            return index
+    return None
+
+
 def runs_inside_a_write(lines: Sequence[Location]) -> bool:
-    """Whether the function of the first of `lines` ran inside an ORM write
-    made at the second rather than being called there: the calling line
-    saves, creates or deletes, and does not name the function (a post_save
-    receiver under ``book.save()``, a save() override under ``create()``).
-    Such a function runs once per write and hands nothing back to the loop."""
-    if len(lines) < 2 or (lines[1].function.startswith("<") and lines[1].path.startswith("<")):
-        return False
-    line, caller = lines[0], lines[1]
-    text = linecache.getline(os.path.join(str(conf.root()), caller.path), caller.line)
-    if not text:
-        text = linecache.getline(caller.path, caller.line)
-    return line.function not in text and any(call in text for call in _WRITE_CALLS)
+    """Whether the function of the first of `lines` ran inside a write or a
+    signal at the second (see `write_hop`)."""
+    return write_hop(lines, 1) == 0
 
 
-_WRITE_CALLS = (".save(", ".create(", ".delete(", ".add(", ".remove(", ".set(")
+_WRITE_CALLS = (
+    ".save(",
+    ".create(",
+    ".delete(",
+    ".add(",
+    ".remove(",
+    ".set(",
+    ".send(",
+    ".send_robust(",
+)

@@ -179,8 +179,9 @@ def test_a_loop_several_calls_out_is_the_one_named(library):
     assert finding.fix.text == (
         f"_count_of() runs it on every call, and the loop at {line(HERE, 'outer-loop')} in "
         f"_totals(), 2 calls out from {line(HERE, 'deep-count')} (through _line_total() at "
-        f"{line(HERE, 'middle-call')}) repeats the calls: get the result once before that "
-        "loop and hand it down (or cache it for the request)"
+        f"{line(HERE, 'middle-call')}) repeats the calls; its values come from the arguments "
+        "(the same this time, not always): keep a dictionary from the values asked for to "
+        "their results in _totals() (or for the request), and hand it down"
     )
 
 

@@ -1203,7 +1203,7 @@ def test_a_receiver_reading_a_saved_objects_relation_gets_no_prefetch(library):
     # Each read follows a write the loop makes: a prefetch before the loop
     # would come too early. No code, and why.
     assert finding.fix.text.startswith(
-        "no code: note_author() runs inside each write made at "
+        "no code: note_author() runs inside each write or signal at "
         f"{line(HERE, 'saving-loop')} (a signal receiver, or a save() override) and reads "
         "the relation after that write;"
     )

@@ -561,7 +561,7 @@ def test_a_receiver_querying_per_save_gets_no_code_and_why(library):
     assert len(found) == 6
     [finding] = of(rec, "repeated-query")
     assert finding.fix.text.startswith(
-        "no code for this line: look_up_title() runs inside each write made at "
+        "no code for this line: look_up_title() runs inside each write or signal at "
         f"{line(HERE, 'receiver-saves')} (a signal receiver, or a save() override), once per "
         "write, and the loop at "
     )
@@ -614,4 +614,40 @@ def test_a_lookup_from_separate_places_of_a_page_is_the_views_to_batch(library, 
         f"{page}:4 ...). One query for all the values fits only where they are all known: "
         "the view, before rendering (Book.objects.filter(title__in=values)), handing each "
         "place its result"
+    )
+
+
+def _book_again(book):
+    return Book.objects.get(pk=book.pk)  # helper-of-receiver
+
+
+def _announce(book):
+    from django.db.models.signals import post_save
+
+    post_save.send(sender=Book, instance=book, created=False)  # hand-sent
+
+
+def test_a_receiver_of_a_hand_sent_signal_one_call_deeper_gets_no_code(library):
+    from django.db.models.signals import post_save
+
+    found = []
+
+    def on_saved(sender, instance, **kwargs):
+        found.append(_book_again(instance))  # receiver-calls-helper
+
+    books = list(Book.objects.all())
+    post_save.connect(on_saved, sender=Book)
+    try:
+        with djperf.capture() as rec:
+            for book in books:
+                _announce(book)
+    finally:
+        post_save.disconnect(on_saved, sender=Book)
+    assert len(found) == 6
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "helper-of-receiver")
+    # The receiver, not the helper it calls, runs once per signal sent.
+    assert finding.fix.text.startswith(
+        f"no code for this line: on_saved() runs inside each write or signal at "
+        f"{line(HERE, 'hand-sent')} (a signal receiver, or a save() override), once per write"
     )

@@ -478,13 +478,13 @@ def test_writes_a_receiver_makes_inside_another_models_save_are_its_own(library)
     # Tag's bulk form skips no Tag.save(); but the receiver runs once per
     # Book saved, so the Tags meet only in the loop that saves the books.
     assert finding.fix.text == (
-        f"no code for this line: tag_it() runs inside each write made at "
+        f"no code for this line: tag_it() runs inside each write or signal at "
         f"{line(HERE, 'receiver-loop')} (a signal receiver, or a save() override), and the loop "
         f"at {line(HERE, 'receiver-loop')} in "
         "test_writes_a_receiver_makes_inside_another_models_save_are_its_own() repeats those "
         "writes. The Tag rows meet only in that loop: the per-save write must stop, and the "
-        "loop collect the Tag rows of its saves and write them with one "
-        "Tag.objects.bulk_create(objs) after it"
+        "loop collect the Tag rows of its saves and, after it, write them at once: "
+        "Tag.objects.bulk_create(objs)"
     )
 
 
@@ -509,7 +509,8 @@ def test_inserts_two_calls_from_their_loop_get_no_code_and_the_loop(library):
         f"{line(HERE, 'helper-insert')} (through _tag_row() at {line(HERE, 'helper-between')}) "
         "repeats these writes, one call per pass. The rows of every pass meet only in that "
         "loop: have the calls between hand back the unsaved Tag objects (or their keys and "
-        "values) instead of writing them, then one Tag.objects.bulk_create(objs) after the loop"
+        "values) instead of writing them; after the loop, write them at once: "
+        "Tag.objects.bulk_create(objs)"
     )
 
 

@@ -12,6 +12,7 @@ from djperf.detect._loops import described, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     closing_parenthesis,
+    constant_call_arguments,
     in_a_cached_property,
     in_a_loop,
     in_a_property,
@@ -184,9 +185,19 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
             # The loop that calls it, however many calls out: that is where
             # a value can be got once, or a dictionary kept for the loop.
             where = described(loop, places[0])
-            if varied:
+            if varied or constant_call_arguments(places[0]) is False:
+                # Values from the calls' arguments are the same this time,
+                # not always: a dictionary serves whatever the loop asks.
+                reason = (
+                    memo
+                    if varied
+                    else (
+                        "its values come from the arguments (the same this time, not always): "
+                        "keep a dictionary from the values asked for to their results"
+                    )
+                )
                 text = (
-                    f"{function} runs it on every call, and {where} repeats the calls; {memo} "
+                    f"{function} runs it on every call, and {where} repeats the calls; {reason} "
                     f"in {loop.line.function}() (or for the request), and hand it down"
                 )
             else:

@@ -16,7 +16,7 @@ from djperf.detect._loads import (
     root_of,
     verbose,
 )
-from djperf.detect._loops import described, lines_of, repeating_loop, runs_inside_a_write
+from djperf.detect._loops import described, lines_of, repeating_loop, write_hop
 from djperf.detect._models import (
     bare_select_related_paths,
     covers,
@@ -138,12 +138,14 @@ def _for_the_loop(fix: Fix, group: list[LazyLoad], location: Location) -> Fix:
     if loop is None or loop.depth == 0:
         return fix
     where = described(loop, location)
-    if runs_inside_a_write(lines_of(queries[0])):
+    lines = lines_of(queries[0])
+    hop = write_hop(lines, loop.depth)
+    if hop is not None:
         return Fix(
             fix.method,
             fix.lookup,
-            f"no code: {location.function}() runs inside each write made at "
-            f"{lines_of(queries[0])[1]} (a signal receiver, or a save() override) and reads "
+            f"no code: {lines[hop].function}() runs inside each write or signal at "
+            f"{lines[hop + 1]} (a signal receiver, or a save() override) and reads "
             f"the relation after that write; {where} repeats the writes. A prefetch before "
             "the loop would be read before the writes it must see: loading it for all the "
             "objects fits only after the loop's writes, with the per-write read stopped and "

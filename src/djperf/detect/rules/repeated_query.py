@@ -12,8 +12,8 @@ from djperf.detect._loops import (
     described,
     lines_of,
     repeating_loop,
-    runs_inside_a_write,
     separate_calls,
+    write_hop,
 )
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import batched_rewrite, constant_keywords, in_a_loop, shaping_calls
@@ -151,16 +151,17 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         return fix
     loop = repeating_loop(queries)
     lines = lines_of(queries[0])
-    if loop is not None and runs_inside_a_write(lines):
+    hop = write_hop(lines, loop.depth) if loop is not None else None
+    if loop is not None and hop is not None:
         # A receiver (or a save() override) queries once per save: it cannot
         # take the values of every save at once, and the loop cannot hand
         # them to it.
         return Fix(
             fix.method,
             fix.lookup,
-            f"no code for this line: {location.function}() runs inside each write made at "
-            f"{lines[1]} (a signal receiver, or a save() override), once per write, and "
-            f"{described(loop, location)} repeats the writes. One query for all of them "
+            f"no code for this line: {lines[hop].function}() runs inside each write or "
+            f"signal at {lines[hop + 1]} (a signal receiver, or a save() override), once per "
+            f"write, and {described(loop, location)} repeats the writes. One query for all of them "
             f"({fix.text.partition('  # ')[0]}) fits only in that loop, after its writes: "
             "the per-write query must stop and the loop do that work once",
             model=fix.model,

@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import signals
 
 from djperf._format import duration as shown
-from djperf.detect._loops import Loop, described, lines_of, repeating_loop, runs_inside_a_write
+from djperf.detect._loops import Loop, described, lines_of, repeating_loop, write_hop
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import constant_call_arguments, manager_write, used_after
 from djperf.detect._statements import model_name
@@ -339,22 +339,24 @@ def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, m
     losses += "".join(f"; {part}" for part in comment.split("; ") if part.startswith("skips "))
     name = short(model._meta.label) if model is not None else "the"
     calls = f"have {location.function}()" if loop.depth == 1 else "have the calls between"
-    if location == chain[0] and runs_inside_a_write(chain):
+    hop = write_hop(chain[start:], loop.depth)
+    if hop is not None:
         # A signal receiver (or a save() override) writes these: it runs
         # once per save the loop makes, and hands nothing back.
+        inside = chain[start:]
         text = (
-            f"no code for this line: {location.function}() runs inside each write made at "
-            f"{chain[1]} (a signal receiver, or a save() override), and {where} repeats "
-            f"those writes. The {name} rows meet only in that loop: the "
-            f"per-save write must stop, and the loop collect the {name} rows of its saves "
-            f"and write them with one {bulk[0]} after it{losses}"
+            f"no code for this line: {inside[hop].function}() runs inside each write or signal "
+            f"at {inside[hop + 1]} (a signal receiver, or a save() override), and {where} "
+            f"repeats those writes. The {name} rows meet only in that loop: the per-save "
+            f"write must stop, and the loop collect the {name} rows of its saves and, after "
+            f"it, write them at once: {bulk[0]}{losses}"
         )
     else:
         text = (
             f"no code for this line: {where} repeats these writes, one call per pass. The "
             f"rows of every pass meet only in that loop: {calls} hand back the unsaved "
-            f"{name} objects (or their keys and values) instead of writing them, then one "
-            f"{bulk[0]} after the loop{losses}"
+            f"{name} objects (or their keys and values) instead of writing them; after the "
+            f"loop, write them at once: {bulk[0]}{losses}"
         )
     return Fix(fix.method, fix.lookup, text, model=fix.model, omits=fix.omits)
 
