@@ -95,6 +95,15 @@ def separate_calls(queries: Sequence[Event]) -> bool:
     return True
 
 
+def holder(loop: Loop) -> str:
+    """Where a value kept for the loop lives: "in _import()", or "around
+    that loop" for a comprehension's or a template's."""
+    function = loop.line.function
+    if loop.line.path.endswith(".py") and not function.startswith("<"):
+        return f"in {function}()"
+    return "around that loop"
+
+
 def described(loop: Loop, start: Location) -> str:
     """Where the loop is, as the fixes name it: "the loop at views.py:40 in
     index()" for the line that calls the function of `start`; further out,

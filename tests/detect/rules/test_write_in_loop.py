@@ -230,6 +230,37 @@ def test_the_same_row_only_by_this_runs_data_is_looked_up_by_value(library):
     )
 
 
+def _partner_named(name):
+    return Tag.objects.get_or_create(name=name)[0]  # partner-lookup
+
+
+def _import_line(row):
+    return _partner_named(row["partner"])  # import-line
+
+
+def test_a_get_or_create_two_calls_from_its_loop_keeps_a_dictionary_there(library):
+    lines = [{"partner": "Gardners"}, {"partner": "Bertrams"}] * 2
+    with djperf.capture() as rec:
+        partners = [_import_line(row) for row in lines]  # import-loop
+    assert len({p.pk for p in partners}) == 2
+    [finding] = of(rec, "write-in-loop")
+    # The importer uses each partner at once: a dictionary in the loop, not
+    # rows handed back for a bulk write.
+    assert finding.fix.text.startswith(
+        f"no code for this line: the loop at {line(HERE, 'import-loop')}, 2 calls out from "
+        f"{line(HERE, 'partner-lookup')} (through _import_line() at {line(HERE, 'import-line')}) "
+        "repeats the get_or_create() calls, one per pass, and the code uses each Tag right "
+        "away. Keep a dictionary around that loop from the values looked up to the Tag, "
+        "filled on first use and handed down"
+    )
+    assert finding.fix.text.endswith(
+        "gather the values in a pass before that loop: found = {obj.name: obj for obj in "
+        "Tag.objects.filter(name__in=keys)}, then Tag.objects.bulk_create(<the missing ones>) "
+        "(update_or_create: bulk_create(objs, update_conflicts=True, unique_fields=[...], "
+        "update_fields=[...]))"
+    )
+
+
 def test_writes_of_a_delete_signal_handler_are_the_handlers(library):
     from django.db.models.signals import post_delete
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, relation_groups
-from djperf.detect._loops import described, repeating_loop
+from djperf.detect._loops import described, holder, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     closing_parenthesis,
@@ -198,7 +198,7 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
                 )
                 text = (
                     f"{function} runs it on every call, and {where} repeats the calls; {reason} "
-                    f"in {loop.line.function}() (or for the request), and hand it down"
+                    f"{holder(loop)} (or for the request), and hand it down"
                 )
             else:
                 text = (

@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import signals
 
 from djperf._format import duration as shown
-from djperf.detect._loops import Loop, described, lines_of, repeating_loop, write_hop
+from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop, write_hop
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import constant_call_arguments, manager_write, used_after
 from djperf.detect._statements import model_name
@@ -249,7 +249,7 @@ def _one_write_per_row(
         else:
             fix = _fix(verb, saved, first, relation, location)
     if fix is not None and not repetition.driven_by_tests and saved_again is None:
-        fix = _at_the_loop(fix, [operation[0] for operation in operations], location, model)
+        fix = _at_the_loop(fix, [operation[0] for operation in operations], location, model, verb)
     statements = [q for _, group in operations for q in group]
     duration = sum(q.duration for q in statements)
     label = model._meta.label if model is not None else None
@@ -295,7 +295,9 @@ def _one_write_per_row(
 _BULK_METHODS = frozenset({"bulk_create", "bulk_update", "delete"})
 
 
-def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, model: Any) -> Fix:
+def _at_the_loop(
+    fix: Fix, statements: list[Query], location: Location | None, model: Any, verb: str = ""
+) -> Fix:
     """`fix` when the loop that repeats the writes is around `location` (or
     djperf cannot tell where it is); when it is further out, several calls
     away (an importer's row loop calling a helper that calls another that
@@ -322,6 +324,23 @@ def _at_the_loop(fix: Fix, statements: list[Query], location: Location | None, m
         )
     if fix.method == "reuse":
         return Fix(fix.method, fix.lookup, f"{fix.text}: {where}")
+    if verb == "get_or_create":
+        # The code uses each row it gets right away (a product's partner):
+        # a dictionary the loop keeps asks once per value, with no pass
+        # over the data before it.
+        name = short(model._meta.label) if model is not None else "row"
+        return Fix(
+            fix.method,
+            fix.lookup,
+            f"no code for this line: {where} repeats the get_or_create() calls, one per pass, "
+            f"and the code uses each {name} right away. Keep a dictionary {holder(loop)} "
+            f"from the values looked up to the {name}, filled on first "
+            "use and handed down, so each value is looked up (and created) once per run; to "
+            f"fetch them all at once instead, gather the values in a pass before that loop: "
+            f"{fix.text.partition('  # ')[0]}",
+            model=fix.model,
+            omits=fix.omits,
+        )
     # (The code, and what its bulk form would skip; not the comment written
     # for a loop around this line.)
     code, _, comment = fix.text.partition("  # ")
