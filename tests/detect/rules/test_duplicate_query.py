@@ -318,6 +318,21 @@ def test_one_instances_related_manager_read_in_two_functions_is_prefetched_once(
     assert "Load it once: " in finding.message
 
 
+def _titles_of(author):
+    return len(author.books.all())  # called-again-read
+
+
+def test_one_instances_related_manager_read_by_a_function_called_again_is_prefetched(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        first = _titles_of(author)
+        again = _titles_of(author)
+    assert first == again
+    [finding] = of(rec, "duplicate-query")
+    # A variable inside _titles_of() lives for one call.
+    assert finding.fix.text.startswith("prefetch_related_objects([author], 'books') ")
+
+
 def test_one_instances_many_to_many_read_three_times(library):
     with djperf.capture() as rec:
         book = Book.objects.get(title="B00")

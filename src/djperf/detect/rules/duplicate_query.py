@@ -335,10 +335,11 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
                 f"keep the result of {owner}.{field}{refined} in a variable (or a "
                 "cached_property) and use it again",
             )
-        elif len({_place(line) for line in _read_at(sets)}) > 1:
+        elif len({_place(line) for line in _read_at(sets)}) > 1 or _called_again(sets):
             # Read in several functions or templates (two properties and a
-            # page, a receiver and an e-mail): no variable spans them; a
-            # prefetch on the instance serves every .all() after it.
+            # page, a receiver and an e-mail), or at one line of a function
+            # called again and again: no variable spans them; a prefetch on
+            # the instance serves every .all() after it.
             fix = Fix("prefetch_related_objects", field, _prefetch_once(owner, field, sets))
         else:
             fix = Fix(
@@ -375,6 +376,16 @@ def _place(line: Location) -> tuple[str, str]:
     """The function a line is in; for a template, the template (its lines
     are one render, where {% with %} spans them)."""
     return (line.path, line.function if line.path.endswith(".py") else "")
+
+
+def _called_again(sets: list[list[LazyLoad]]) -> bool:
+    """Whether every read was at one line of a function, not in a loop of
+    its own: the function ran again for each read."""
+    lines = set(_read_at(sets))
+    if len(lines) != 1:
+        return False
+    (line,) = lines
+    return line.path.endswith(".py") and line.function != "<module>" and in_a_loop(line) is False
 
 
 def _read_at(sets: list[list[LazyLoad]]) -> list[Location]:
