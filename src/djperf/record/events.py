@@ -352,6 +352,9 @@ class LazyLoad:
     # The third-party package the access line called into, when the load
     # happened inside it ("easy_thumbnails").
     via: str | None = None
+    # A hash of the instance's model and primary key (salted per process,
+    # never the value): equal for copies of one row, which each load again.
+    row_key: int | None = None
 
     @property
     def instance(self) -> Any:

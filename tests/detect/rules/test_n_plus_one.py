@@ -1207,3 +1207,32 @@ def test_a_receiver_reading_a_saved_objects_relation_gets_no_prefetch(library):
         f"{line(HERE, 'saving-loop')} (a signal receiver, or a save() override) and reads "
         "the relation after that write;"
     )
+
+
+def test_copies_of_one_row_each_loading_again_get_no_prefetch(library):
+    import copy
+
+    book = Book.objects.select_related(None).get(title="B00")
+    with djperf.capture() as rec:
+        names = []
+        for _ in range(3):
+            twin = copy.copy(book)
+            twin.__dict__.pop("_state", None)
+            twin._state = type(book._state)()
+            twin._state.fields_cache = {}
+            names.append(twin.author.name)  # copy-reads
+    assert len(set(names)) == 1
+    [finding] = of(rec, "n-plus-one")
+    # Three objects, one row: a prefetch over a list of them would not help.
+    assert finding.fix.text.startswith(
+        "no code: the 3 book objects it was loaded for are copies of one row"
+    )
+
+
+def test_distinct_rows_still_get_the_prefetch(library):
+    books = list(Book.objects.all())
+    with djperf.capture() as rec:
+        names = [b.author.name for b in books]
+    assert len(names) == 6
+    [finding] = of(rec, "n-plus-one")
+    assert "copies of one row" not in finding.fix.text

@@ -84,9 +84,23 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     fix = keyed or _library_fix(root, first, location) or _eager_fix(root, first)
     if fix.method == "prefetch_related_objects" and location is not None:
         fix = _for_the_loop(fix, group, location)
+    # (Objects with a provenance came from rows a queryset returned or
+    # joined, one per row it read: its select_related or prefetch serves
+    # copies of one row as it serves any rows.)
+    copies = keyed is None and root is None and _copies_of_one_row(group)
+    if copies:
+        fix = Fix(
+            "reuse",
+            first.field,
+            f"no code: the {distinct_instances(group)} {verbose(first.model)} objects it was "
+            f"loaded for are copies of one row (a copy or proxy the code made, or the row "
+            f"loaded again), and each copy loads {first.field} again. No prefetch on a list "
+            f"helps: share one object, or carry the loaded {first.field} over to the copies "
+            "where they are made (djperf cannot see where that is)",
+        )
     if keyed is not None:
         how = f"Only its key was used: read the key, no query: {fix.text}"
-    elif fix.method == "call_once":
+    elif fix.method == "call_once" or copies:
         how = fix.text
     elif fix.method == "prefetch_related_objects":
         how = f"Load it for all of them at once: {fix.text}"
@@ -123,6 +137,17 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
         built=built_at(root),
         alternatives=_fetch_peers_alternative(group, root),
         in_tests=tests or in_test_code(location),
+    )
+
+
+def _copies_of_one_row(group: list[LazyLoad]) -> bool:
+    """Whether the instances, distinct objects, all hold the same row."""
+    keys = {load.row_key for load in group}
+    return (
+        len(keys) == 1
+        and None not in keys
+        and all(load.source is None for load in group)
+        and distinct_instances(group) >= 2
     )
 
 

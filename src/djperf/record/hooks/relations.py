@@ -260,7 +260,17 @@ def new_load(
         request=request,
         drive=drive,
         via=via,
+        row_key=_row_key(label, instance),
     )
+
+
+def _row_key(label: str, instance: Any) -> int | None:
+    """Equal for two objects of the same row (a copy made by the code)."""
+    try:
+        pk = instance.pk
+        return None if pk is None else hash((label, pk))
+    except Exception:  # an unhashable or broken primary key: no key
+        return None
 
 
 def record(scopes: tuple[Recording, ...], load: LazyLoad) -> None:
