@@ -906,5 +906,5 @@ def test_a_save_override_two_calls_from_its_loop_is_counted_from_its_caller(libr
         f"{line(HERE, 'helper-slugged-create')} (through _slugged_row() at "
         f"{line(HERE, 'slugged-between')}) repeats these writes"
     )
-    assert "would skip SluggedTag.save()" in text
+    assert "; it would skip SluggedTag.save()" in text
     assert text.endswith("do what _add_slugged() did with each one: _remember(tag)")

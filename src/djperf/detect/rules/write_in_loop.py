@@ -345,7 +345,7 @@ def _at_the_loop(
     # for a loop around this line.)
     code, _, comment = fix.text.partition("  # ")
     bulk = code.split(" would skip ", 1)
-    losses = f"; {bulk[0]} would skip {bulk[1]}" if len(bulk) == 2 else ""
+    losses = f"; it would skip {bulk[1]}" if len(bulk) == 2 else ""
     # What the code does next with each new row moves after the bulk write
     # (which sets their keys), and the receivers connected for every model
     # stay named.
