@@ -651,3 +651,20 @@ def test_a_receiver_of_a_hand_sent_signal_one_call_deeper_gets_no_code(library):
         f"no code for this line: on_saved() runs inside each write or signal at "
         f"{line(HERE, 'hand-sent')} (a signal receiver, or a save() override), once per write"
     )
+
+
+def test_a_re_read_after_each_write_gets_no_batch_before_the_loop(library):
+    # As a stock allocation: update() the row, then refresh_from_db() it,
+    # once per order line. A read before the loop would read old values.
+    from django.db.models import F
+
+    reviews = list(Review.objects.all()[:5])
+    with djperf.capture() as rec:
+        for review in reviews:
+            Review.objects.filter(pk=review.pk).update(rating=F("rating") + 1)  # per-row-write
+            review.refresh_from_db(fields=["rating"])
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith(
+        "no code: each of these reads comes right after a write of the same table (at "
+        f"{line(HERE, 'per-row-write')}) and reads what it changed"
+    )

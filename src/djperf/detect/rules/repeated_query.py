@@ -92,6 +92,20 @@ def _one_query_per_value(
     batched = _from_the_line(fix, model, where)
     fix = batched if batched is not fix else _keeping_the_shape(fix, model, where)
     fix = _in_the_calling_loop(fix, queries)
+    # (A receiver's reads after each save already say why no batch fits.)
+    rewritten_at = (
+        None if fix.text.startswith("no code") else _each_after_a_write(recording, queries, table)
+    )
+    if rewritten_at is not None:
+        fix = Fix(
+            "reuse",
+            fix.lookup,
+            "no code: each of these reads comes right after a write of the same table (at "
+            f"{rewritten_at}) and reads what it changed (a refresh_from_db() after an "
+            "update()), so one query before the loop would read the values from before the "
+            "writes. One read for all fits only after every write, if nothing between needs "
+            "the fresh values",
+        )
     if first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.
         fix = Fix(
@@ -129,6 +143,37 @@ def _one_query_per_value(
         duration=duration,
         in_tests=tests or in_test_code(location),
     )
+
+
+def _each_after_a_write(
+    recording: Recording, queries: list[Query], table: str | None
+) -> Location | None:
+    """Where the write is, when every read of the group ran right after a
+    write of the same table on the same database (the statement before it):
+    a re-read of what that write changed, which no batch before the loop
+    can replace."""
+    if table is None:
+        return None
+    before: dict[int, Query] = {}
+    last: dict[str, Query] = {}
+    for query in recording.queries:
+        if query.role == "bookkeeping":
+            continue
+        previous = last.get(query.alias)
+        if previous is not None:
+            before[id(query)] = previous
+        last[query.alias] = query
+    found: Location | None = None
+    for query in queries:
+        previous = before.get(id(query))
+        if (
+            previous is None
+            or not previous.fingerprint.upper().startswith(("UPDATE", "INSERT"))
+            or statement_table(previous.fingerprint) != table
+        ):
+            return None
+        found = found or previous.location
+    return found
 
 
 def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
