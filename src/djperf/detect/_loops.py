@@ -59,25 +59,37 @@ def lines_of(query: Event) -> tuple[Location, ...]:
 
 
 def repeating_loop(queries: Sequence[Event]) -> Loop | None:
-    """The loop that repeated every one of `queries`: the innermost line on
-    the way to the first of them that sits in a loop and that led to every
-    other one too. None when no line djperf saw is in a loop, when one on
-    the way cannot be read (a template's, a file not found: the loop may be
-    there), or when the way reaches test code first (the test's loop is
-    test-driven repetition, judged elsewhere)."""
+    """The loop that repeated `queries`: for each, the innermost line on the
+    way to it that sits in a loop of its function; the one most of them
+    share (an importer's first row written before its loop over the rest is
+    not where the rows repeat). None when no line djperf saw is in a loop,
+    when one on the way cannot be read (a template's, a file not found: the
+    loop may be there), when the way reaches test code first (the test's
+    loop is test-driven repetition, judged elsewhere), or when no loop is
+    shared by more than half of them."""
     if not queries:
         return None
-    first = lines_of(queries[0])
-    for depth, line in enumerate(first):
+    found: dict[Location, tuple[int, Loop]] = {}
+    for query in queries:
+        loop = _innermost_loop(lines_of(query))
+        if loop is not None:
+            count, first = found.get(loop.line, (0, loop))
+            found[loop.line] = (count + 1, first)
+    if not found:
+        return None
+    count, loop = max(found.values(), key=lambda entry: entry[0])
+    return loop if count * 2 > len(queries) else None
+
+
+def _innermost_loop(lines: tuple[Location, ...]) -> Loop | None:
+    for depth, line in enumerate(lines):
         if depth and in_test_code(line):
             return None
         looped = in_a_loop(line)
         if looped is None:
             return None
         if looped:
-            if all(line in lines_of(query) for query in queries[1:]):
-                return Loop(line, depth, tuple(reversed(first[1:depth])))
-            return None
+            return Loop(line, depth, tuple(reversed(lines[1:depth])))
     return None
 
 

@@ -363,8 +363,9 @@ def test_no_bulk_code_for_a_model_whose_save_does_work(library):
     assert finding.fix.method == "bulk_create"
     # The rows were saved as SluggedTags: its save() is the one bulk_create skips.
     assert finding.fix.text == (
-        "SluggedTag.objects.bulk_create(objs) would skip SluggedTag.save(): run what they "
-        "do for all the rows at once after the bulk call, or keep one write per row"
+        "SluggedTag.objects.bulk_create(objs) would skip SluggedTag.save(): do what they do "
+        "for all the rows at once (what they compute on each row before the bulk call, what "
+        "needs its key after it), or keep one write per row"
     )
     assert sorted(
         SluggedTag.objects.filter(name__in=["red", "green", "blue"]).values_list("name", flat=True)
@@ -908,3 +909,24 @@ def test_a_save_override_two_calls_from_its_loop_is_counted_from_its_caller(libr
     )
     assert "; it would skip SluggedTag.save()" in text
     assert text.endswith("do what _add_slugged() did with each one: _remember(tag)")
+
+
+def _add_entry(name):
+    return SluggedTag.objects.create(name=name)  # entry-create
+
+
+def test_the_loop_named_is_the_one_most_writes_came_through(library):
+    # As babybuddy's fake command: one entry for each child before its loop,
+    # then one per pass of a while loop. The while loop repeats the writes.
+    with djperf.capture() as rec:
+        for child in ["one"]:
+            _add_entry(child)
+            count = 0
+            while count < 4:  # busy-loop
+                _add_entry(f"{child}-{count}")  # busy-call
+                count += 1
+    [finding] = [f for f in of(rec, "write-in-loop") if f.count == 5]
+    assert finding.fix.text.startswith(
+        f"no code for this line: the loop at {line(HERE, 'busy-call')} in "
+        "test_the_loop_named_is_the_one_most_writes_came_through() repeats these writes"
+    )

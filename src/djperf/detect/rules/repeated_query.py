@@ -183,7 +183,7 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
     which the fix names, however many calls out it is."""
     location = queries[0].location
     if (
-        fix.method != "in_bulk"
+        fix.method not in ("in_bulk", "first_per_value")
         or location is None
         or not location.path.endswith(".py")
         or in_a_loop(location) is not False

@@ -715,8 +715,9 @@ def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
     return Fix(
         fix.method,
         fix.lookup,
-        f"{code} would skip {', '.join(skipped)}: run what they do for all the rows "
-        "at once after the bulk call, or keep one write per row",
+        f"{code} would skip {', '.join(skipped)}: do what they do for all the rows at "
+        "once (what they compute on each row before the bulk call, what needs its key "
+        "after it), or keep one write per row",
     )
 
 
