@@ -339,7 +339,10 @@ class _Shape(NamedTuple):
     repeating: tuple[tuple[int, int, int], ...]
 
 
-@lru_cache(maxsize=64)
+# Small (two tuples of line numbers per file), so many are kept: the fixes
+# read the loops of every file on the way to a repeated query, and a test
+# suite walks through hundreds.
+@lru_cache(maxsize=1024)
 def _shape(path: str, changed: int) -> _Shape | None:
     parsed = _parse(path, changed)
     if parsed is None:
