@@ -930,3 +930,17 @@ def test_the_loop_named_is_the_one_most_writes_came_through(library):
         f"no code for this line: the loop at {line(HERE, 'busy-call')} in "
         "test_the_loop_named_is_the_one_most_writes_came_through() repeats these writes"
     )
+
+
+def _file_under(book, tag):
+    Tag.objects.update_or_create(name=f"{book}-{tag}")  # result-dropped
+
+
+def test_an_update_or_create_a_few_calls_out_keeps_no_dictionary(library):
+    # Its result is dropped and it writes each time: no dictionary helps.
+    with djperf.capture() as rec:
+        for book in ("a", "b", "c", "d"):
+            _file_under(book, "x")
+    [finding] = of(rec, "write-in-loop")
+    assert "Keep a dictionary" not in finding.fix.text
+    assert finding.fix.text.startswith("no code for this line: the loop at ")

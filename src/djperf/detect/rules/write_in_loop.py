@@ -9,6 +9,8 @@ deletes last (the parent, after its dependants).
 
 from __future__ import annotations
 
+import linecache
+import os
 import re
 import weakref
 from collections import defaultdict
@@ -18,6 +20,7 @@ from typing import Any
 from django.db import models
 from django.db.models import signals
 
+from djperf import conf
 from djperf._format import duration as shown
 from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop, write_hop
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
@@ -324,7 +327,7 @@ def _at_the_loop(
         )
     if fix.method == "reuse":
         return Fix(fix.method, fix.lookup, f"{fix.text}: {where}")
-    if verb == "get_or_create":
+    if verb == "get_or_create" and _uses_what_it_gets(location):
         # The code uses each row it gets right away (a product's partner):
         # a dictionary the loop keeps asks once per value, with no pass
         # over the data before it.
@@ -378,6 +381,16 @@ def _at_the_loop(
             f"loop, write them at once: {bulk[0]}{losses}"
         )
     return Fix(fix.method, fix.lookup, text, model=fix.model, omits=fix.omits)
+
+
+def _uses_what_it_gets(location: Location) -> bool:
+    """Whether the line keeps what a get_or_create() returned (``partner, _ =
+    Partner.objects.get_or_create(...)``): a dictionary of those rows serves
+    the loop. Not an update_or_create() (it writes each time), nor a call
+    whose result is dropped."""
+    text = linecache.getline(os.path.join(str(conf.root()), location.path), location.line)
+    text = text or linecache.getline(location.path, location.line)
+    return "get_or_create(" in text and not re.match(r"\s*[\w.()]+\.get_or_create\(", text)
 
 
 def _describe(model: Any, table: str) -> str:
