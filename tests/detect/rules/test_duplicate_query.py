@@ -150,7 +150,10 @@ def _author_count_each_call():
 
 
 def _counts_for_each(values):
-    return [_author_count_each_call() for _ in values]  # calls-per-value
+    counts = []
+    for _ in values:
+        counts.append(_author_count_each_call())  # calls-per-value
+    return counts
 
 
 def _count_of(author_id):
@@ -258,7 +261,8 @@ def test_a_function_run_again_per_call_is_fixed_outside_it(library):
     # A variable inside the function cannot help: each call sends it again.
     assert finding.fix.text == (
         f"_author_count_each_call() runs it on every call, and the loop at "
-        f"{line(HERE, 'calls-per-value')} repeats the calls: get the result once before that "
+        f"{line(HERE, 'calls-per-value')} in _counts_for_each() repeats the calls: get the "
+        "result once before that "
         "loop and hand it down (or cache it for the request)"
     )
 

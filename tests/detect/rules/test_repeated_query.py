@@ -26,14 +26,17 @@ def test_a_lookup_run_once_per_call_is_batched_in_the_calling_loop(library):
     # the batch cannot go inside the function, which sees one value per call.
     titles = ["B00", "B01", "B10", "B11", "B20"]
     with djperf.capture() as rec:
-        books = [_book_titled(title) for title in titles]  # calling-loop
+        books = []
+        for title in titles:
+            books.append(_book_titled(title))  # calling-loop
     assert len(books) == 5
     [finding] = of(rec, "repeated-query")
     assert str(finding.location) == line(HERE, "per-call-lookup")
     assert finding.fix.text == (
         "Book.objects.filter(title__in=values)  # _book_titled() sends one query per call, "
-        f"and the loop at {line(HERE, 'calling-loop')} repeats the calls: collect the values "
-        "in that loop, run this once before it, and hand the results down"
+        f"and the loop at {line(HERE, 'calling-loop')} in "
+        "test_a_lookup_run_once_per_call_is_batched_in_the_calling_loop() repeats the calls: "
+        "collect the values in that loop, run this once before it, and hand the results down"
     )
 
 

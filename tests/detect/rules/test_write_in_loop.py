@@ -241,16 +241,21 @@ def _import_line(row):
 def test_a_get_or_create_two_calls_from_its_loop_keeps_a_dictionary_there(library):
     lines = [{"partner": "Gardners"}, {"partner": "Bertrams"}] * 2
     with djperf.capture() as rec:
-        partners = [_import_line(row) for row in lines]  # import-loop
+        partners = []
+        for row in lines:
+            partners.append(_import_line(row))  # import-loop
     assert len({p.pk for p in partners}) == 2
     [finding] = of(rec, "write-in-loop")
     # The importer uses each partner at once: a dictionary in the loop, not
     # rows handed back for a bulk write.
     assert finding.fix.text.startswith(
-        f"no code for this line: the loop at {line(HERE, 'import-loop')}, 2 calls out from "
+        f"no code for this line: the loop at {line(HERE, 'import-loop')} in "
+        "test_a_get_or_create_two_calls_from_its_loop_keeps_a_dictionary_there(), 2 calls out from "
         f"{line(HERE, 'partner-lookup')} (through _import_line() at {line(HERE, 'import-line')}) "
         "repeats the get_or_create() calls, one per pass, and the code uses each Tag right "
-        "away. Keep a dictionary around that loop from the values looked up to the Tag, "
+        "away. Keep a dictionary in "
+        "test_a_get_or_create_two_calls_from_its_loop_keeps_a_dictionary_there() from the values "
+        "looked up to the Tag, "
         "filled on first use and handed down"
     )
     assert finding.fix.text.endswith(
@@ -894,7 +899,9 @@ def _slugged_row(name):
 
 def test_a_save_override_two_calls_from_its_loop_is_counted_from_its_caller(library):
     with djperf.capture() as rec:
-        tags = [_slugged_row(name) for name in ("a", "b", "c")]  # slugged-loop
+        tags = []
+        for name in ("a", "b", "c"):
+            tags.append(_slugged_row(name))  # slugged-loop
     assert len(tags) == 3
     [finding] = [f for f in of(rec, "write-in-loop") if f.count == 3]
     assert str(finding.location) == line(HERE, "helper-slugged-create")
@@ -903,7 +910,9 @@ def test_a_save_override_two_calls_from_its_loop_is_counted_from_its_caller(libr
     # would skip, are still said.
     text = finding.fix.text
     assert text.startswith(
-        f"no code for this line: the loop at {line(HERE, 'slugged-loop')}, 2 calls out from "
+        f"no code for this line: the loop at {line(HERE, 'slugged-loop')} in "
+        "test_a_save_override_two_calls_from_its_loop_is_counted_from_its_caller(), 2 calls out "
+        "from "
         f"{line(HERE, 'helper-slugged-create')} (through _slugged_row() at "
         f"{line(HERE, 'slugged-between')}) repeats these writes"
     )
