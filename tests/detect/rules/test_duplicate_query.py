@@ -619,3 +619,53 @@ def test_not_a_redirect_whose_target_asks_the_same(library, client, settings):
     assert response.status_code == 200
     assert len({q.request for q in rec.queries}) == 4
     assert of(rec, "duplicate-query") == []
+
+
+def _counts_for(author_ids):
+    counts = []
+    for author_id in author_ids:
+        counts.append(Book.objects.filter(author_id=author_id).count())  # inner-varied
+    return counts
+
+
+def test_a_loop_of_its_own_called_again_keeps_the_dictionary_outside(library):
+    # As oscar's available(): a loop over offers inside, the function called
+    # again per basket line; the same offers come back in every call.
+    first, second = Author.objects.all()[:2]
+    with djperf.capture() as rec:
+        for _ in range(3):
+            _counts_for([first.pk, second.pk])  # outer-calls
+    findings = of(rec, "duplicate-query")
+    assert findings
+    for finding in findings:
+        assert f"called again by the loop at {line(HERE, 'outer-calls')}" in finding.fix.text
+        assert finding.fix.text.endswith("one made inside _counts_for() lives one call")
+
+
+class _Range:
+    def __init__(self, author_id):
+        self.author_id = author_id
+
+    def books(self):
+        return Book.objects.filter(author_id=self.author_id).count()  # once-elsewhere
+
+    @property
+    def reorderable(self):
+        return Book.objects.filter(author_id=self.author_id).count()  # per-row-property
+
+
+def test_copies_mostly_at_a_property_read_again_cache_the_property(library):
+    author = Author.objects.first()
+    shelf = _Range(author.pk)
+    with djperf.capture() as rec:
+        shelf.books()
+        flags = []
+        for _ in range(3):
+            flags.append(shelf.reorderable)
+    assert len(set(flags)) == 1
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        f"reorderable is a property that runs it on every read (at "
+        f"{line(HERE, 'per-row-property')}): make it a cached_property "
+        "(django.utils.functional) so one object computes it once"
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, relation_groups
-from djperf.detect._loops import described, holder, repeating_loop
+from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     closing_parenthesis,
@@ -140,6 +140,14 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
             f"keep {what} of {first_line} in a variable and reuse it at "
             f"{', '.join(str(p.line) for p in places if p != first_line)}"
         )
+    elif len(places) >= 2 and (reader := _property_read_again(queries, places)) is not None:
+        # Copies in two functions, most of them at one property read again
+        # and again (a template reading range.is_reorderable per row): the
+        # property is what to cache.
+        text = (
+            f"{reader.function} is a property that runs it on every read (at {reader}): make it "
+            "a cached_property (django.utils.functional) so one object computes it once"
+        )
     elif len(places) >= 2:
         listed = ", ".join(map(str, places[:-1])) + f" and {places[-1]}"
         text = (
@@ -225,12 +233,57 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
                 "outside it, and pass it in (or cache it for the request)"
             )
     elif varied and python and in_a_loop(places[0]):
-        text = f"{memo}, before the loop at {places[0]}, and look each one up there first"
+        outer = _outer_loop(queries)
+        if outer is not None and places[0].function != "<module>":
+            # The function is called again from a loop further out: a
+            # dictionary made inside it lives one call, and the same values
+            # come back in the next.
+            text = (
+                f"{memo}; {places[0].function}() is called again by {described(outer, places[0])}"
+                f", and the same values come back from call to call: keep the dictionary "
+                f"{holder(outer)} (or for the request) and hand it in; one made inside "
+                f"{places[0].function}() lives one call"
+            )
+        else:
+            text = f"{memo}, before the loop at {places[0]}, and look each one up there first"
     else:
         text = f"keep {what} in a variable (or cached_property) and reuse it"
     if first.via:
         text = f"the query is {first.via}'s: {text}"
     return text
+
+
+def _outer_loop(queries: list[Query]) -> Loop | None:
+    """The loop further out than the function of the queries' line (which
+    has a loop of its own) that calls that function again."""
+    chains = [lines_of(query)[1:] for query in queries]
+    if not all(chains):
+        return None
+    found = repeating_loop([_Lines(chain) for chain in chains])
+    if found is None:
+        return None
+    return Loop(found.line, found.depth + 1, found.through)
+
+
+class _Lines:
+    """A query's way seen from its caller: what repeating_loop reads."""
+
+    def __init__(self, lines: tuple[Location, ...]) -> None:
+        self.location: Location | None = lines[0]
+        self.caller: Location | None = lines[1] if len(lines) > 1 else None
+        self.outer: tuple[Location, ...] = lines[2:]
+
+
+def _property_read_again(queries: list[Query], places: list[Location]) -> Location | None:
+    """The line in a @property where most of the copies ran, when the
+    property ran them more than once."""
+    counts = Counter(q.location for q in queries if q.location is not None)
+    line, count = counts.most_common(1)[0] if counts else (None, 0)
+    if line is None or count < 2 or count * 2 <= len(queries):
+        return None
+    if not line.path.endswith(".py") or not in_a_property(line) or in_a_loop(line) is not False:
+        return None
+    return line
 
 
 def _recomputed(queries: list[Query], place: Location) -> str:
