@@ -196,6 +196,17 @@ def _bookkeeping_prefixes() -> tuple[str, ...]:
 _render_annotated: Any = None
 
 
+def _renders_a_node(code: Any) -> bool:
+    """Whether `code` is Django's Node.render_annotated, whose frame knows
+    the template line being rendered."""
+    global _render_annotated
+    if _render_annotated is None:
+        from django.template.base import Node
+
+        _render_annotated = Node.render_annotated.__code__
+    return code is _render_annotated
+
+
 def _template_location(frame: FrameType) -> tuple[Location | None, bool]:
     """The template file and line a Node.render_annotated frame is rendering,
     and whether the template is a library's (a third-party app's or Django's)."""
@@ -415,7 +426,6 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
     thread-sensitive calls under async_to_sync, the sync caller blocked on
     the event loop), not the code that awaited this work.
     """
-    global _render_annotated
     verdicts = _verdicts
     bookkeeping = False
     # A third-party template's line: the location only if no user line is found.
@@ -451,11 +461,7 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
             elif path is _BOOKKEEPING:
                 bookkeeping = True
             elif path is _TEMPLATE_ENGINE:
-                if _render_annotated is None:
-                    from django.template.base import Node
-
-                    _render_annotated = Node.render_annotated.__code__
-                if code is _render_annotated:
+                if _renders_a_node(code):
                     rendered, third_party = _template_location(current)
                     if rendered is not None and not third_party:
                         found = _drive(current, inner) if drive else None
@@ -559,7 +565,6 @@ def _user_lines(frame: FrameType | None) -> tuple[Location, ...]:
     was made, not a call), at a line of test code (kept: the test's call),
     or at a project template being rendered (kept: the template's line; the
     view that rendered it is no caller of the code the template ran)."""
-    global _render_annotated
     found: list[Location] = []
     current = frame
     for _ in range(_CALLER_DEPTH):
@@ -572,11 +577,7 @@ def _user_lines(frame: FrameType | None) -> tuple[Location, ...]:
         if path is _REQUEST_EDGE:
             break
         if path is _TEMPLATE_ENGINE:
-            if _render_annotated is None:
-                from django.template.base import Node
-
-                _render_annotated = Node.render_annotated.__code__
-            if code is _render_annotated:
+            if _renders_a_node(code):
                 rendered, third_party = _template_location(current)
                 if rendered is not None and not third_party:
                     found.append(rendered)
