@@ -13,14 +13,11 @@ out: the rules name that loop instead.
 
 from __future__ import annotations
 
-import linecache
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from djperf import conf
-from djperf.detect._source import in_a_loop
+from djperf.detect._source import in_a_loop, source_line
 from djperf.detect._work import in_test_code
 from djperf.findings import Location
 
@@ -58,9 +55,10 @@ def lines_of(query: Event) -> tuple[Location, ...]:
     return (query.location, query.caller, *query.outer)
 
 
-def repeating_loop(queries: Sequence[Event]) -> Loop | None:
+def repeating_loop(queries: Sequence[Event], *, beyond: int = 0) -> Loop | None:
     """The loop that repeated `queries`: for each, the innermost line on the
-    way to it that sits in a loop of its function; the one most of them
+    way to it (from `beyond` calls out: 1 for a loop outside the function
+    of the queries' line) that sits in a loop of its function; the one most of them
     share (an importer's first row written before its loop over the rest is
     not where the rows repeat). None when no line djperf saw is in a loop,
     when one on the way cannot be read (a template's, a file not found: the
@@ -71,7 +69,7 @@ def repeating_loop(queries: Sequence[Event]) -> Loop | None:
         return None
     found: dict[Location, tuple[int, Loop]] = {}
     for query in queries:
-        loop = _innermost_loop(lines_of(query))
+        loop = _innermost_loop(lines_of(query), beyond)
         if loop is not None:
             count, first = found.get(loop.line, (0, loop))
             found[loop.line] = (count + 1, first)
@@ -81,8 +79,10 @@ def repeating_loop(queries: Sequence[Event]) -> Loop | None:
     return loop if count * 2 > len(queries) else None
 
 
-def _innermost_loop(lines: tuple[Location, ...]) -> Loop | None:
+def _innermost_loop(lines: tuple[Location, ...], beyond: int) -> Loop | None:
     for depth, line in enumerate(lines):
+        if depth < beyond:
+            continue
         if depth and in_test_code(line):
             return None
         looped = in_a_loop(line)
@@ -147,19 +147,11 @@ def write_hop(lines: Sequence[Location], upto: int | None = None) -> int | None:
         caller = lines[index + 1]
         if not caller.path.endswith(".py"):
             return None
-        text = linecache.getline(os.path.join(str(conf.root()), caller.path), caller.line)
-        if not text:
-            text = linecache.getline(caller.path, caller.line)
+        text = source_line(caller)
         name = lines[index].function
         if name not in text and any(call in text for call in _WRITE_CALLS):
             return index
     return None
-
-
-def runs_inside_a_write(lines: Sequence[Location]) -> bool:
-    """Whether the function of the first of `lines` ran inside a write or a
-    signal at the second (see `write_hop`)."""
-    return write_hop(lines, 1) == 0
 
 
 _WRITE_CALLS = (

@@ -8,6 +8,7 @@ kept). Files are parsed once each, and only when a finding asks.
 from __future__ import annotations
 
 import ast
+import linecache
 import os
 import re
 from collections import deque
@@ -177,6 +178,11 @@ def _parse(path: str, changed: int) -> tuple[ast.Module, list[bytes]] | None:
         return ast.parse(data, filename=path), data.splitlines()
     except (OSError, SyntaxError, ValueError):
         return None
+
+
+def source_line(location: Location) -> str:
+    """The text of the line at `location` ("" when it cannot be read)."""
+    return linecache.getline(_absolute(location.path), location.line)
 
 
 def _changed(location: Location) -> tuple[str, int] | None:

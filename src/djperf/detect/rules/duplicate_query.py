@@ -8,7 +8,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, relation_groups
-from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop
+from djperf.detect._loops import described, holder, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     closing_parenthesis,
@@ -233,7 +233,8 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
                 "outside it, and pass it in (or cache it for the request)"
             )
     elif varied and python and in_a_loop(places[0]):
-        outer = _outer_loop(queries)
+        # (The loop further out that calls the function again.)
+        outer = repeating_loop(queries, beyond=1)
         if outer is not None and places[0].function != "<module>":
             # The function is called again from a loop further out: a
             # dictionary made inside it lives one call, and the same values
@@ -251,27 +252,6 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
     if first.via:
         text = f"the query is {first.via}'s: {text}"
     return text
-
-
-def _outer_loop(queries: list[Query]) -> Loop | None:
-    """The loop further out than the function of the queries' line (which
-    has a loop of its own) that calls that function again."""
-    chains = [lines_of(query)[1:] for query in queries]
-    if not all(chains):
-        return None
-    found = repeating_loop([_Lines(chain) for chain in chains])
-    if found is None:
-        return None
-    return Loop(found.line, found.depth + 1, found.through)
-
-
-class _Lines:
-    """A query's way seen from its caller: what repeating_loop reads."""
-
-    def __init__(self, lines: tuple[Location, ...]) -> None:
-        self.location: Location | None = lines[0]
-        self.caller: Location | None = lines[1] if len(lines) > 1 else None
-        self.outer: tuple[Location, ...] = lines[2:]
 
 
 def _property_read_again(queries: list[Query], places: list[Location]) -> Location | None:

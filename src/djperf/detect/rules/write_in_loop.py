@@ -9,8 +9,6 @@ deletes last (the parent, after its dependants).
 
 from __future__ import annotations
 
-import linecache
-import os
 import re
 import weakref
 from collections import defaultdict
@@ -20,11 +18,15 @@ from typing import Any
 from django.db import models
 from django.db.models import signals
 
-from djperf import conf
 from djperf._format import duration as shown
 from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop, write_hop
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
-from djperf.detect._source import constant_call_arguments, manager_write, used_after
+from djperf.detect._source import (
+    constant_call_arguments,
+    manager_write,
+    source_line,
+    used_after,
+)
 from djperf.detect._statements import model_name
 from djperf.detect._work import (
     Repetition,
@@ -388,8 +390,7 @@ def _uses_what_it_gets(location: Location) -> bool:
     Partner.objects.get_or_create(...)``): a dictionary of those rows serves
     the loop. Not an update_or_create() (it writes each time), nor a call
     whose result is dropped."""
-    text = linecache.getline(os.path.join(str(conf.root()), location.path), location.line)
-    text = text or linecache.getline(location.path, location.line)
+    text = source_line(location)
     return "get_or_create(" in text and not re.match(r"\s*[\w.()]+\.get_or_create\(", text)
 
 
