@@ -134,15 +134,32 @@ def described(loop: Loop, start: Location) -> str:
     return text
 
 
-def write_hop(lines: Sequence[Location], upto: int | None = None) -> int | None:
+def sent_at(event: Event, start: int = 0) -> int | None:
+    """The stack walk's `Query.sent`, counted from the line `start` calls
+    out (None for events that do not carry it, or a hop inside `start`)."""
+    sent: int | None = getattr(event, "sent", None)
+    return None if sent is None or sent < start else sent - start
+
+
+def write_hop(
+    lines: Sequence[Location], upto: int | None = None, sent: int | None = None
+) -> int | None:
     """Where, on the way out from the first of `lines` (up to `upto`), a
     function ran inside an ORM write or a signal rather than being called:
     the index i such that the line ``lines[i + 1]`` saves, creates, deletes
-    or sends a signal, and does not name the function of ``lines[i]`` (a
-    post_save receiver under ``book.save()`` or under a hand-sent
-    ``post_save.send(...)``, a save() override under ``create()``). Such a
-    function runs once per write and hands nothing back to the loop."""
+    or sends a signal (a post_save receiver under ``book.save()`` or under a
+    hand-sent ``post_save.send(...)``, a save() override under
+    ``create()``). Such a function runs once per write and hands nothing
+    back to the loop. `sent` is the index the stack walk saw (a Signal.send()
+    or save_base() frame crossed: a receiver under treebeard's add_child(),
+    whose line says no save); else the lines are read: the caller line
+    writes and does not name the function of ``lines[i]``."""
     last = len(lines) - 1 if upto is None else min(upto, len(lines) - 1)
+    if sent is not None and 0 <= sent < last:
+        last = sent
+        found: int | None = sent
+    else:
+        found = None
     for index in range(last):
         caller = lines[index + 1]
         if not caller.path.endswith(".py"):
@@ -151,7 +168,7 @@ def write_hop(lines: Sequence[Location], upto: int | None = None) -> int | None:
         name = lines[index].function
         if name not in text and any(call in text for call in _WRITE_CALLS):
             return index
-    return None
+    return found
 
 
 _WRITE_CALLS = (

@@ -104,6 +104,9 @@ class Query:
     library_call: int | None = None
     # The user lines outside `caller`, innermost first (stack.Site.outer).
     outer: tuple[Location, ...] = ()
+    # The index into (location, caller, *outer) of the line whose function
+    # ran inside a signal's send() or a save_base() (stack.Site.sent).
+    sent: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

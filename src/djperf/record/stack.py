@@ -403,6 +403,11 @@ class Site(NamedTuple):
     # that called the caller's function, and so on): where the loop that
     # repeats a call several functions deep is (see `_user_lines`).
     outer: tuple[Location, ...] = ()
+    # With `caller`: the index into (location, caller, *outer) of the first
+    # line whose function Django ran inside a signal's send() or a model's
+    # save_base() (a post_save receiver, a field's pre_save) rather than the
+    # next line calling it; None when the walk crossed none.
+    sent: int | None = None
 
 
 def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Site:
@@ -445,7 +450,7 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                 if not _passes_request_on(current):
                     here = Location(path, current.f_lineno, code.co_name)
                     via, call = _library_call(outer, here)
-                    lines = _user_lines(current.f_back) if caller else ()
+                    lines, sent = _user_lines(current.f_back) if caller else ((), None)
                     return Site(
                         here,
                         bookkeeping,
@@ -454,6 +459,7 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                         lines[0] if lines else None,
                         call,
                         lines[1:],
+                        sent,
                     )
             elif path is _THIRD_PARTY:
                 if not served:
@@ -559,18 +565,23 @@ _CALLER_DEPTH = 64
 _CALLERS_KEPT = 6
 
 
-def _user_lines(frame: FrameType | None) -> tuple[Location, ...]:
+def _user_lines(frame: FrameType | None) -> tuple[tuple[Location, ...], int | None]:
     """The user lines at or outside `frame`, innermost first: up to
     `_CALLERS_KEPT`, ending at the request's handler (outside it a request
     was made, not a call), at a line of test code (kept: the test's call),
     or at a project template being rendered (kept: the template's line; the
-    view that rendered it is no caller of the code the template ran)."""
+    view that rendered it is no caller of the code the template ran). And
+    how many of them were found before the walk crossed a signal's send()
+    or a save_base() (Site.sent), or None."""
     found: list[Location] = []
+    sent: int | None = None
     current = frame
     for _ in range(_CALLER_DEPTH):
         if current is None:
             break
         code = current.f_code
+        if sent is None and code in _SENDS:
+            sent = len(found)
         path = _verdicts.get(code.co_filename)
         if path is None:
             path = _classify(code.co_filename)
@@ -587,7 +598,25 @@ def _user_lines(frame: FrameType | None) -> tuple[Location, ...]:
             if len(found) == _CALLERS_KEPT or _is_test_file(code.co_filename):
                 break
         current = current.f_back
-    return tuple(found)
+    return tuple(found), sent
+
+
+def _send_codes() -> frozenset[Any]:
+    """The code of Django's Signal.send(), send_robust() (and their async
+    forms) and Model.save_base(): a user function run from one of them
+    runs once per signal or save, not because the next user line called it."""
+    from django.db.models import Model
+    from django.dispatch import Signal
+
+    functions = [getattr(Signal, name, None) for name in _SEND_METHODS]
+    functions.append(Model.save_base)
+    # (djperf's own wrapper around save_base keeps the original inside it.)
+    functions += [getattr(function, "__wrapped__", None) for function in functions]
+    return frozenset(f.__code__ for f in functions if f is not None and hasattr(f, "__code__"))
+
+
+_SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
+_SENDS = _send_codes()
 
 
 # Top-level packages whose code is the framework's, not a third party's.

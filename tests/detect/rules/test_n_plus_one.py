@@ -288,6 +288,35 @@ def test_a_refined_manager_gets_a_prefetch_object(library, refine, refinement):
     assert f"instead of refining .books at {finding.location}" in finding.fix.text
 
 
+def _recent_books(author):
+    return list(author.books.order_by("-title")[:2])  # method-like
+
+
+def test_a_prefetch_into_an_attribute_read_in_a_function_of_its_own_keeps_a_fallback(library):
+    # The function that refines the manager may serve objects from anywhere
+    # (a model method): only those from the prefetching queryset have the
+    # attribute.
+    with djperf.capture() as rec:
+        for author in Author.objects.exclude(name="nobody"):
+            _recent_books(author)
+    finding = one(rec)
+    assert finding.fix.method == "Prefetch"
+    assert finding.fix.text.endswith(
+        "; objects from anywhere else have no selected_books: where _recent_books() also "
+        "serves them, read getattr(author, 'selected_books', None) and keep the refined "
+        "query for when it is None"
+    )
+
+
+def test_a_prefetch_into_an_attribute_read_where_the_queryset_is_needs_no_fallback(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.exclude(name="nobody"):
+            list(author.books.order_by("-title")[:2])
+    finding = one(rec)
+    assert finding.fix.method == "Prefetch"
+    assert finding.fix.text.endswith(f"instead of refining .books at {finding.location}")
+
+
 def test_one_row_at_a_time_from_one_line(library):
     # get() in a loop: each book is its own queryset, evaluated at one line.
     with djperf.capture() as rec:

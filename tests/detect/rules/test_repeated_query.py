@@ -142,7 +142,11 @@ def test_the_first_row_per_value_of_a_column_that_is_not_unique(library):
             Author.objects.filter(name=name).first()
     [finding] = of(rec, "repeated-query")
     assert finding.fix.method == "first_per_value"
-    assert finding.fix.text.startswith("the first row per name in one query: a Window(")
+    # (first() orders by the primary key when the queryset has no ordering.)
+    assert finding.fix.text.startswith(
+        "the first row per name in one query: a Window(RowNumber(), partition_by='name', "
+        "order_by=['id']) filtered to row 1"
+    )
 
 
 def test_the_column_that_takes_the_values_is_found_after_other_conditions(library):
@@ -156,10 +160,11 @@ def test_the_column_that_takes_the_values_is_found_after_other_conditions(librar
             ).first()
     texts = sorted(f.fix.text for f in of(rec, "repeated-query"))
     assert texts[0] == "Book.objects.filter(author_id__in=values, publisher__isnull=True)"
-    # Two columns take values: the SQL does not say which the loop varies.
+    # Two columns take values: the SQL does not say which vary; its
+    # ordering it does say.
     assert texts[1].startswith(
         "the first row per value in one query: a Window(RowNumber(), partition_by="
-        "[<those of 'author_id', 'title' the loop varies>]"
+        "[<those of 'author_id', 'title' that vary>], order_by=['-id']) filtered to row 1"
     )
 
 
@@ -616,7 +621,7 @@ def test_a_lookup_from_separate_places_of_a_page_is_the_views_to_batch(library, 
         f"calls: they come from separate places of the page ({page}:1, {page}:2, {page}:3, "
         f"{page}:4 ...). One query for all the values fits only where they are all known: "
         "the view, before rendering (Book.objects.filter(title__in=values)), handing each "
-        "place its result"
+        "place its result, which the place then reads instead of calling book()"
     )
 
 
@@ -653,6 +658,39 @@ def test_a_receiver_of_a_hand_sent_signal_one_call_deeper_gets_no_code(library):
     assert finding.fix.text.startswith(
         f"no code for this line: on_saved() runs inside each write or signal at "
         f"{line(HERE, 'hand-sent')} (a signal receiver, or a save() override), once per write"
+    )
+
+
+def _stored(book):
+    keep = book.save
+    keep()  # saved-without-saying
+
+
+def test_a_receiver_under_a_save_whose_line_does_not_say_save_gets_no_code(library):
+    # As treebeard's add_child(): the save runs inside a call whose line
+    # names no save. The stack walk saw the signal's send() frame.
+    from django.db.models.signals import post_save
+
+    found = []
+
+    def on_saved(sender, instance, **kwargs):
+        found.append(Book.objects.get(pk=instance.pk))  # receiver-unsaid
+
+    books = list(Book.objects.all())
+    post_save.connect(on_saved, sender=Book)
+    try:
+        with djperf.capture() as rec:
+            for book in books:
+                _stored(book)
+    finally:
+        post_save.disconnect(on_saved, sender=Book)
+    assert len(found) == 6
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "receiver-unsaid")
+    assert finding.fix.text.startswith(
+        f"no code for this line: on_saved() runs inside each write or signal at "
+        f"{line(HERE, 'saved-without-saying')} (a signal receiver, or a save() override), "
+        "once per write"
     )
 
 

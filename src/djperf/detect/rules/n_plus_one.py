@@ -16,7 +16,7 @@ from djperf.detect._loads import (
     root_of,
     verbose,
 )
-from djperf.detect._loops import described, lines_of, repeating_loop, write_hop
+from djperf.detect._loops import described, lines_of, repeating_loop, sent_at, write_hop
 from djperf.detect._models import (
     bare_select_related_paths,
     covers,
@@ -164,7 +164,7 @@ def _for_the_loop(fix: Fix, group: list[LazyLoad], location: Location) -> Fix:
         return fix
     where = described(loop, location)
     lines = lines_of(queries[0])
-    hop = write_hop(lines, loop.depth)
+    hop = write_hop(lines, loop.depth, sent_at(queries[0]))
     if hop is not None:
         return Fix(
             fix.method,
@@ -430,13 +430,27 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
         # The objects come from a related manager the code refines itself:
         # the Prefetch goes on that queryset, from its rows.
         lookup, on = load.field, f" on the queryset at {manager}"
+    owner = verbose(load.model).replace(" ", "_")
     text = (
         f".prefetch_related(Prefetch({lookup!r}, "
         f"queryset={related}.objects{refined}, to_attr={attribute!r})){on}, then read "
-        f"{verbose(load.model).replace(' ', '_')}.{attribute} instead of refining "
-        f".{load.field} at {load.location or 'the access'}"
+        f"{owner}.{attribute} instead of refining .{load.field} at {load.location or 'the access'}"
     )
+    site = manager or _queryset_site(root_of(load), load)
+    if load.location is not None and site is not None and _elsewhere(load.location, site):
+        # The reading line is in a function of its own (a model method),
+        # which other code may call on objects that queryset did not load.
+        text += (
+            f"; objects from anywhere else have no {attribute}: where {load.location.function}() "
+            f"also serves them, read getattr({owner}, {attribute!r}, None) and keep the "
+            "refined query for when it is None"
+        )
     return Fix("Prefetch", lookup, text)
+
+
+def _elsewhere(line: Location, site: Location) -> bool:
+    """Whether `line` is in another function than the queryset built at `site`."""
+    return (line.path, line.function) != (site.path, site.function)
 
 
 def _refined_manager_site(load: LazyLoad) -> Location | None:

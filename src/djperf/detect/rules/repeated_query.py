@@ -12,6 +12,7 @@ from djperf.detect._loops import (
     described,
     lines_of,
     repeating_loop,
+    sent_at,
     separate_calls,
     write_hop,
 )
@@ -196,7 +197,7 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         return fix
     loop = repeating_loop(queries)
     lines = lines_of(queries[0])
-    hop = write_hop(lines, loop.depth) if loop is not None else None
+    hop = write_hop(lines, loop.depth, sent_at(queries[0])) if loop is not None else None
     if loop is not None and hop is not None:
         # A receiver (or a save() override) queries once per save: it cannot
         # take the values of every save at once, and the loop cannot hand
@@ -244,7 +245,7 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
             f"loop repeats the calls: they come from separate places of the page ({shown}). "
             "One query for all the values fits only where they are all known: the view, "
             f"before rendering ({fix.text.partition('  # ')[0]}), handing each place its "
-            "result",
+            f"result, which the place then reads instead of calling {location.function}()",
             model=fix.model,
             omits=fix.omits,
         )
@@ -412,13 +413,15 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
             per = compared[0]
         else:
             # The SQL does not say which of them take the loop's values.
-            partition = f"[<those of {', '.join(map(repr, compared))} the loop varies>]"
+            partition = f"[<those of {', '.join(map(repr, compared))} that vary>]"
             per = "value"
+        ordering = _ordering(model, fingerprint)
+        order = f"[{', '.join(map(repr, ordering))}]" if ordering else "<the line's ordering>"
         return Fix(
             "first_per_value",
             field.attname,
             f"the first row per {per} in one query: a Window(RowNumber(), "
-            f"partition_by={partition}, order_by=<the loop's ordering>) filtered to "
+            f"partition_by={partition}, order_by={order}) filtered to "
             "row 1, or DISTINCT ON on PostgreSQL; no in_bulk(), which reads every row",
         )
     others = _other_filters(model, fingerprint, column, written)
@@ -463,6 +466,29 @@ def _compared_fields(model: Any, fingerprint: str) -> list[str]:
     return names
 
 
+def _ordering(model: Any, fingerprint: str) -> list[str] | None:
+    """The statement's ORDER BY as field names of `model` ('-micro' for a
+    descending column); None when a term is not one of its columns."""
+    match = re.search(r"\bORDER BY\b(.*?)(?:\bLIMIT\b|\bFOR UPDATE\b|$)", fingerprint, re.I | re.S)
+    if match is None:
+        return None
+    names: list[str] = []
+    for term in match.group(1).split(","):
+        found = _ORDER_TERM.match(term.strip())
+        if found is None:
+            return None
+        table, column, direction = found.groups()
+        if table and model_for_table(table.strip('"`')) is not model:
+            return None
+        field = _field_for_column(model, column.strip('"`'))
+        if field is None:
+            return None
+        descending = (direction or "").upper() == "DESC"
+        names.append(("-" if descending else "") + field.name)
+    return names or None
+
+
+_ORDER_TERM = re.compile(r"^(?:([\w\"`]+)\.)?([\w\"`]+)(?:\s+(ASC|DESC))?$", re.I)
 # ORDER BY ... LIMIT: the first row per value (a get() has a LIMIT but no ORDER BY).
 _FIRST_PER_VALUE = re.compile(r"\bORDER BY\b.*\bLIMIT #", re.I | re.S)
 # A condition on a column, with a PostgreSQL cast ("title::text LIKE #")

@@ -19,7 +19,15 @@ from django.db import models
 from django.db.models import signals
 
 from djperf._format import duration as shown
-from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop, write_hop
+from djperf.detect._loops import (
+    Loop,
+    described,
+    holder,
+    lines_of,
+    repeating_loop,
+    sent_at,
+    write_hop,
+)
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import (
     constant_call_arguments,
@@ -363,7 +371,7 @@ def _at_the_loop(
     losses += "".join(f"; {part}" for part in comment.split("; ") if part.startswith("skips "))
     name = short(model._meta.label) if model is not None else "the"
     calls = f"have {location.function}()" if loop.depth == 1 else "have the calls between"
-    hop = write_hop(chain[start:], loop.depth)
+    hop = write_hop(chain[start:], loop.depth, sent_at(statements[0], start))
     if hop is not None:
         # A signal receiver (or a save() override) writes these: it runs
         # once per save the loop makes, and hands nothing back.

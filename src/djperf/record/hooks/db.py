@@ -83,6 +83,7 @@ def record_query(
     bookkeeping = False
     location = drive = via = caller = library_call = None
     outer: tuple[Location, ...] = ()
+    sent = None
     request = REQUEST.get()
     writing = not many and text[:6].upper() in _WRITES
     if stacks_wanted(scopes):
@@ -90,7 +91,7 @@ def record_query(
         # loop (one calling line) from a helper called from several lines,
         # duplicate-query a function called again from a loop.
         site = locate(sys._getframe(2), drive=request is None, caller=True)
-        location, bookkeeping, drive, via, caller, library_call, outer = site
+        location, bookkeeping, drive, via, caller, library_call, outer, sent = site
     shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()
     operation = OPERATION.get()
@@ -125,6 +126,7 @@ def record_query(
         caller=caller,
         library_call=library_call,
         outer=outer,
+        sent=sent,
     )
     with_params: Query | None = None
     for rec in scopes:
