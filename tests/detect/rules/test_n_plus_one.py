@@ -541,6 +541,41 @@ def test_a_refined_read_of_rows_of_a_refined_manager_gets_its_prefetch_there(lib
     )
 
 
+def test_two_steps_past_a_refined_related_manager_the_fix_goes_on_its_queryset(library):
+    # As oscar's line.description: basket.all_lines() (refined), then each
+    # line's attributes (a plain manager), then each attribute's option.
+    # A prefetch of 'books__reviews__book' on the authors is never read.
+    def ordered_books(author):
+        return author.books.order_by("title")  # refined-deeper
+
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            for book in ordered_books(author):
+                for tag in book.tags.all():
+                    list(tag.books.all())
+    by_field = {(f.model, f.field): f for f in of(rec, "n-plus-one")}
+    assert by_field[("testapp.Tag", "books")].fix.text == (
+        f".prefetch_related('tags__books') on the queryset at {line(HERE, 'refined-deeper')}"
+    )
+
+
+def test_a_refined_read_behind_a_join_of_a_refined_manager_gets_its_prefetch_there(library):
+    # As oscar's strategy: line.product (joined by all_lines()), then
+    # product.stockrecords.all()[:1] per line.
+    def reviews_of(book):
+        return book.reviews.select_related("book").order_by("pk")  # refined-joined
+
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            for review in reviews_of(book):
+                list(review.book.tags.order_by("name")[:1])
+    by_field = {f.field: f for f in of(rec, "n-plus-one")}
+    assert by_field["tags"].fix.text.startswith(
+        ".prefetch_related(Prefetch('book__tags', queryset=Tag.objects.order_by('name')[:1], "
+        f"to_attr='selected_tags')) on the queryset at {line(HERE, 'refined-joined')}, then read "
+    )
+
+
 def test_the_list_of_a_chain_from_no_queryset_is_of_its_first_model(library):
     reviews = list(Review.objects.all())
     assert len(reviews) >= 2

@@ -319,46 +319,56 @@ def _list_model(load: LazyLoad) -> str:
 
 
 def _through_a_refined_manager(load: LazyLoad) -> bool:
-    """Whether the instance came from a related manager read with a
-    refinement of the caller's (``.select_related()``, ``.order_by()``,
+    """Whether the instance came, at some step, from a related manager read
+    with a refinement of the caller's (``.select_related()``, ``.order_by()``,
     ``.filter()``): a prefetch from the root would not be read."""
+    return _fresh_queryset(load) is not None
+
+
+def _fresh_queryset(load: LazyLoad) -> tuple[Evaluation, str] | None:
+    """The nearest step on the way to the instance that ran a queryset of
+    its own: a related manager the code refined (oscar's basket.all_lines():
+    ``self.lines.select_related(...).order_by(...)``), and the lookup from
+    its rows (``attributes__option`` for a line attribute's option read
+    from those lines). A prefetch on any queryset further out never reaches
+    past it."""
     source = load.source
-    return (
-        source is not None
-        and source.how in ("lazy_load", "select_related")
-        and source.via is not None
-        and source.via.kind in _MANAGERS
-        and bool(source.via.refined)
-    )
+    while source is not None and source.via is not None:
+        via = source.via
+        if via.kind in _MANAGERS and via.refined:
+            evaluation = source.evaluation
+            prefix = via.lookup + "__"
+            if evaluation is None or not load.lookup.startswith(prefix):
+                return None
+            return evaluation, load.lookup[len(prefix) :]
+        source = via.source
+    return None
 
 
 def _on_the_related_manager(load: LazyLoad) -> Fix | None:
-    """The instances were read through a related manager of an object from no
-    queryset the capture saw (``events = order.shipping_events.order_by(...)``):
-    that manager's queryset is one the code builds, at a line djperf knows;
-    the relation goes on it (``.select_related('event_type')``)."""
-    source = load.source
-    evaluation = source.evaluation if source is not None else None
-    if (
-        source is None
-        or source.how not in ("lazy_load", "select_related")
-        or source.via is None
-        or source.via.kind not in _MANAGERS
-        or evaluation is None
-    ):
-        return None
+    """The instances were read through a related manager whose queryset the
+    code builds at a line djperf knows: of an object from no queryset the
+    capture saw (``events = order.shipping_events.order_by(...)``), or one
+    the code refined (see `_fresh_queryset`): the relation goes on it
+    (``.select_related('event_type')``)."""
+    fresh = _fresh_queryset(load)
+    if fresh is None:
+        source = load.source
+        if (
+            source is None
+            or source.how not in ("lazy_load", "select_related")
+            or source.via is None
+            or source.via.kind not in _MANAGERS
+            or source.evaluation is None
+            or not load.lookup.startswith(source.via.lookup + "__")
+        ):
+            return None
+        # The lookup from the manager's rows: the relation itself, or behind
+        # a join the manager's queryset made ('stockrecord__partner').
+        fresh = source.evaluation, load.lookup[len(source.via.lookup) + 2 :]
+    evaluation, lookup = fresh
     where = evaluation.built or evaluation.location
     if where is None:
-        return None
-    # The lookup from the manager's rows: the relation itself, or behind a
-    # join the manager's queryset made (lines joined to their stockrecord,
-    # then stockrecord.partner: 'stockrecord__partner').
-    prefix = source.via.lookup + "__"
-    if source.how == "select_related" and source.path.startswith(prefix):
-        lookup = f"{source.path[len(prefix) :]}__{load.field}"
-    elif source.how == "lazy_load":
-        lookup = load.field
-    else:
         return None
     hops = resolve(model_for_label(evaluation.model), lookup)
     joined = select_related_lookup(hops) if load.kind != "generic_foreign_key" else None
@@ -425,11 +435,12 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
         if written is not None:
             refined = written + refined[closing_parenthesis(refined, len(".filter")) + 1 :]
     lookup, on = load.lookup, ""
-    manager = _refined_manager_site(load)
-    if manager is not None:
+    fresh = _refined_manager_site(load)
+    manager = fresh[0] if fresh is not None else None
+    if fresh is not None:
         # The objects come from a related manager the code refines itself:
         # the Prefetch goes on that queryset, from its rows.
-        lookup, on = load.field, f" on the queryset at {manager}"
+        lookup, on = fresh[1], f" on the queryset at {fresh[0]}"
     owner = verbose(load.model).replace(" ", "_")
     text = (
         f".prefetch_related(Prefetch({lookup!r}, "
@@ -453,15 +464,15 @@ def _elsewhere(line: Location, site: Location) -> bool:
     return (line.path, line.function) != (site.path, site.function)
 
 
-def _refined_manager_site(load: LazyLoad) -> Location | None:
+def _refined_manager_site(load: LazyLoad) -> tuple[Location, str] | None:
     """Where the queryset of a refined related manager that gave the load's
-    instance was built, when it did (see `_through_a_refined_manager`)."""
-    if not _through_a_refined_manager(load) or load.source is None:
+    instance was built, and the lookup from its rows (see `_fresh_queryset`)."""
+    fresh = _fresh_queryset(load)
+    if fresh is None:
         return None
-    if load.source.how != "lazy_load" or load.source.evaluation is None:
-        return None
-    evaluation = load.source.evaluation
-    return evaluation.built or evaluation.location
+    evaluation, lookup = fresh
+    where = evaluation.built or evaluation.location
+    return None if where is None else (where, lookup)
 
 
 def _fetch_peers_alternative(loads: list[LazyLoad], root: Evaluation | None) -> tuple[Fix, ...]:
