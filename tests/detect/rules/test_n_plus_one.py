@@ -1246,6 +1246,78 @@ def test_made_objects_get_their_prefetch_before_the_loop_further_out(library):
     )
 
 
+def _on_review_saved(receiver):
+    from django.db.models.signals import post_save
+
+    post_save.connect(receiver, sender=Review)
+    return lambda: post_save.disconnect(receiver, sender=Review)
+
+
+def test_a_receiver_reading_rows_of_the_saved_model_gets_no_prefetch_on_the_loops_queryset(
+    library,
+):
+    # As oscar's stock alerts: each stockrecord's save re-reads its
+    # product's stockrecords. A prefetch on the queryset the loop saves from
+    # would hold the rows as they were before the saves.
+    counts = []
+
+    def count_siblings(sender, instance, **kwargs):
+        counts.append(len(instance.book.reviews.all()))  # siblings-read
+
+    done = _on_review_saved(count_siblings)
+    try:
+        with djperf.capture() as rec:
+            for review in Review.objects.all():
+                review.save()  # sibling-saves
+    finally:
+        done()
+    found = {f.field: f for f in of(rec, "n-plus-one")}
+    assert found["reviews"].fix.text.startswith(
+        "no code: count_siblings() runs inside each write or signal at "
+        f"{line(HERE, 'sibling-saves')} (a signal receiver, or a save() override) and reads "
+        "the relation after that write; the loop at"
+    )
+
+
+def test_a_receiver_reading_another_models_row_keeps_the_join_on_the_loops_queryset(library):
+    # The book is not what is written: a join on the reviews the loop saves
+    # serves every receiver call, and nothing it reads goes stale.
+    titles = []
+
+    def note_title(sender, instance, **kwargs):
+        titles.append(instance.book.title)
+
+    done = _on_review_saved(note_title)
+    try:
+        with djperf.capture() as rec:
+            for review in Review.objects.all():
+                review.save()
+    finally:
+        done()
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.text == ".select_related('book')"
+
+
+def test_a_receiver_with_a_loop_of_its_own_keeps_its_prefetch(library):
+    # The repetition is inside one receiver call: its own queryset is the fix's.
+    seen = []
+
+    def on_saved(sender, instance, **kwargs):
+        for book in Book.objects.all():  # receivers-own
+            seen.append(book.publisher)
+
+    done = _on_review_saved(on_saved)
+    try:
+        review = Review.objects.first()
+        with djperf.capture() as rec:
+            review.save()
+    finally:
+        done()
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.text == ".select_related('publisher')"
+    assert str(finding.origin) == line(HERE, "receivers-own")
+
+
 def test_a_receiver_reading_a_saved_objects_relation_gets_no_prefetch(library):
     from django.db.models.signals import post_save
 

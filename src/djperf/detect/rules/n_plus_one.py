@@ -16,7 +16,7 @@ from djperf.detect._loads import (
     root_of,
     verbose,
 )
-from djperf.detect._loops import described, lines_of, repeating_loop, sent_at, write_hop
+from djperf.detect._loops import Loop, described, lines_of, repeating_loop, sent_at, write_hop
 from djperf.detect._models import (
     bare_select_related_paths,
     covers,
@@ -36,7 +36,7 @@ from djperf.detect._work import (
 )
 from djperf.detect.registry import Rule, Thresholds
 from djperf.findings import Finding, Fix, Location
-from djperf.record.events import Evaluation, LazyLoad
+from djperf.record.events import Evaluation, LazyLoad, Query
 from djperf.record.scope import Recording
 from djperf.record.work import Drive
 
@@ -82,8 +82,8 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     location = most_common(load.location for load in group)
     keyed = _key_only_fix(first, location)
     fix = keyed or _library_fix(root, first, location) or _eager_fix(root, first)
-    if fix.method == "prefetch_related_objects" and location is not None:
-        fix = _for_the_loop(fix, group, location)
+    if keyed is None and fix.method != "call_once" and location is not None:
+        fix = _for_the_loop(fix, group, location, root)
     # (Objects with a provenance came from rows a queryset returned or
     # joined, one per row it read: its select_related or prefetch serves
     # copies of one row as it serves any rows.)
@@ -100,7 +100,7 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
         )
     if keyed is not None:
         how = f"Only its key was used: read the key, no query: {fix.text}"
-    elif fix.method == "call_once" or copies:
+    elif fix.method == "call_once" or copies or fix.text.startswith("no code"):
         how = fix.text
     elif fix.method == "prefetch_related_objects":
         how = f"Load it for all of them at once: {fix.text}"
@@ -151,32 +151,66 @@ def _copies_of_one_row(group: list[LazyLoad]) -> bool:
     )
 
 
-def _for_the_loop(fix: Fix, group: list[LazyLoad], location: Location) -> Fix:
+def _for_the_loop(
+    fix: Fix, group: list[LazyLoad], location: Location, root: Evaluation | None
+) -> Fix:
     """A list of instances no queryset loaded (objects the code made or
     saved) gets its prefetch before the loop that repeats the loads, named
-    however many calls out it is; when the loads run inside each save of
-    that loop (a post_save receiver re-reading the saved object's
-    relation), no prefetch before the loop fits: it would be read before
-    the writes that the receiver reads after."""
+    however many calls out it is. When the loads run inside each save or
+    signal (a post_save receiver re-reading the saved object's relation),
+    no prefetch fits: one before the writes would be read before the
+    writes that the receiver must see (or, for objects no queryset loaded,
+    never be read at all)."""
     queries = [load.queries[0] for load in group if load.queries]
-    loop = repeating_loop(queries) if len(queries) == len(group) else None
-    if loop is None or loop.depth == 0:
+    if len(queries) != len(group) or not queries:
         return fix
-    where = described(loop, location)
+    loop = repeating_loop(queries)
     lines = lines_of(queries[0])
-    hop = write_hop(lines, loop.depth, sent_at(queries[0]))
-    if hop is not None:
+    hop = _per_write(queries, lines, loop)
+    if hop is not None and (root is None or _reads_what_was_written(group[0], queries[0])):
+        if loop is not None:
+            after = (
+                f"; {described(loop, location)} repeats the writes. A prefetch before the loop "
+                "would be read before the writes it must see: loading it for all the objects "
+                "fits only after the loop's writes"
+            )
+        else:
+            after = (
+                ". A prefetch made before the writes would be read before them: loading it "
+                "for all the objects fits only after the writes"
+            )
         return Fix(
             fix.method,
             fix.lookup,
             f"no code: {lines[hop].function}() runs inside each write or signal at "
             f"{lines[hop + 1]} (a signal receiver, or a save() override) and reads "
-            f"the relation after that write; {where} repeats the writes. A prefetch before "
-            "the loop would be read before the writes it must see: loading it for all the "
-            "objects fits only after the loop's writes, with the per-write read stopped and "
-            "its work done once there",
+            f"the relation after that write{after}, with the per-write read stopped and its "
+            "work done once there",
         )
+    if fix.method != "prefetch_related_objects" or loop is None or loop.depth == 0:
+        return fix
+    where = described(loop, location)
     return Fix(fix.method, fix.lookup, fix.text.replace("before the loop", f"before {where}"))
+
+
+def _per_write(queries: list[Query], lines: tuple[Location, ...], loop: Loop | None) -> int | None:
+    """Where on `lines` a function ran once per write or signal (see
+    `write_hop`), when the loads repeat across writes: the loop that
+    repeats them (if djperf saw one) is outside that function."""
+    hops = {sent_at(query) for query in queries}
+    seen = hops.pop() if len(hops) == 1 else None
+    if seen is not None and seen < len(lines) - 1 and (loop is None or loop.depth > seen):
+        return seen
+    if loop is None:
+        return None
+    return write_hop(lines, loop.depth)
+
+
+def _reads_what_was_written(load: LazyLoad, query: Query) -> bool:
+    """Whether the relation's rows are of the model being saved (a product's
+    stockrecords read in the receiver of a stockrecord's save): a prefetch
+    made before the save holds the rows as they were."""
+    return query.saved_model is not None and load.related_model == query.saved_model
 
 
 def _key_only_fix(load: LazyLoad, location: Location | None) -> Fix | None:
