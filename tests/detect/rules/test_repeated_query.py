@@ -694,6 +694,58 @@ def test_a_receiver_under_a_save_whose_line_does_not_say_save_gets_no_code(libra
     )
 
 
+def test_a_receiver_counting_per_save_gets_no_annotation(library):
+    # As oscar's stock alerts counting a product's alerts on each save: the
+    # receiver holds one object, the one written; no queryset to annotate.
+    from django.db.models.signals import post_save
+
+    counts = []
+
+    def count_reviews(sender, instance, **kwargs):
+        counts.append(Review.objects.filter(book_id=instance.book_id).count())  # per-save-count
+
+    reviews = list(Review.objects.all())
+    assert len({review.book_id for review in reviews}) >= 2
+    post_save.connect(count_reviews, sender=Review)
+    try:
+        with djperf.capture() as rec:
+            for review in reviews:
+                review.save()  # counted-saves
+    finally:
+        post_save.disconnect(count_reviews, sender=Review)
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "per-save-count")
+    assert finding.fix.text.startswith(
+        f"no code for this line: count_reviews() runs inside each write or signal at "
+        f"{line(HERE, 'counted-saves')} (a signal receiver, or a save() override), once per "
+        "write, with the object written: no queryset there holds the others to batch on "
+        "(Book.objects.annotate("
+    )
+    assert "One query for all of them fits only where the writes repeat (the loop at" in (
+        finding.fix.text
+    )
+
+
+def test_a_receiver_counting_in_a_loop_of_its_own_keeps_the_annotation(library):
+    from django.db.models.signals import post_save
+
+    counts = []
+
+    def count_all(sender, instance, **kwargs):
+        for book in Book.objects.all():
+            counts.append(Review.objects.filter(book_id=book.pk).count())
+
+    post_save.connect(count_all, sender=Review)
+    try:
+        review = Review.objects.first()
+        with djperf.capture() as rec:
+            review.save()
+    finally:
+        post_save.disconnect(count_all, sender=Review)
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith("Book.objects.annotate(")
+
+
 def test_a_re_read_after_each_write_gets_no_batch_before_the_loop(library):
     # As a stock allocation: update() the row, then refresh_from_db() it,
     # once per order line. A read before the loop would read old values.

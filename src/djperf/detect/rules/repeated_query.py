@@ -93,6 +93,7 @@ def _one_query_per_value(
     batched = _from_the_line(fix, model, where)
     fix = batched if batched is not fix else _keeping_the_shape(fix, model, where)
     fix = _in_the_calling_loop(fix, queries)
+    fix = _once_per_write(fix, queries)
     # (A receiver's reads after each save already say why no batch fits.)
     rewritten_at = (
         None if fix.text.startswith("no code") else _each_after_a_write(recording, queries, table)
@@ -259,6 +260,39 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         fix.lookup,
         f"{fix.text}  # {location.function}() sends one query per call ({calls}): "
         "collect the values in the loop that repeats that call and run this once there",
+        model=fix.model,
+        omits=fix.omits,
+    )
+
+
+def _once_per_write(fix: Fix, queries: list[Query]) -> Fix:
+    """A query a function runs inside each save or signal (a post_save
+    receiver counting a product's alerts, a search index preparing each
+    saved product), seen so on the stack: each run has one object, the one
+    written, and no queryset of the others to annotate or batch on. The
+    writes repeat it; their loop (where djperf saw it) is where one query
+    for all of them could go, after the writes."""
+    location = queries[0].location
+    if fix.text.startswith("no code") or location is None:
+        return fix
+    hops = {sent_at(query) for query in queries}
+    hop = hops.pop() if len(hops) == 1 else None
+    lines = lines_of(queries[0])
+    if hop is None or hop >= len(lines) - 1:
+        return fix
+    loop = repeating_loop(queries)
+    if loop is not None and loop.depth <= hop:
+        return fix  # the repetition is inside one run of the receiver
+    where = f" ({described(loop, location)})" if loop is not None else ""
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"no code for this line: {lines[hop].function}() runs inside each write or signal at "
+        f"{lines[hop + 1]} (a signal receiver, or a save() override), once per write, with "
+        "the object written: no queryset there holds the others to batch on "
+        f"({fix.text.partition('  # ')[0]}). One query for all of them fits only where the "
+        f"writes repeat{where}, after them, with the per-write query stopped and its work "
+        "done once there",
         model=fix.model,
         omits=fix.omits,
     )
