@@ -642,6 +642,36 @@ def test_a_loop_of_its_own_called_again_keeps_the_dictionary_outside(library):
         assert finding.fix.text.endswith("one made inside _counts_for() lives one call")
 
 
+def _first_caller(ids):
+    return _counts_for(ids)  # caller-one
+
+
+def _second_caller(ids):
+    return _counts_for(ids)  # caller-two
+
+
+def test_a_loop_of_its_own_called_from_separate_places_says_a_dictionary_in_it_lives_one_call(
+    library,
+):
+    # As oscar's available(), called per line, per condition and per benefit
+    # step: no loop djperf saw repeats the calls, and a dictionary before
+    # the loop inside the function would be made again in each call.
+    first, second = Author.objects.all()[:2]
+    with djperf.capture() as rec:
+        _first_caller([first.pk, second.pk])
+        _second_caller([first.pk, second.pk])
+    findings = of(rec, "duplicate-query")
+    assert findings
+    for finding in findings:
+        assert finding.fix.text == (
+            "it also ran with other values: keep a dictionary from the values asked for to "
+            "their results; but the copies come from separate calls of _counts_for() (from "
+            f"{line(HERE, 'caller-one')}, {line(HERE, 'caller-two')}), and a dictionary made "
+            "inside it lives one call: keep it where those calls meet (on the object the "
+            "values belong to, or for the request) and hand it in"
+        )
+
+
 class _Range:
     def __init__(self, author_id):
         self.author_id = author_id

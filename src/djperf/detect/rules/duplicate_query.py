@@ -245,6 +245,16 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
                 f"{holder(outer)} (or for the request) and hand it in; one made inside "
                 f"{places[0].function}() lives one call"
             )
+        elif places[0].function != "<module>" and (callers_of := _calls(queries)):
+            # The same values come back in other calls of the function (from
+            # other places): a dictionary made in it lives one call.
+            text = (
+                f"{memo}; but the copies come from separate calls of {places[0].function}() "
+                f"(from {', '.join(map(str, callers_of[:4]))}"
+                f"{' ...' if len(callers_of) > 4 else ''}), and a dictionary made inside it "
+                "lives one call: keep it where those calls meet (on the object the values "
+                "belong to, or for the request) and hand it in"
+            )
         else:
             text = f"{memo}, before the loop at {places[0]}, and look each one up there first"
     else:
@@ -252,6 +262,16 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
     if first.via:
         text = f"the query is {first.via}'s: {text}"
     return text
+
+
+def _calls(queries: list[Query]) -> list[Location]:
+    """The lines that called the function of the queries' line, when the
+    queries came by more than one way (other callers, or other lines further
+    out): separate calls of it."""
+    ways = {(q.caller, q.outer) for q in queries}
+    if len(ways) < 2:
+        return []
+    return sorted({q.caller for q in queries if q.caller is not None}, key=str)
 
 
 def _property_read_again(queries: list[Query], places: list[Location]) -> Location | None:
