@@ -482,6 +482,55 @@ def test_a_reread_built_in_a_method_keeps_the_methods_filter(library):
     )
 
 
+def _first_b_book(author):
+    return list(author.books.filter(title__startswith="B").order_by("title")[:1])  # refined-one
+
+
+def _b_books(author):
+    return list(author.books.filter(title__startswith="B").order_by("title")[:1])  # refined-two
+
+
+def test_a_refined_reread_in_two_functions_is_kept_on_the_instance(library):
+    # As oscar's product.children.public() read by a template and by the
+    # strategy: a variable in one serves not the other.
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        _first_b_book(author)
+        _b_books(author)
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.method == "Prefetch"
+    assert finding.fix.text.startswith(
+        f"the reads come from separate places ({line(HERE, 'refined-one')}, "
+        f"{line(HERE, 'refined-two')}), and a variable in one of them lives one call: load it "
+        "once for the author, .prefetch_related(Prefetch('books', queryset=Book.objects"
+        ".filter(title__startswith=\"B\").order_by('title')[:1], to_attr='selected_books'))"
+    )
+    assert "Keep it for every read: " in finding.message
+
+
+def _discount_for(author, title):
+    return list(author.books.filter(title=title))  # per-call-refined
+
+
+def test_a_refined_reread_with_values_from_the_calls_keeps_a_dictionary_on_the_instance(
+    library,
+):
+    # As oscar's order.discounts.filter(offer_id=...) per line: the value
+    # comes from each call; no Prefetch can hold it.
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        _discount_for(author, "B00")  # discount-one
+        _discount_for(author, "B00")  # discount-two
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        "the reads come from separate calls of _discount_for() (from "
+        f"{line(HERE, 'discount-one')}, {line(HERE, 'discount-two')}), and a variable in one "
+        "of them lives one call: keep a dictionary from the values asked for to the result "
+        "of author.books.filter(title=...) on the author (or for the request), and look it "
+        "up there first"
+    )
+
+
 # -- must not flag -----------------------------------------------------------------
 
 

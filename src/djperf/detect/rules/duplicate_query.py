@@ -379,7 +379,12 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
         duration = sum(load.duration for load in repeats)
         owner = short(model).lower()
         refined = _as_written(sets[0][0])
-        if refined:
+        separate = len({_place(line) for line in _read_at(sets)}) > 1 or _called_again(sets)
+        if refined and separate:
+            # A variable at one read serves no other: the reads are in
+            # other functions, or in other calls of one.
+            fix = Fix("Prefetch", field, _refined_once(owner, field, refined, sets))
+        elif refined:
             # .filter(), .order_by(), a slice, .last(): the same rows again,
             # never .all(), which would read every row of the relation.
             fix = Fix(
@@ -388,7 +393,7 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
                 f"keep the result of {owner}.{field}{refined} in a variable (or a "
                 "cached_property) and use it again",
             )
-        elif len({_place(line) for line in _read_at(sets)}) > 1 or _called_again(sets):
+        elif separate:
             # Read in several functions or templates (two properties and a
             # page, a receiver and an e-mail), or at one line of a function
             # called again and again: no variable spans them; a prefetch on
@@ -402,18 +407,16 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
                 f"(in a template: {{% with {field}={owner}.{field}.all %}})",
             )
         instances = "the same instance" if len(sets) == 1 else f"each of {len(sets)} instances"
+        lead = {
+            "prefetch_related_objects": "Load it once: ",
+            "Prefetch": "Keep it for every read: ",
+        }.get(fix.method, "Keep the first result: ")
         yield rule.finding(
             message=(
                 f"{short(model)}.{field} was read {reads} times for {instances} with nothing "
                 f"written between ({', '.join(lines) or 'lines unknown'}): a related manager "
                 f"caches nothing, so the repeats cost {len(repeats)} queries, "
-                f"{shown(duration)}. "
-                + (
-                    "Load it once: "
-                    if fix.method == "prefetch_related_objects"
-                    else "Keep the first result: "
-                )
-                + fix.text
+                f"{shown(duration)}. " + lead + fix.text
             ),
             severity=severity(len(repeats), warn_from),
             model=model,
@@ -439,6 +442,42 @@ def _called_again(sets: list[list[LazyLoad]]) -> bool:
         return False
     (line,) = lines
     return line.path.endswith(".py") and line.function != "<module>" and in_a_loop(line) is False
+
+
+def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad]]) -> str:
+    """A refined related manager read again from separate functions or
+    calls: no variable spans them. With the refinement's values known, a
+    Prefetch into an attribute serves every read; with values that differ
+    from read to read, a dictionary on the instance does."""
+    lines = sorted(set(_read_at(sets)), key=str)
+    if _called_again(sets):
+        callers = sorted(
+            {load.queries[0].caller for loads in sets for load in loads if load.queries} - {None},
+            key=str,
+        )
+        function = lines[0].function if lines else "it"
+        how = f"separate calls of {function}()" + (
+            f" (from {', '.join(map(str, callers[:4]))})" if callers else ""
+        )
+    else:
+        how = f"separate places ({', '.join(map(str, lines[:4]))})"
+    if "..." in refined:
+        return (
+            f"the reads come from {how}, and a variable in one of them lives one call: keep a "
+            f"dictionary from the values asked for to the result of {owner}.{field}{refined} "
+            f"on the {owner} (or for the request), and look it up there first"
+        )
+    related = short(sets[0][0].related_model) if sets[0][0].related_model else "Related"
+    attribute = f"selected_{field}"
+    return (
+        f"the reads come from {how}, and a variable in one of them lives one call: load it "
+        f"once for the {owner}, .prefetch_related(Prefetch({field!r}, "
+        f"queryset={related}.objects{refined}, to_attr={attribute!r})) on the queryset "
+        f"that loads the {owner} (or prefetch_related_objects([{owner}], that Prefetch) "
+        f"before the first read), then read {owner}.{attribute} at each place, with "
+        f"getattr({owner}, {attribute!r}, None) and the query as now for {owner}s from "
+        "elsewhere"
+    )
 
 
 def _read_at(sets: list[list[LazyLoad]]) -> list[Location]:
