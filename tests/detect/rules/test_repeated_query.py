@@ -168,6 +168,48 @@ def test_the_column_that_takes_the_values_is_found_after_other_conditions(librar
     )
 
 
+def test_an_aggregate_per_range_gets_one_aggregate_with_a_term_per_range(library):
+    # As oscar's dashboard: the revenue of each two-hour slice of a day,
+    # one SUM per slice. No IN list matches a range.
+    from django.db.models import Sum
+
+    with djperf.capture() as rec:
+        for low in range(0, 10, 2):
+            Review.objects.filter(rating__gte=low, rating__lt=low + 2).aggregate(Sum("rating"))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "aggregate_per_range"
+    assert finding.fix.text == (
+        "no IN list matches a range: each query aggregates one range of rating (rating__gte, "
+        "rating__lt). One query for every range: one .aggregate() with a term per range, "
+        "Sum('rating', filter=Q(rating__gte=start, rating__lt=end)) each, or, for calendar "
+        "slices, .annotate(slice=Trunc('rating', ...)).values('slice') with the aggregate per "
+        "slice"
+    )
+
+
+def test_rows_per_range_are_read_once_over_the_span(library):
+    with djperf.capture() as rec:
+        for low in range(0, 10, 2):
+            list(Review.objects.filter(rating__gt=low, rating__lte=low + 2))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "one_span"
+    assert "Review.objects.filter(rating__gt=<the first start>, rating__lte=<the last end>)" in (
+        finding.fix.text
+    )
+
+
+def test_a_range_beside_a_column_that_varies_is_no_range_fix(library):
+    # The book changes from pass to pass, the range does not: an IN list
+    # of books is the batch.
+    books = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        for pk in books:
+            list(Review.objects.filter(book_id=pk, rating__gte=1, rating__lt=5))
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method == "in_bulk"
+    assert "book_id__in=values" in finding.fix.text
+
+
 def test_the_values_are_in_the_column_the_line_did_not_give_a_constant(library):
     # author_id comes first in the WHERE clause (Django sorts the keyword
     # arguments), but the loop varies the title.

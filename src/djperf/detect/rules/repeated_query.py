@@ -395,6 +395,9 @@ def _batch_fix(model: Any, fingerprint: str, written: dict[str, str] | None = No
     row, an annotation on the parents. The batched query never loads more
     rows than the loop's did. `written`: the loop line's constant keyword
     arguments as the code wrote them, to show their values."""
+    ranged = _range_fix(model, fingerprint, written or {})
+    if ranged is not None:
+        return ranged
     match = _WHERE_COLUMN.search(fingerprint) or _COMPARED_COLUMN.search(_where(fingerprint))
     if match is None:
         return Fix(
@@ -731,6 +734,68 @@ def _many_to_many_fix(through: Any, field: Any, *, counting: bool, testing: bool
         text = f"{name}.objects.prefetch_related({accessor!r})  # then read obj.{accessor}.all()"
         return Fix("prefetch_related", accessor, text)
     return Fix("in_bulk", field.attname, f"{manager(through)}.filter({field.attname}__in=values)")
+
+
+def _range_fix(model: Any, fingerprint: str, written: dict[str, str]) -> Fix | None:
+    """A statement whose values are the two bounds of a range of one column
+    (a report summing each two-hour slice of a day): no IN list matches a
+    range. One aggregate with a filtered term per range, or one read of the
+    whole span split in Python. None when another condition of the
+    statement may take the values too (a column compared with = that the
+    line did not give a constant)."""
+    if model is None:
+        return None
+    where = _where(fingerprint)
+    bounds: dict[str, dict[str, str]] = defaultdict(dict)
+    for table, column, operator in _RANGE_BOUND.findall(where):
+        if table and model_for_table(table.strip('"`')) is not model:
+            return None
+        side = "low" if operator.startswith(">") else "high"
+        bounds[column.strip('"`')][side] = _LOOKUPS[operator]
+    spans = [(column, sides) for column, sides in bounds.items() if len(sides) == 2]
+    if len(spans) != 1:
+        return None
+    for table, column in _EQUAL_COLUMNS.findall(where):
+        field = _field_for_column(model, column.strip('"`'))
+        if field is None or not _is_written(field, written):
+            return None
+    column, sides = spans[0]
+    field = _field_for_column(model, column)
+    if field is None:
+        return None
+    name, low, high = field.name, sides["low"], sides["high"]
+    bounded = f"{name}{low}=start, {name}{high}=end"
+    aggregate = _AGGREGATE.match(fingerprint)
+    if aggregate is not None and " GROUP BY " not in fingerprint.upper():
+        function = aggregate.group(1).capitalize()
+        column_read = aggregate.group(2).strip('"`')
+        argument = "pk" if column_read == "*" else None
+        found = _field_for_column(model, column_read)
+        argument = found.name if found is not None else argument
+        term = f"{function}({argument!r}, " if argument is not None else f"{function}(..., "
+        text = (
+            f"no IN list matches a range: each query aggregates one range of {name} "
+            f"({name}{low}, {name}{high}). One query for every range: one .aggregate() with a "
+            f"term per range, {term}filter=Q({bounded})) each, or, for calendar slices, "
+            f".annotate(slice=Trunc({name!r}, ...)).values('slice') with the aggregate per slice"
+        )
+        return Fix("aggregate_per_range", name, text)
+    return Fix(
+        "one_span",
+        name,
+        f"no IN list matches a range: each query reads one range of {name} ({name}{low}, "
+        f"{name}{high}). When the ranges meet end to end, read the whole span once "
+        f"({manager(model)}.filter({name}{low}=<the first start>, {name}{high}=<the last end>)) "
+        "and split the rows by range in Python",
+    )
+
+
+# A bound on a column ("date_placed" >= #); and an aggregate's function and
+# column (SELECT SUM("order_order"."total_incl_tax") ...).
+_RANGE_BOUND = re.compile(r"(?:([\w\"`]+)\.)?([\w\"`]+)\s*(>=|<=|>|<)\s*#", re.I)
+_AGGREGATE = re.compile(
+    r"^SELECT\s+(SUM|COUNT|AVG|MIN|MAX)\(\s*(?:[\w\"`]+\.)?([\w\"`*]+)\s*\)", re.I
+)
 
 
 def _field_for_column(model: Any, column: str) -> Any:
