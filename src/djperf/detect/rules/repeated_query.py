@@ -755,7 +755,7 @@ def _range_fix(model: Any, fingerprint: str, written: dict[str, str]) -> Fix | N
     spans = [(column, sides) for column, sides in bounds.items() if len(sides) == 2]
     if len(spans) != 1:
         return None
-    for table, column in _EQUAL_COLUMNS.findall(where):
+    for _table, column in _EQUAL_COLUMNS.findall(where):
         field = _field_for_column(model, column.strip('"`'))
         if field is None or not _is_written(field, written):
             return None
