@@ -129,9 +129,16 @@ def test_a_queryset_update_run_by_another_models_save_loses_nothing(library):
         post_save.disconnect(touch_reviews, sender=Book)
         post_save.disconnect(_noop_review_receiver, sender=Review)
     [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Review"]
-    # The loop is the one saving the books, not the receiver's line.
-    assert finding.fix.text.startswith(
-        f"collect the keys of the rows in the loop at {line(HERE, 'saving-books')}"
+    # The receiver runs once per save: one update for all fits only where
+    # the saves repeat, with the per-save update stopped.
+    assert finding.fix.text == (
+        "no code for this line: touch_reviews() runs inside each write or signal at "
+        f"{line(HERE, 'saving-books')} (a signal receiver, or a save() override), once per "
+        "write, and sends this update of Review rows each time. One update for the rows of "
+        f"every save fits only where the saves repeat (the loop at {line(HERE, 'saving-books')} "
+        "in test_a_queryset_update_run_by_another_models_save_loses_nothing()), after them: "
+        "that code would stop the per-save update "
+        "while it runs and make one update() for all the objects it saved"
     )
     assert "skip" not in finding.fix.text
 

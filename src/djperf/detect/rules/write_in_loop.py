@@ -248,7 +248,12 @@ def _one_write_per_row(
         if not own_save or saved._meta.concrete_model is not model:
             saved = model
             own_save = False
-        if verb == "update" and not own_save and not _keyed_by_pk(model, first.fingerprint):
+        receiver = _run_per_save(first)
+        if receiver is not None and verb in ("update", "delete") and not _writes_by_save(first):
+            # A receiver's own queryset update() or delete() (a category's
+            # subtree updated on each category's save): not the save's write.
+            fix = _in_each_save(receiver, verb, model, [op[0] for op in operations])
+        elif verb == "update" and not own_save and not _keyed_by_pk(model, first.fingerprint):
             # A queryset update() per call: already one statement for its rows.
             fix = _one_update_for_all_calls(model, first, [op[0] for op in operations])
         elif verb == "get_or_create" and _same_lookup(operations) and _written_constants(location):
@@ -493,6 +498,52 @@ def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None
             "update", None, f"{name}.objects.filter(...).update(...)  # one UPDATE for all rows"
         )
     return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
+
+
+def _run_per_save(statement: Query) -> tuple[Location, Location] | None:
+    """The function that ran inside a save or signal on the way to the
+    statement, and the line whose write ran it (see Query.sent)."""
+    lines = lines_of(statement)
+    hop = sent_at(statement)
+    if hop is None or hop >= len(lines) - 1:
+        return None
+    return lines[hop], lines[hop + 1]
+
+
+def _writes_by_save(statement: Query) -> bool:
+    """Whether the statement's own line saves or deletes an instance (a
+    receiver saving another object): then the statement is that save's."""
+    location = statement.location
+    if location is None:
+        return False
+    text = source_line(location)
+    return any(call in text for call in (".save(", ".create(", ".delete(", "save_base("))
+
+
+def _in_each_save(
+    receiver: tuple[Location, Location], verb: str, model: Any, statements: list[Query]
+) -> Fix:
+    """A queryset update() or delete() that a receiver (or a save() override)
+    runs once per save: its statements are the receiver's, made once per
+    saved object; one for all of them fits only where the saves repeat."""
+    function, write = receiver
+    name = short(model._meta.label) if model is not None else "the"
+    loop = repeating_loop(statements)
+    location = statements[0].location
+    where = (
+        f" ({described(loop, location)})"
+        if loop is not None and location is not None and loop.depth
+        else ""
+    )
+    return Fix(
+        verb,
+        None,
+        f"no code for this line: {function.function}() runs inside each write or signal at "
+        f"{write} (a signal receiver, or a save() override), once per write, and sends this "
+        f"{verb} of {name} rows each time. One {verb} for the rows of every save fits only "
+        f"where the saves repeat{where}, after them: that code would stop the per-save "
+        f"{verb} while it runs and make one {verb}() for all the objects it saved",
+    )
 
 
 def _one_update_for_all_calls(model: Any, statement: Query, statements: list[Query]) -> Fix:
