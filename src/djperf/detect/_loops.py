@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from djperf.detect._source import in_a_loop, source_line
+from djperf.detect._source import in_a_loop, loop_line, source_line
 from djperf.detect._work import in_test_code
 from djperf.findings import Location
 
@@ -67,16 +67,27 @@ def repeating_loop(queries: Sequence[Event], *, beyond: int = 0) -> Loop | None:
     shared by more than half of them."""
     if not queries:
         return None
-    found: dict[Location, tuple[int, Loop]] = {}
+    # Keyed by the loop statement: one loop whose body calls the helper from
+    # two lines (a while with an if in it) is one loop, not two halves.
+    found: dict[tuple[str, str, int], tuple[int, Loop, set[Location]]] = {}
     for query in queries:
         loop = _innermost_loop(lines_of(query), beyond)
         if loop is not None:
-            count, first = found.get(loop.line, (0, loop))
-            found[loop.line] = (count + 1, first)
+            line = loop.line
+            key = (line.path, line.function, loop_line(line) or line.line)
+            count, first, calls = found.get(key, (0, loop, set()))
+            found[key] = (count + 1, first, calls | {line})
     if not found:
         return None
-    count, loop = max(found.values(), key=lambda entry: entry[0])
-    return loop if count * 2 > len(queries) else None
+    (path, function, start), (count, loop, calls) = max(
+        found.items(), key=lambda entry: entry[1][0]
+    )
+    if count * 2 <= len(queries):
+        return None
+    if len(calls) > 1:
+        # Several lines of the loop: the loop is named by its own first line.
+        return Loop(Location(path, start, function), loop.depth, loop.through)
+    return loop
 
 
 def _innermost_loop(lines: tuple[Location, ...], beyond: int) -> Loop | None:

@@ -338,11 +338,12 @@ class _Shape(NamedTuple):
     # (first line, last line, "property", "cached_property" or "") of every
     # function: how it is read.
     functions: tuple[tuple[int, int, str], ...]
-    # (first line, last line, first line of the function it is in) of every
-    # part of a loop that runs once per pass: a for's body, a while, a
-    # comprehension's element and conditions (not its first iterable, nor
-    # what a for iterates over: those run once, before the loop).
-    repeating: tuple[tuple[int, int, int], ...]
+    # (first line, last line, first line of the function it is in, first
+    # line of the loop) of every part of a loop that runs once per pass: a
+    # for's body, a while, a comprehension's element and conditions (not its
+    # first iterable, nor what a for iterates over: those run once, before
+    # the loop).
+    repeating: tuple[tuple[int, int, int, int], ...]
 
 
 # Small (two tuples of line numbers per file), so many are kept: the fixes
@@ -354,12 +355,12 @@ def _shape(path: str, changed: int) -> _Shape | None:
     if parsed is None:
         return None
     functions: list[tuple[int, int, str]] = []
-    repeating: list[tuple[int, int, int]] = []
+    repeating: list[tuple[int, int, int, int]] = []
 
-    def span(node: ast.AST, function: int) -> None:
+    def span(node: ast.AST, function: int, loop: ast.AST) -> None:
         start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
         if start is not None and end is not None:
-            repeating.append((start, end, function))
+            repeating.append((start, end, function, getattr(loop, "lineno", start)))
 
     def visit(node: ast.AST, function: int) -> None:
         for child in ast.iter_child_nodes(node):
@@ -371,9 +372,9 @@ def _shape(path: str, changed: int) -> _Shape | None:
                 continue
             if isinstance(child, (ast.For, ast.AsyncFor)):
                 for statement in (*child.body, *child.orelse):
-                    span(statement, function)
+                    span(statement, function, child)
             elif isinstance(child, ast.While):
-                span(child, function)
+                span(child, function, child)
             elif isinstance(child, _COMPREHENSIONS):
                 parts: list[ast.AST] = (
                     [child.key, child.value] if isinstance(child, ast.DictComp) else [child.elt]
@@ -383,7 +384,7 @@ def _shape(path: str, changed: int) -> _Shape | None:
                     if number:
                         parts += [generator.iter, generator.target]
                 for piece in parts:
-                    span(piece, function)
+                    span(piece, function, child)
             visit(child, function)
 
     visit(parsed[0], 0)
@@ -480,7 +481,28 @@ def in_a_loop(location: Location) -> bool | None:
     line = location.line
     function = _function_at(shape, line)
     owner = function[0] if function is not None else 0
-    return any(start <= line <= end and of == owner for start, end, of in shape.repeating)
+    return any(start <= line <= end and of == owner for start, end, of, _ in shape.repeating)
+
+
+def loop_line(location: Location) -> int | None:
+    """The first line of the innermost loop of its own function that the
+    line at `location` is in (the ``while`` of an importer whose body calls
+    one helper from two lines); None when it is in none, or the source
+    cannot tell (a template's)."""
+    if not location.path.endswith(".py"):
+        return None
+    shape = _shape_at(location)
+    if shape is None:
+        return None
+    line = location.line
+    function = _function_at(shape, line)
+    owner = function[0] if function is not None else 0
+    inside = [
+        (start, loop)
+        for start, end, of, loop in shape.repeating
+        if start <= line <= end and of == owner
+    ]
+    return max(inside)[1] if inside else None
 
 
 def used_after(location: Location) -> str | None:

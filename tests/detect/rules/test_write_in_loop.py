@@ -890,6 +890,23 @@ def test_a_per_row_queryset_update_names_no_receiver_it_never_ran(library):
     assert finding.fix.text == "Review.objects.bulk_update(objs, ['rating'])"
 
 
+def test_a_loop_calling_its_helper_from_two_lines_is_one_loop(library):
+    # As babybuddy's fake command: one while loop whose body calls the same
+    # helper from two lines, half the rows each. The loop is named by its
+    # own first line, never lost for having no line with most of the rows.
+    with djperf.capture() as rec:
+        for number, name in enumerate("abcd"):  # two-lines-loop
+            if number % 2:
+                _tag_row(name)
+            else:
+                _tag_row(name.upper())
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text.startswith(
+        f"no code for this line: the loop at {line(HERE, 'two-lines-loop')} in "
+        "test_a_loop_calling_its_helper_from_two_lines_is_one_loop(), 2 calls out from "
+    )
+
+
 def _add_slugged(name):
     tag = SluggedTag.objects.create(name=name)  # helper-slugged-create
     _remember(tag)
