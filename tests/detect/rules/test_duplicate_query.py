@@ -482,6 +482,24 @@ def test_a_reread_built_in_a_method_keeps_the_methods_filter(library):
     )
 
 
+def test_a_refined_reread_in_two_templates_of_one_render_keeps_the_variable(library, tmp_path):
+    # As oscar's voucher set page and the partial it includes: one render,
+    # where a {% with %} around the include spans both reads.
+    from django.template import Context, Engine
+
+    (tmp_path / "part.html").write_text("{{ author.books.all.0.pk }}\n")
+    (tmp_path / "page.html").write_text("{{ author.books.all.0.pk }}\n{% include 'part.html' %}\n")
+    template = Engine(dirs=[str(tmp_path)]).get_template("page.html")
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        template.render(Context({"author": author}))
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        "keep the result of author.books.all()[:1] in a variable (or a cached_property) and "
+        "use it again"
+    )
+
+
 def _first_b_book(author):
     return list(author.books.filter(title__startswith="B").order_by("title")[:1])  # refined-one
 
@@ -512,7 +530,7 @@ def _discount_for(author, title):
     return list(author.books.filter(title=title))  # per-call-refined
 
 
-def test_a_refined_reread_with_values_from_the_calls_keeps_a_dictionary_on_the_instance(
+def test_a_refined_reread_with_unknown_values_says_when_a_dictionary_is_the_fix(
     library,
 ):
     # As oscar's order.discounts.filter(offer_id=...) per line: the value
@@ -522,12 +540,17 @@ def test_a_refined_reread_with_values_from_the_calls_keeps_a_dictionary_on_the_i
         _discount_for(author, "B00")  # discount-one
         _discount_for(author, "B00")  # discount-two
     [finding] = of(rec, "duplicate-query")
-    assert finding.fix.text == (
+    assert finding.fix.text.startswith(
         "the reads come from separate calls of _discount_for() (from "
         f"{line(HERE, 'discount-one')}, {line(HERE, 'discount-two')}), and a variable in one "
-        "of them lives one call: keep a dictionary from the values asked for to the result "
-        "of author.books.filter(title=...) on the author (or for the request), and look it "
-        "up there first"
+        "of them lives one call: load it once for the author, .prefetch_related(Prefetch("
+        "'books', queryset=Book.objects.filter(title=...), to_attr='selected_books'))"
+    )
+    # The value is not known: the same at every read, or the call's own.
+    assert finding.fix.text.endswith(
+        "; the filter's values as the code gives them, when they are the same at every read; "
+        "when each call gives its own, keep a dictionary on the author from the values asked "
+        "for to the result instead"
     )
 
 

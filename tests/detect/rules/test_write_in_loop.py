@@ -143,6 +143,26 @@ def test_a_queryset_update_run_by_another_models_save_loses_nothing(library):
     assert "skip" not in finding.fix.text
 
 
+def test_a_receiver_with_a_loop_of_its_own_keeps_the_loops_update(library):
+    # As oscar's order_placed receiver: one signal per order, a counter
+    # update() per order line inside it. The loop is the receiver's own.
+    from django.dispatch import Signal
+
+    placed = Signal()
+
+    def count_lines(sender, books, **kwargs):
+        for book in books:  # receiver-loop
+            Review.objects.filter(book_id=book.pk).update(rating=2)
+
+    placed.connect(count_lines)
+    books = list(Book.objects.all())
+    with djperf.capture() as rec:
+        placed.send(sender=None, books=books)
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Review"]
+    assert finding.fix.text.startswith("collect the keys of the rows in the loop")
+    assert "runs inside each write or signal" not in finding.fix.text
+
+
 def _noop_review_receiver(sender, instance, **kwargs):
     pass
 

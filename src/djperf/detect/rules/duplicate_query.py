@@ -379,8 +379,12 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
         duration = sum(load.duration for load in repeats)
         owner = short(model).lower()
         refined = _as_written(sets[0][0])
-        separate = len({_place(line) for line in _read_at(sets)}) > 1 or _called_again(sets)
-        if refined and separate:
+        places = {_place(line) for line in _read_at(sets)}
+        separate = len(places) > 1 or _called_again(sets)
+        # (Templates only: one render, where a {% with %} around an include
+        # spans the reads.)
+        in_python = any(path.endswith(".py") for path, _ in places)
+        if refined and separate and (in_python or _called_again(sets)):
             # A variable at one read serves no other: the reads are in
             # other functions, or in other calls of one.
             fix = Fix("Prefetch", field, _refined_once(owner, field, refined, sets))
@@ -461,15 +465,9 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
         )
     else:
         how = f"separate places ({', '.join(map(str, lines[:4]))})"
-    if "..." in refined:
-        return (
-            f"the reads come from {how}, and a variable in one of them lives one call: keep a "
-            f"dictionary from the values asked for to the result of {owner}.{field}{refined} "
-            f"on the {owner} (or for the request), and look it up there first"
-        )
     related = short(sets[0][0].related_model) if sets[0][0].related_model else "Related"
     attribute = f"selected_{field}"
-    return (
+    text = (
         f"the reads come from {how}, and a variable in one of them lives one call: load it "
         f"once for the {owner}, .prefetch_related(Prefetch({field!r}, "
         f"queryset={related}.objects{refined}, to_attr={attribute!r})) on the queryset "
@@ -478,6 +476,15 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
         f"getattr({owner}, {attribute!r}, None) and the query as now for {owner}s from "
         "elsewhere"
     )
+    if "..." in refined:
+        # The filter's values are not known here: the same at every read
+        # (a flag), or given by each call (an offer's id).
+        text += (
+            "; the filter's values as the code gives them, when they are the same at every "
+            f"read; when each call gives its own, keep a dictionary on the {owner} from the "
+            "values asked for to the result instead"
+        )
+    return text
 
 
 def _read_at(sets: list[list[LazyLoad]]) -> list[Location]:

@@ -475,7 +475,7 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
         # The objects come from a related manager the code refines itself:
         # the Prefetch goes on that queryset, from its rows.
         lookup, on = fresh[1], f" on the queryset at {fresh[0]}"
-    owner = verbose(load.model).replace(" ", "_")
+    owner = verbose(load.model).lower().replace(" ", "_")
     text = (
         f".prefetch_related(Prefetch({lookup!r}, "
         f"queryset={related}.objects{refined}, to_attr={attribute!r})){on}, then read "

@@ -248,7 +248,7 @@ def _one_write_per_row(
         if not own_save or saved._meta.concrete_model is not model:
             saved = model
             own_save = False
-        receiver = _run_per_save(first)
+        receiver = _run_per_save(first, [op[0] for op in operations])
         if receiver is not None and verb in ("update", "delete") and not _writes_by_save(first):
             # A receiver's own queryset update() or delete() (a category's
             # subtree updated on each category's save): not the save's write.
@@ -500,12 +500,17 @@ def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None
     return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
 
 
-def _run_per_save(statement: Query) -> tuple[Location, Location] | None:
+def _run_per_save(statement: Query, statements: list[Query]) -> tuple[Location, Location] | None:
     """The function that ran inside a save or signal on the way to the
-    statement, and the line whose write ran it (see Query.sent)."""
+    statement, and the line whose write ran it (see Query.sent), when the
+    statements repeat across those runs: a loop inside the receiver (an
+    order_placed receiver updating a counter per line) is no repeat of runs."""
     lines = lines_of(statement)
     hop = sent_at(statement)
     if hop is None or hop >= len(lines) - 1:
+        return None
+    loop = repeating_loop(statements)
+    if loop is not None and loop.depth <= hop:
         return None
     return lines[hop], lines[hop + 1]
 
