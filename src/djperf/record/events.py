@@ -264,7 +264,7 @@ class Provenance(_DropOnCopy):
     reads it back.
     """
 
-    __slots__ = ("_children", "evaluation", "how", "path", "root", "seen", "via")
+    __slots__ = ("_children", "evaluation", "how", "parent", "path", "root", "seen", "via")
 
     def __init__(
         self,
@@ -274,6 +274,7 @@ class Provenance(_DropOnCopy):
         how: Literal["row", "select_related", "prefetch", "lazy_load"],
         evaluation: Evaluation | None,
         via: LazyLoad | None = None,
+        parent: Provenance | None = None,
     ) -> None:
         self.root = root
         self.path = path
@@ -282,6 +283,9 @@ class Provenance(_DropOnCopy):
         # parent's: one JOIN built both).
         self.evaluation = evaluation
         self.via = via
+        # For a prefetch: the provenance of the instances it was made for
+        # (a basket's lines, for their prefetched attributes).
+        self.parent = parent
         self._children: dict[str, Provenance] = {}
         # Relations already noted as used from instances of this provenance
         # (see hooks/usage.py): each is noted once, not once per access.

@@ -559,6 +559,24 @@ def test_two_steps_past_a_refined_related_manager_the_fix_goes_on_its_queryset(l
     )
 
 
+def test_past_a_prefetch_of_a_refined_related_manager_the_fix_goes_on_its_queryset(library):
+    # As oscar's basket.all_lines(), which prefetches each line's attributes:
+    # an attribute's option read per attribute is the lines queryset's to
+    # prefetch, past the prefetch step, not the basket's.
+    def shelved(publisher):
+        return publisher.book_set.order_by("title").prefetch_related("tags")  # refined-prefetching
+
+    with djperf.capture() as rec:
+        for publisher in Publisher.objects.all():
+            for book in shelved(publisher):
+                for tag in book.tags.all():
+                    list(tag.books.all())
+    by_field = {(f.model, f.field): f for f in of(rec, "n-plus-one")}
+    assert by_field[("testapp.Tag", "books")].fix.text == (
+        f".prefetch_related('tags__books') on the queryset at {line(HERE, 'refined-prefetching')}"
+    )
+
+
 def test_a_refined_read_behind_a_join_of_a_refined_manager_gets_its_prefetch_there(library):
     # As oscar's strategy: line.product (joined by all_lines()), then
     # product.stockrecords.all()[:1] per line.

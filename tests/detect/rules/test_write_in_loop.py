@@ -151,7 +151,7 @@ def test_a_receiver_with_a_loop_of_its_own_keeps_the_loops_update(library):
     placed = Signal()
 
     def count_lines(sender, books, **kwargs):
-        for book in books:  # receiver-loop
+        for book in books:  # receivers-own-loop
             Review.objects.filter(book_id=book.pk).update(rating=2)
 
     placed.connect(count_lines)

@@ -367,8 +367,12 @@ def _fresh_queryset(load: LazyLoad) -> tuple[Evaluation, str] | None:
     from those lines). A prefetch on any queryset further out never reaches
     past it."""
     source = load.source
-    while source is not None and source.via is not None:
+    while source is not None:
         via = source.via
+        if via is None:
+            # A prefetch's rows: on to the instances it was made for.
+            source = source.parent if source.how == "prefetch" else None
+            continue
         if via.kind in _MANAGERS and via.refined:
             evaluation = source.evaluation
             prefix = via.lookup + "__"

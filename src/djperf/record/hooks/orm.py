@@ -168,6 +168,7 @@ def begin_evaluation(
             how="prefetch",
             evaluation=evaluation,
             via=step.load,
+            parent=parent,
         )
     elif (
         mark is not None
