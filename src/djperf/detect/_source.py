@@ -554,6 +554,64 @@ def _saves(statement: ast.stmt, name: str) -> bool:
     )
 
 
+def counted_then_iterated(location: Location) -> tuple[str, int] | None:
+    """``alerts.count()`` at `location`, then ``for alert in alerts:`` later in
+    the same function: the name and the loop's line, when both statements
+    are in the function's own body (not under an ``if``) with no return or
+    raise between, so the loop loads the rows whenever the count runs.
+    ``len(alerts)`` then loads them once, and the loop reads them again from
+    the queryset's cache: no COUNT query."""
+    parsed = _module_at(location)
+    if parsed is None:
+        return None
+    tree, _ = parsed
+    for function in ast.walk(tree):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if not (function.lineno <= location.line <= (function.end_lineno or 0)):
+            continue
+        body = function.body
+        for index, statement in enumerate(body):
+            if not (statement.lineno <= location.line <= (statement.end_lineno or 0)):
+                continue
+            name = _counted_name(statement, location.line)
+            if name is None:
+                return None
+            for later in body[index + 1 :]:
+                if isinstance(later, (ast.For, ast.AsyncFor)):
+                    iterated = later.iter
+                    if isinstance(iterated, ast.Name) and iterated.id == name:
+                        return name, later.lineno
+                if any(isinstance(node, (ast.Return, ast.Raise)) for node in ast.walk(later)):
+                    return None
+                if _assigns(later, name):
+                    return None
+            return None
+    return None
+
+
+def _counted_name(statement: ast.stmt, line: int) -> str | None:
+    """The name whose ``.count()`` is called at `line` in `statement`."""
+    for node in ast.walk(statement):
+        if (
+            isinstance(node, ast.Call)
+            and node.lineno == line
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "count"
+            and not node.args
+            and isinstance(node.func.value, ast.Name)
+        ):
+            return node.func.value.id
+    return None
+
+
+def _assigns(statement: ast.stmt, name: str) -> bool:
+    return any(
+        isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+        for node in ast.walk(statement)
+    )
+
+
 def in_a_property(location: Location) -> bool:
     """Whether the line at `location` is in a function decorated with
     ``@property`` (read as an attribute, run again on every read)."""

@@ -788,6 +788,52 @@ def test_a_receiver_counting_in_a_loop_of_its_own_keeps_the_annotation(library):
     assert finding.fix.text.startswith("Book.objects.annotate(")
 
 
+def _ratings(book):
+    reviews = Review.objects.filter(book_id=book.pk)
+    total = reviews.count()  # counted-first
+    ratings = []
+    for review in reviews:  # then-iterated
+        ratings.append(review.rating)
+    return total, ratings
+
+
+def _ratings_when_asked(book, asked):
+    reviews = Review.objects.filter(book_id=book.pk)
+    total = reviews.count()
+    ratings = []
+    if asked:
+        for review in reviews:
+            ratings.append(review.rating)
+    return total, ratings
+
+
+def test_a_count_of_rows_the_function_loads_anyway_is_their_len(library):
+    # As oscar's stock alerts: alerts.count(), then for alert in alerts.
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            _ratings(book)
+    [finding] = [
+        f for f in of(rec, "repeated-query") if str(f.location) == line(HERE, "counted-first")
+    ]
+    loop = line(HERE, "then-iterated").rsplit(":", 1)[1]
+    assert finding.fix.method == "len"
+    assert finding.fix.text == (
+        f"reviews is loaded by the loop at line {loop} anyway: "
+        "len(reviews) instead of reviews.count() loads its rows once, and the loop reads them "
+        "from the queryset's cache: no COUNT query"
+    )
+
+
+def test_a_count_whose_rows_are_loaded_only_sometimes_keeps_the_batch(library):
+    # The loop is under an if: len() would load rows the count alone did not.
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            _ratings_when_asked(book, asked=False)  # counted-only
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.method != "len"
+    assert "len(" not in finding.fix.text
+
+
 def test_a_re_read_after_each_write_gets_no_batch_before_the_loop(library):
     # As a stock allocation: update() the row, then refresh_from_db() it,
     # once per order line. A read before the loop would read old values.

@@ -17,7 +17,13 @@ from djperf.detect._loops import (
     write_hop,
 )
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
-from djperf.detect._source import batched_rewrite, constant_keywords, in_a_loop, shaping_calls
+from djperf.detect._source import (
+    batched_rewrite,
+    constant_keywords,
+    counted_then_iterated,
+    in_a_loop,
+    shaping_calls,
+)
 from djperf.detect._statements import COUNT, manager, user_reads
 from djperf.detect._work import (
     Repetition,
@@ -92,8 +98,7 @@ def _one_query_per_value(
     where = built or first.location
     batched = _from_the_line(fix, model, where)
     fix = batched if batched is not fix else _keeping_the_shape(fix, model, where)
-    fix = _in_the_calling_loop(fix, queries)
-    fix = _once_per_write(fix, queries)
+    fix = _counted_rows(fix, first) or _once_per_write(_in_the_calling_loop(fix, queries), queries)
     # (A receiver's reads after each save already say why no batch fits.)
     rewritten_at = (
         None if fix.text.startswith("no code") else _each_after_a_write(recording, queries, table)
@@ -262,6 +267,27 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         "collect the values in the loop that repeats that call and run this once there",
         model=fix.model,
         omits=fix.omits,
+    )
+
+
+def _counted_rows(fix: Fix, first: Query) -> Fix | None:
+    """A count of a queryset whose rows the same function then loads anyway
+    (``alerts.count()``, then ``for alert in alerts:``): ``len()`` of the
+    rows removes the COUNT from every call, wherever the calls come from."""
+    location = first.location
+    if location is None or not location.path.endswith(".py") or not COUNT.match(first.fingerprint):
+        return None
+    found = counted_then_iterated(location)
+    if found is None:
+        return None
+    name, loop = found
+    return Fix(
+        "len",
+        None,
+        f"{name} is loaded by the loop at line {loop} anyway: len({name}) instead of "
+        f"{name}.count() loads its rows once, and the loop reads them from the queryset's "
+        "cache: no COUNT query",
+        model=fix.model,
     )
 
 
