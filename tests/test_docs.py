@@ -101,6 +101,8 @@ USER_FILES = {
     "babybuddy/apps.py",
     "core/apps.py",
     "core/timeline.py",
+    "fake.py",
+    "abstract_models.py",
     # The rule docs/architecture.md adds as an example of adding a rule.
     "src/djperf/detect/rules/len_of_queryset.py",
     "tests/detect/rules/test_len_of_queryset.py",
