@@ -14,7 +14,7 @@ from typing import Any
 
 from djperf.detect._models import model_for_label, short
 from djperf.findings import Location
-from djperf.record.events import Evaluation, LazyLoad
+from djperf.record.events import Evaluation, LazyLoad, Provenance
 
 
 def relation_groups(loads: Iterable[LazyLoad]) -> dict[tuple[Any, ...], list[LazyLoad]]:
@@ -80,3 +80,43 @@ def verbose_plural(label: str, count: int) -> str:
     if model is None:
         return short(label).lower() + ("" if count == 1 else "s")
     return str(model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural)
+
+
+# Relations read through a related manager: a queryset the code evaluates.
+MANAGER_KINDS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
+
+
+def fresh_queryset(source: Provenance | None) -> tuple[Evaluation, str] | None:
+    """The nearest queryset on the way to an instance that ran a query of
+    its own, a related manager the code refined (oscar's basket.all_lines():
+    ``self.lines.select_related(...).order_by(...)``), past any prefetch
+    step; and the lookup from that queryset's rows to the instance ("" for
+    its own rows, "product" for a line's product it joined). A prefetch on
+    any queryset further out is never read past it. None when no step on
+    the way is such a manager."""
+    path = source.path if source is not None else ""
+    while source is not None:
+        via = source.via
+        if via is None:
+            # A prefetch's rows: on to the instances it was made for.
+            source = source.parent if source.how == "prefetch" else None
+            continue
+        if via.kind in MANAGER_KINDS and via.refined:
+            base = via.lookup
+            if source.evaluation is None or not (path == base or path.startswith(base + "__")):
+                return None
+            return source.evaluation, path[len(base) + 2 :]
+        source = via.source
+    return None
+
+
+def loaded_by(source: Provenance | None) -> tuple[Evaluation, str] | None:
+    """The queryset a fix for an instance goes on, and the lookup from its
+    rows to the instance: the nearest refined related manager's (see
+    `fresh_queryset`), else the root queryset's."""
+    fresh = fresh_queryset(source)
+    if fresh is not None:
+        return fresh
+    if source is None or source.root is None:
+        return None
+    return source.root, source.path

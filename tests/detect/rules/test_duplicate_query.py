@@ -8,7 +8,7 @@ from django.utils.functional import cached_property
 
 import djperf
 from tests.helpers import class_line, line, of, page, third_party_package
-from tests.testapp.models import Author, Book, Tag
+from tests.testapp.models import Author, Book, Publisher, Tag
 
 pytestmark = pytest.mark.django_db
 HERE = __file__
@@ -524,6 +524,48 @@ def test_a_refined_reread_in_two_functions_is_kept_on_the_instance(library):
         ".filter(title__startswith=\"B\").order_by('title')[:1], to_attr='selected_books'))"
     )
     assert "Keep it for every read: " in finding.message
+
+
+def test_a_refined_reread_in_two_functions_names_the_queryset_that_loaded_the_instance(
+    library,
+):
+    with djperf.capture() as rec:
+        for author in Author.objects.filter(name="A0"):  # loads-the-author
+            _first_b_book(author)
+            _b_books(author)
+    [finding] = of(rec, "duplicate-query")
+    assert (
+        ".prefetch_related(Prefetch('books', queryset=Book.objects"
+        ".filter(title__startswith=\"B\").order_by('title')[:1], to_attr='selected_books')) "
+        f"on the queryset at {line(HERE, 'loads-the-author')}, which loads the author"
+    ) in finding.fix.text
+
+
+def _tags_b(book):
+    return list(book.tags.filter(name__startswith="t"))  # tags-one
+
+
+def _tags_again(book):
+    return list(book.tags.filter(name__startswith="t"))  # tags-two
+
+
+def test_a_refined_reread_of_rows_of_a_refined_manager_names_that_managers_queryset(library):
+    # As oscar's line products: the Prefetch goes on the queryset
+    # basket.all_lines() builds, from its rows.
+    def shelved(publisher):
+        return publisher.book_set.order_by("title")[:1]  # shelved-books
+
+    with djperf.capture() as rec:
+        publisher = Publisher.objects.filter(book__isnull=False).first()
+        for book in shelved(publisher):
+            _tags_b(book)
+            _tags_again(book)
+    findings = [f for f in of(rec, "duplicate-query") if f.field == "tags"]
+    assert findings
+    assert (
+        f"on the queryset at {line(HERE, 'shelved-books')}, which loads the book"
+        in findings[0].fix.text
+    )
 
 
 def _discount_for(author, title):

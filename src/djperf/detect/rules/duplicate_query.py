@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djperf._format import duration as shown
-from djperf.detect._loads import distinct_instances, relation_groups
+from djperf.detect._loads import distinct_instances, loaded_by, relation_groups
 from djperf.detect._loops import described, holder, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
@@ -467,11 +467,17 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
         how = f"separate places ({', '.join(map(str, lines[:4]))})"
     related = short(sets[0][0].related_model) if sets[0][0].related_model else "Related"
     attribute = f"selected_{field}"
+    loaded = _loaded_at(sets, field)
+    if loaded is not None:
+        site, lookup = loaded
+        where = f"on the queryset at {site}, which loads the {owner}"
+    else:
+        lookup, where = field, f"on the queryset that loads the {owner}"
     text = (
         f"the reads come from {how}, and a variable in one of them lives one call: load it "
-        f"once for the {owner}, .prefetch_related(Prefetch({field!r}, "
-        f"queryset={related}.objects{refined}, to_attr={attribute!r})) on the queryset "
-        f"that loads the {owner} (or prefetch_related_objects([{owner}], that Prefetch) "
+        f"once for the {owner}, .prefetch_related(Prefetch({lookup!r}, "
+        f"queryset={related}.objects{refined}, to_attr={attribute!r})) {where} "
+        f"(or prefetch_related_objects([{owner}], Prefetch({field!r}, ...)) "
         f"before the first read), then read {owner}.{attribute} at each place, with "
         f"getattr({owner}, {attribute!r}, None) and the query as now for {owner}s from "
         "elsewhere"
@@ -485,6 +491,23 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
             "values asked for to the result instead"
         )
     return text
+
+
+def _loaded_at(sets: list[list[LazyLoad]], field: str) -> tuple[Location, str] | None:
+    """Where the queryset that loaded the instances was built, and the
+    lookup of `field` from its rows (``product__stockrecords`` on the lines
+    ``basket.all_lines()`` builds), when every instance came from one."""
+    found = set()
+    for loads in sets:
+        loaded = loaded_by(loads[0].source)
+        if loaded is None:
+            return None
+        evaluation, path = loaded
+        site = evaluation.built or evaluation.location
+        if site is None:
+            return None
+        found.add((site, f"{path}__{field}" if path else field))
+    return found.pop() if len(found) == 1 else None
 
 
 def _read_at(sets: list[list[LazyLoad]]) -> list[Location]:

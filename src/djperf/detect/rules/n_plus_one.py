@@ -10,6 +10,7 @@ from djperf._format import duration as shown
 from djperf.detect._loads import (
     built_at,
     distinct_instances,
+    fresh_queryset,
     most_common,
     queries_of,
     relation_groups,
@@ -360,27 +361,13 @@ def _through_a_refined_manager(load: LazyLoad) -> bool:
 
 
 def _fresh_queryset(load: LazyLoad) -> tuple[Evaluation, str] | None:
-    """The nearest step on the way to the instance that ran a queryset of
-    its own: a related manager the code refined (oscar's basket.all_lines():
-    ``self.lines.select_related(...).order_by(...)``), and the lookup from
-    its rows (``attributes__option`` for a line attribute's option read
-    from those lines). A prefetch on any queryset further out never reaches
-    past it."""
-    source = load.source
-    while source is not None:
-        via = source.via
-        if via is None:
-            # A prefetch's rows: on to the instances it was made for.
-            source = source.parent if source.how == "prefetch" else None
-            continue
-        if via.kind in _MANAGERS and via.refined:
-            evaluation = source.evaluation
-            prefix = via.lookup + "__"
-            if evaluation is None or not load.lookup.startswith(prefix):
-                return None
-            return evaluation, load.lookup[len(prefix) :]
-        source = via.source
-    return None
+    """The nearest queryset the code refined on the way to the instance
+    (detect._loads.fresh_queryset), and the lookup of this load from its rows."""
+    fresh = fresh_queryset(load.source)
+    if fresh is None:
+        return None
+    evaluation, path = fresh
+    return evaluation, f"{path}__{load.field}" if path else load.field
 
 
 def _on_the_related_manager(load: LazyLoad) -> Fix | None:
