@@ -612,6 +612,35 @@ def _assigns(statement: ast.stmt, name: str) -> bool:
     )
 
 
+def cache_clearing_methods(location: Location) -> list[str]:
+    """The methods of the class the line at `location` is in whose names say
+    they drop the object's cached state (``invalidate_cached_queryset()``,
+    ``reset_offer_applications()``, ``clear_cache()``): a value a
+    cached_property keeps must be dropped there too."""
+    parsed = _module_at(location)
+    if parsed is None:
+        return []
+    tree, _ = parsed
+    owner: ast.ClassDef | None = None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        inside = node.lineno <= location.line <= (node.end_lineno or 0)
+        if inside and (owner is None or node.lineno > owner.lineno):
+            owner = node
+    if owner is None:
+        return []
+    return [
+        statement.name
+        for statement in owner.body
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and statement.name.lstrip("_").startswith(_CLEARING)
+    ]
+
+
+_CLEARING = ("invalidate", "reset", "clear", "refresh", "flush")
+
+
 def in_a_property(location: Location) -> bool:
     """Whether the line at `location` is in a function decorated with
     ``@property`` (read as an attribute, run again on every read)."""

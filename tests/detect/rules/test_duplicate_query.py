@@ -798,6 +798,39 @@ class _Range:
         return Book.objects.filter(author_id=self.author_id).count()  # per-row-property
 
 
+class _CachingRange:
+    def __init__(self, author_id):
+        self.author_id = author_id
+        self._books = None
+
+    def books(self):
+        return Book.objects.filter(author_id=self.author_id).count()  # once-elsewhere-too
+
+    @property
+    def reorderable(self):
+        return Book.objects.filter(author_id=self.author_id).count()  # dropped-property
+
+    def invalidate_cached_books(self):
+        self._books = None
+
+
+def test_a_property_of_a_class_that_drops_its_caches_is_dropped_there_too(library):
+    # As oscar's Range.is_reorderable: invalidate_cached_queryset() clears the
+    # range's other cache; a new cached_property must be cleared there too.
+    author = Author.objects.first()
+    shelf = _CachingRange(author.pk)
+    with djperf.capture() as rec:
+        shelf.books()
+        for _ in range(3):
+            shelf.reorderable  # noqa: B018
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text.endswith(
+        "so one object computes it once, and drop it where the class drops its other cached "
+        "state (del self.reorderable in invalidate_cached_books()), or it goes stale after "
+        "them"
+    )
+
+
 def test_copies_mostly_at_a_property_read_again_cache_the_property(library):
     author = Author.objects.first()
     shelf = _Range(author.pk)

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 
 import djperf
-from tests.helpers import line, of
+from tests.helpers import line, of, third_party_package
 from tests.testapp.models import Author, Book, Review, Tag
 
 pytestmark = pytest.mark.django_db
@@ -848,4 +848,26 @@ def test_a_re_read_after_each_write_gets_no_batch_before_the_loop(library):
     assert finding.fix.text.startswith(
         "no code: each of these reads comes right after a write of the same table (at "
         f"{line(HERE, 'per-row-write')}) and reads what it changed"
+    )
+
+
+def test_a_search_librarys_per_result_loads_name_its_batch(library, settings, tmp_path):
+    # django-haystack's SearchResult.object loads one object per result;
+    # SearchQuerySet.load_all() loads them together.
+    source = (
+        "from tests.testapp.models import Book\n"
+        "def result_object(pk):\n"
+        "    return Book.objects.get(pk=pk)\n"
+    )
+    pks = list(Book.objects.values_list("pk", flat=True))
+    with (
+        third_party_package(settings, tmp_path, "haystack", source) as haystack,
+        djperf.capture() as rec,
+    ):
+        for pk in pks:
+            haystack.result_object(pk)
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.endswith(
+        "; for search results read one .object at a time, .load_all() on the SearchQuerySet "
+        "the view makes loads every result's object in one query per model"
     )

@@ -11,6 +11,7 @@ from djperf.detect._loads import distinct_instances, loaded_by, relation_groups
 from djperf.detect._loops import described, holder, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
+    cache_clearing_methods,
     closing_parenthesis,
     constant_call_arguments,
     in_a_cached_property,
@@ -147,6 +148,7 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
         text = (
             f"{reader.function} is a property that runs it on every read (at {reader}): make it "
             "a cached_property (django.utils.functional) so one object computes it once"
+            + _dropped_with(reader)
         )
     elif len(places) >= 2:
         listed = ", ".join(map(str, places[:-1])) + f" and {places[-1]}"
@@ -177,6 +179,7 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
             text = (
                 f"{places[0].function} is a property that runs it on every read: make it a "
                 "cached_property (django.utils.functional) so one object computes it once"
+                + _dropped_with(places[0])
             )
             if len(callers) > 1 and (
                 any(c.path.endswith(".py") for c in callers) or len({c.path for c in callers}) > 1
@@ -284,6 +287,20 @@ def _property_read_again(queries: list[Query], places: list[Location]) -> Locati
     if not line.path.endswith(".py") or not in_a_property(line) or in_a_loop(line) is not False:
         return None
     return line
+
+
+def _dropped_with(reader: Location) -> str:
+    """A class that drops its cached state in methods of its own
+    (``invalidate_cached_queryset()``) must drop a new cached_property
+    there too, or it goes stale after them."""
+    methods = cache_clearing_methods(reader)
+    if not methods:
+        return ""
+    listed = " and ".join(f"{name}()" for name in methods[:3])
+    return (
+        f", and drop it where the class drops its other cached state "
+        f"(del self.{reader.function} in {listed}), or it goes stale after them"
+    )
 
 
 def _recomputed(queries: list[Query], place: Location) -> str:

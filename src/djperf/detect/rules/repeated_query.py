@@ -64,6 +64,15 @@ def repeated_query(recording: Recording, thresholds: Thresholds) -> Iterable[Fin
                 yield _one_query_per_value(recording, repetition, thresholds["warn_from"])
 
 
+# What a package offers to load for many items at once, where djperf knows.
+_BATCHING = {
+    "haystack": (
+        "for search results read one .object at a time, .load_all() on the SearchQuerySet "
+        "the view makes loads every result's object in one query per model"
+    ),
+}
+
+
 def _request(query: Query) -> int | None:
     return query.request
 
@@ -119,7 +128,8 @@ def _one_query_per_value(
             "call_once",
             None,
             f"the queries are {first.via}'s, one per call at {first.location}: call it once "
-            "for all the values, or keep and reuse what it returns",
+            "for all the values, or keep and reuse what it returns"
+            + (f"; {_BATCHING[first.via]}" if first.via in _BATCHING else ""),
         )
     duration = sum(q.duration for q in queries)
     origin = _loop_origin(recording, first)
