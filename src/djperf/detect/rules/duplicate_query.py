@@ -8,7 +8,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, loaded_by, relation_groups
-from djperf.detect._loops import described, holder, repeating_loop
+from djperf.detect._loops import described, holder, lines_of, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     cache_clearing_methods,
@@ -63,7 +63,8 @@ def duplicate_query(recording: Recording, thresholds: Thresholds) -> Iterable[Fi
             if repetition is not None:
                 first = repetition.events[0]
                 varied = len(values[(first.sql, first.location)]) > 1
-                yield _same_query(repetition, thresholds["warn_from"], varied)
+                written = _written_in_the_loop(recording, repetition.events)
+                yield _same_query(repetition, thresholds["warn_from"], varied, written)
     yield from _manager_rereads(recording, count, thresholds["warn_from"])
 
 
@@ -79,7 +80,12 @@ def _library_call(query: Query) -> int | None:
     return query.library_call
 
 
-def _same_query(repetition: Repetition[Query], warn_from: int, varied: bool = False) -> Finding:
+def _same_query(
+    repetition: Repetition[Query],
+    warn_from: int,
+    varied: bool = False,
+    written: Location | None = None,
+) -> Finding:
     queries = repetition.events
     first = queries[0]
     table = statement_table(first.fingerprint)
@@ -101,7 +107,7 @@ def _same_query(repetition: Repetition[Query], warn_from: int, varied: bool = Fa
     # every include of a template is the template's to keep.
     busiest = _most_common(q.location for q in queries) or first.location
     location = repetition.test_line if tests and repetition.test_line else busiest
-    fix = Fix("reuse", None, _reuse(queries, busiest, varied))
+    fix = Fix("reuse", None, _reuse(queries, busiest, varied, written))
     return rule.finding(
         message=message,
         severity=severity(len(queries) - 1, warn_from, driven_by_tests=tests),
@@ -114,7 +120,12 @@ def _same_query(repetition: Repetition[Query], warn_from: int, varied: bool = Fa
     )
 
 
-def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False) -> str:
+def _reuse(
+    queries: list[Query],
+    busiest: Location | None,
+    varied: bool = False,
+    written: Location | None = None,
+) -> str:
     """How to keep the first result, by where the copies ran: at one line
     that repeats inside its own function (a variable), at one line of a
     function called again and again (get it once before the loop that calls
@@ -196,7 +207,18 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
             # The loop that calls it, however many calls out: that is where
             # a value can be got once, or a dictionary kept for the loop.
             where = described(loop, places[0])
-            if varied or constant_call_arguments(places[0]) is False:
+            if written is not None:
+                # The loop writes the table before these copies (a first
+                # pass that creates what later passes find): a result got
+                # before the loop, or kept from before that write, is stale.
+                text = (
+                    f"{function} runs it on every call, and {where} repeats the calls; that "
+                    f"loop also writes this table (at {written}) before these copies, so a "
+                    "result got before the loop would be stale: keep the first result got "
+                    "after that write (a variable the loop fills on first use) and hand it "
+                    "down"
+                )
+            elif varied or constant_call_arguments(places[0]) is False:
                 # Values from the calls' arguments are the same this time,
                 # not always: a dictionary serves whatever the loop asks.
                 reason = (
@@ -265,6 +287,27 @@ def _reuse(queries: list[Query], busiest: Location | None, varied: bool = False)
     if first.via:
         text = f"the query is {first.via}'s: {text}"
     return text
+
+
+def _written_in_the_loop(recording: Recording, copies: list[Query]) -> Location | None:
+    """The line of a write of the copies' table, made before the first copy
+    by a pass of the loop that repeats them (a reset command whose first
+    migrate creates the superuser the later ones find)."""
+    loop = repeating_loop(copies)
+    table = statement_table(copies[0].fingerprint)
+    if loop is None or table is None:
+        return None
+    first = copies[0].started
+    for query in recording.queries:
+        if query.started >= first:
+            break
+        if (
+            query.fingerprint[:6].upper() in ("INSERT", "UPDATE", "DELETE")
+            and statement_table(query.fingerprint) == table
+            and loop.line in lines_of(query)
+        ):
+            return query.location
+    return None
 
 
 def _calls(queries: list[Query]) -> list[Location]:
