@@ -207,18 +207,7 @@ def _reuse(
             # The loop that calls it, however many calls out: that is where
             # a value can be got once, or a dictionary kept for the loop.
             where = described(loop, places[0])
-            if written is not None:
-                # The loop writes the table before these copies (a first
-                # pass that creates what later passes find): a result got
-                # before the loop, or kept from before that write, is stale.
-                text = (
-                    f"{function} runs it on every call, and {where} repeats the calls; that "
-                    f"loop also writes this table (at {written}) before these copies, so a "
-                    "result got before the loop would be stale: keep the first result got "
-                    "after that write (a variable the loop fills on first use) and hand it "
-                    "down"
-                )
-            elif varied or constant_call_arguments(places[0]) is False:
+            if varied or constant_call_arguments(places[0]) is False:
                 # Values from the calls' arguments are the same this time,
                 # not always: a dictionary serves whatever the loop asks.
                 reason = (
@@ -232,6 +221,17 @@ def _reuse(
                 text = (
                     f"{function} runs it on every call, and {where} repeats the calls; {reason} "
                     f"{holder(loop)} (or for the request), and hand it down"
+                )
+            elif written is not None:
+                # The loop writes the table before these copies (a first
+                # pass that creates what later passes find): a result got
+                # before the loop, or kept from before that write, is stale.
+                text = (
+                    f"{function} runs it on every call, and {where} repeats the calls; that "
+                    f"loop also writes this table (at {written}) before these copies, so a "
+                    "result got before the loop would be stale: keep the first result got "
+                    "after that write (a variable the loop fills on first use) and hand it "
+                    "down"
                 )
             else:
                 text = (
