@@ -475,13 +475,8 @@ def in_a_loop(location: Location) -> bool | None:
         # A location outside Python source is a template's line (.html,
         # .txt, .md ... whatever the project renders).
         return _in_a_template_loop(location)
-    shape = _shape_at(location)
-    if shape is None:
-        return None
-    line = location.line
-    function = _function_at(shape, line)
-    owner = function[0] if function is not None else 0
-    return any(start <= line <= end and of == owner for start, end, of, _ in shape.repeating)
+    around = _loops_around(location)
+    return None if around is None else bool(around)
 
 
 def loop_line(location: Location) -> int | None:
@@ -489,20 +484,25 @@ def loop_line(location: Location) -> int | None:
     line at `location` is in (the ``while`` of an importer whose body calls
     one helper from two lines); None when it is in none, or the source
     cannot tell (a template's)."""
-    if not location.path.endswith(".py"):
-        return None
+    around = _loops_around(location) if location.path.endswith(".py") else None
+    return max(around)[1] if around else None
+
+
+def _loops_around(location: Location) -> list[tuple[int, int]] | None:
+    """(first line of the repeating part, first line of its loop) of every
+    loop of the line's own function that the line is in; None when the
+    source cannot be read."""
     shape = _shape_at(location)
     if shape is None:
         return None
     line = location.line
     function = _function_at(shape, line)
     owner = function[0] if function is not None else 0
-    inside = [
+    return [
         (start, loop)
         for start, end, of, loop in shape.repeating
         if start <= line <= end and of == owner
     ]
-    return max(inside)[1] if inside else None
 
 
 def used_after(location: Location) -> str | None:
