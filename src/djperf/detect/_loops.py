@@ -152,6 +152,23 @@ def sent_at(event: Event, start: int = 0) -> int | None:
     return None if sent is None or sent < start else sent - start
 
 
+def runs_per_write(events: Sequence[Event], loop: Loop | None) -> int | None:
+    """The index, on the first event's lines, of a function the stack walk
+    saw run inside a save or a signal (`sent_at`), when every event saw the
+    same one, a user line made that write, and the loop that repeats them
+    (if djperf saw one) is outside that function: the events repeat across
+    writes, one run each. A receiver's own loop is no repeat of its runs."""
+    hops = {sent_at(event) for event in events}
+    if len(hops) != 1:
+        return None
+    (hop,) = hops
+    if hop is None or hop >= len(lines_of(events[0])) - 1:
+        return None
+    if loop is not None and loop.depth <= hop:
+        return None
+    return hop
+
+
 def write_hop(
     lines: Sequence[Location], upto: int | None = None, sent: int | None = None
 ) -> int | None:

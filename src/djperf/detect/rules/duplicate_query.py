@@ -8,7 +8,7 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, loaded_by, relation_groups
-from djperf.detect._loops import described, holder, lines_of, repeating_loop
+from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     cache_clearing_methods,
@@ -63,8 +63,7 @@ def duplicate_query(recording: Recording, thresholds: Thresholds) -> Iterable[Fi
             if repetition is not None:
                 first = repetition.events[0]
                 varied = len(values[(first.sql, first.location)]) > 1
-                written = _written_in_the_loop(recording, repetition.events)
-                yield _same_query(repetition, thresholds["warn_from"], varied, written)
+                yield _same_query(repetition, thresholds["warn_from"], varied, recording)
     yield from _manager_rereads(recording, count, thresholds["warn_from"])
 
 
@@ -84,7 +83,7 @@ def _same_query(
     repetition: Repetition[Query],
     warn_from: int,
     varied: bool = False,
-    written: Location | None = None,
+    recording: Recording | None = None,
 ) -> Finding:
     queries = repetition.events
     first = queries[0]
@@ -107,7 +106,7 @@ def _same_query(
     # every include of a template is the template's to keep.
     busiest = _most_common(q.location for q in queries) or first.location
     location = repetition.test_line if tests and repetition.test_line else busiest
-    fix = Fix("reuse", None, _reuse(queries, busiest, varied, written))
+    fix = Fix("reuse", None, _reuse(queries, busiest, varied, recording))
     return rule.finding(
         message=message,
         severity=severity(len(queries) - 1, warn_from, driven_by_tests=tests),
@@ -124,7 +123,7 @@ def _reuse(
     queries: list[Query],
     busiest: Location | None,
     varied: bool = False,
-    written: Location | None = None,
+    recording: Recording | None = None,
 ) -> str:
     """How to keep the first result, by where the copies ran: at one line
     that repeats inside its own function (a variable), at one line of a
@@ -222,7 +221,9 @@ def _reuse(
                     f"{function} runs it on every call, and {where} repeats the calls; {reason} "
                     f"{holder(loop)} (or for the request), and hand it down"
                 )
-            elif written is not None:
+            elif (
+                written := _written_in_the_loop(recording, queries, loop) if recording else None
+            ) is not None:
                 # The loop writes the table before these copies (a first
                 # pass that creates what later passes find): a result got
                 # before the loop, or kept from before that write, is stale.
@@ -289,13 +290,12 @@ def _reuse(
     return text
 
 
-def _written_in_the_loop(recording: Recording, copies: list[Query]) -> Location | None:
+def _written_in_the_loop(recording: Recording, copies: list[Query], loop: Loop) -> Location | None:
     """The line of a write of the copies' table, made before the first copy
-    by a pass of the loop that repeats them (a reset command whose first
-    migrate creates the superuser the later ones find)."""
-    loop = repeating_loop(copies)
+    by a pass of `loop`, the loop that repeats them (a reset command whose
+    first migrate creates the superuser the later ones find)."""
     table = statement_table(copies[0].fingerprint)
-    if loop is None or table is None:
+    if table is None:
         return None
     first = copies[0].started
     for query in recording.queries:

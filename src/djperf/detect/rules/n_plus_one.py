@@ -17,7 +17,14 @@ from djperf.detect._loads import (
     root_of,
     verbose,
 )
-from djperf.detect._loops import Loop, described, lines_of, repeating_loop, sent_at, write_hop
+from djperf.detect._loops import (
+    Loop,
+    described,
+    lines_of,
+    repeating_loop,
+    runs_per_write,
+    write_hop,
+)
 from djperf.detect._models import (
     bare_select_related_paths,
     covers,
@@ -198,9 +205,8 @@ def _per_write(queries: list[Query], lines: tuple[Location, ...], loop: Loop | N
     """Where on `lines` a function ran once per write or signal (see
     `write_hop`), when the loads repeat across writes: the loop that
     repeats them (if djperf saw one) is outside that function."""
-    hops = {sent_at(query) for query in queries}
-    seen = hops.pop() if len(hops) == 1 else None
-    if seen is not None and seen < len(lines) - 1 and (loop is None or loop.depth > seen):
+    seen = runs_per_write(queries, loop)
+    if seen is not None:
         return seen
     if loop is None:
         return None

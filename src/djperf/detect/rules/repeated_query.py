@@ -12,6 +12,7 @@ from djperf.detect._loops import (
     described,
     lines_of,
     repeating_loop,
+    runs_per_write,
     sent_at,
     separate_calls,
     write_hop,
@@ -311,14 +312,11 @@ def _once_per_write(fix: Fix, queries: list[Query]) -> Fix:
     location = queries[0].location
     if fix.text.startswith("no code") or location is None:
         return fix
-    hops = {sent_at(query) for query in queries}
-    hop = hops.pop() if len(hops) == 1 else None
-    lines = lines_of(queries[0])
-    if hop is None or hop >= len(lines) - 1:
-        return fix
     loop = repeating_loop(queries)
-    if loop is not None and loop.depth <= hop:
-        return fix  # the repetition is inside one run of the receiver
+    hop = runs_per_write(queries, loop)
+    if hop is None:
+        return fix
+    lines = lines_of(queries[0])
     where = f" ({described(loop, location)})" if loop is not None else ""
     return Fix(
         fix.method,

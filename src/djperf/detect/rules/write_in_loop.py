@@ -25,6 +25,7 @@ from djperf.detect._loops import (
     holder,
     lines_of,
     repeating_loop,
+    runs_per_write,
     sent_at,
     write_hop,
 )
@@ -505,13 +506,10 @@ def _run_per_save(statement: Query, statements: list[Query]) -> tuple[Location, 
     statement, and the line whose write ran it (see Query.sent), when the
     statements repeat across those runs: a loop inside the receiver (an
     order_placed receiver updating a counter per line) is no repeat of runs."""
+    hop = runs_per_write(statements, repeating_loop(statements))
+    if hop is None:
+        return None
     lines = lines_of(statement)
-    hop = sent_at(statement)
-    if hop is None or hop >= len(lines) - 1:
-        return None
-    loop = repeating_loop(statements)
-    if loop is not None and loop.depth <= hop:
-        return None
     return lines[hop], lines[hop + 1]
 
 
