@@ -749,6 +749,49 @@ def test_a_relation_read_only_for_its_key_reads_the_key(library):
     assert "Only its key was used" in finding.message
 
 
+def test_not_the_key_when_the_object_is_read_again_later(library):
+    # As an importer's clean() comparing feeding.child, and its diff reading
+    # the child afterwards: the key at the first line moves the load, no more.
+    with djperf.capture() as rec:
+        books = list(Book.objects.all())
+        for book in books:
+            Book.objects.filter(author=book.author).exclude(pk=book.pk).exists()  # compare
+        names = [book.author.name for book in books]  # read-again
+    assert names
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.method == "select_related"
+    assert finding.fix.text.endswith(".select_related('author')")
+    assert (
+        f" ({line(HERE, 'compare')} uses only its key, but the code reads book.author of the "
+        f"same objects again at {line(HERE, 'read-again')}: reading author_id at "
+        f"{line(HERE, 'compare')} would move each load there, not save it.)"
+    ) in finding.message
+
+
+def test_objects_from_no_queryset_read_again_are_not_told_to_read_the_key(library):
+    ids = list(Book.objects.values_list("pk", "author_id"))
+    with djperf.capture() as rec:
+        books = [Book(pk=pk, author_id=author) for pk, author in ids]
+        for book in books:
+            Book.objects.filter(author=book.author).exclude(pk=book.pk).exists()  # built
+        for book in books:
+            str(book.author)
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.method != "use_key"
+    assert "would move each load there, not save it" in finding.message
+
+
+def test_the_key_when_the_object_is_only_read_again_by_save(library):
+    # Model.save() reads each cached parent to check it was saved: no use.
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            Book.objects.filter(author=book.author).exclude(pk=book.pk).exists()  # then-save
+            book.save()
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.method == "use_key"
+    assert "move each load" not in finding.message
+
+
 def test_a_relation_read_through_its_pk_reads_the_key(library):
     with djperf.capture() as rec:
         ids = [book.author.pk for book in Book.objects.all()]  # through-pk

@@ -478,6 +478,21 @@ def test_querysets_of_related_managers_pickle(rich_library):
     assert [b.pk for b in pickle.loads(pickle.dumps(books))] == [b.pk for b in books]
 
 
+def test_an_instance_watched_after_a_load_pickles_and_copies_without_djperf(library):
+    import copy
+
+    from djperf.record.hooks import usage
+
+    book = Book.objects.first()
+    with djperf.capture():
+        book.author  # noqa: B018  (the load that starts the watch)
+    assert book.__dict__.get(usage.LOADED)
+    clone = pickle.loads(pickle.dumps(book))
+    assert clone.__dict__.get(usage.LOADED) is None
+    assert clone.author.pk == book.author.pk
+    assert copy.deepcopy(book).author.pk == book.author.pk
+
+
 # -- djperf changes nothing ------------------------------------------------------
 
 

@@ -89,6 +89,11 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
     duration = sum(load.duration for load in group)
     location = most_common(load.location for load in group)
     keyed = _key_only_fix(first, location)
+    # The objects read again later (an importer's diff reading feeding.child
+    # after clean() loaded it): reading the key here would move the loads.
+    again = next((load for load in group if load.read_again), None) if keyed else None
+    if again is not None:
+        keyed = None
     fix = keyed or _library_fix(root, first, location) or _eager_fix(root, first)
     if keyed is None and fix.method != "call_once" and location is not None:
         fix = _for_the_loop(fix, group, location, root)
@@ -118,6 +123,8 @@ def _loaded_one_at_a_time(repetition: Repetition[LazyLoad], warn_from: int) -> F
         f"{short(first.model)}.{first.field} was loaded one {verbose(first.model)} at a time: "
         f"{queries} queries, {shown(duration)}. {how}"
     )
+    if again is not None:
+        message += _read_again(first, location, again)
     tests = repetition.driven_by_tests
     if tests:
         message += test_driven(repetition, "load")
@@ -238,6 +245,19 @@ def _key_only_fix(load: LazyLoad, location: Location | None) -> Fix | None:
     if rewritten is None:
         return None
     return Fix("use_key", field.attname, rewritten)
+
+
+def _read_again(first: LazyLoad, location: Location | None, again: LazyLoad) -> str:
+    """Why the key-only rewrite of the line was not offered."""
+    model = model_for_label(first.model)
+    field = model._meta.get_field(first.field) if model is not None else None
+    attname = getattr(field, "attname", f"{first.field}_id")
+    where = f" at {again.read_again_at}" if again.read_again_at is not None else ""
+    return (
+        f" ({location} uses only its key, but the code reads "
+        f"{verbose(first.model)}.{first.field} of the same objects again{where}: "
+        f"reading {attname} at {location} would move each load there, not save it.)"
+    )
 
 
 def _internal(root: Evaluation | None) -> bool:

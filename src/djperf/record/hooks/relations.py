@@ -273,10 +273,16 @@ def _row_key(label: str, instance: Any) -> int | None:
         return None
 
 
+# The relations whose object a key can stand for (see usage.watch_reads).
+_KEYED = frozenset({"foreign_key", "one_to_one"})
+
+
 def record(scopes: tuple[Recording, ...], load: LazyLoad) -> None:
     for rec in scopes:
         if rec.open:
             rec.lazy_loads.append(load)
+    if load.kind in _KEYED:
+        usage.watch_reads(load)
 
 
 def run_load(

@@ -13,14 +13,23 @@ wrappers (and BaseManager.get_queryset's, which notes where querysets are
 built) are installed only while at least one capture is open: djperf
 installed but idle pays nothing for them. A use is noted once per relation
 and provenance, not once per access.
+
+It also notes a lazily loaded forward relation read again on its instance
+after the load (``feeding.child`` loaded in ``clean()``, read again by an
+importer's diff): a fix that reads only the key at the load's line would move
+the load to that read, not save it. Only instances a lazy load marked pay for
+that, and only until their second read.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import django
 from django.db.models import QuerySet
 from django.db.models.fields.related_descriptors import (
     ForwardManyToOneDescriptor,
@@ -29,11 +38,17 @@ from django.db.models.fields.related_descriptors import (
 from django.db.models.manager import BaseManager
 
 from djperf._errors import contain
+from djperf.record.events import _DropOnCopy
 from djperf.record.hooks import columns
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_PREFETCH
 from djperf.record.hooks.built import noting_where_built, noting_where_eager
+from djperf.record.scope import active, stacks_wanted
+from djperf.record.stack import locate
 from djperf.record.tags import TAG, provenance_of
+
+if TYPE_CHECKING:
+    from djperf.record.events import LazyLoad
 
 _patches = Patches()
 _open_scopes = 0
@@ -62,6 +77,53 @@ def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
             used.add(source.joined(name))
 
 
+# The instance attribute holding its lazily loaded forward relations still
+# watched: field name -> [the load, reads of the relation since].
+LOADED = "_djperf_loaded"
+# Model.save() reads each cached parent to check it was saved: not a use.
+_MODEL_BASE = str(Path(django.__file__).parent / "db" / "models" / "base.py")
+
+
+class _Loaded(dict[str, list[Any]], _DropOnCopy):
+    """An instance's watched loads; a copy shares them, pickling drops them."""
+
+    __slots__ = ()
+
+
+def watch_reads(load: LazyLoad) -> None:
+    """Note the next reads of `load`'s relation on its instance (forward
+    foreign keys and one-to-ones: the relations a key can stand for)."""
+    instance = load.instance
+    if instance is None:
+        return
+    data = instance.__dict__
+    loaded = data.get(LOADED)
+    if loaded is None:
+        loaded = data[LOADED] = _Loaded()
+    # The read that ran the load is still to come back through __get__.
+    loaded[load.field] = [load, 0]
+
+
+def _count_read(loaded: _Loaded, names: tuple[str, ...]) -> None:
+    for name in names:
+        entry = loaded.get(name)
+        if entry is None:
+            continue
+        entry[1] += 1
+        if entry[1] < 2:
+            return
+        # The frame that read the attribute (2 out: this, then __get__).
+        reader = sys._getframe(2)
+        if reader.f_code.co_filename == _MODEL_BASE:
+            return
+        del loaded[name]
+        load: LazyLoad = entry[0]
+        load.read_again = True
+        if stacks_wanted(active()):
+            load.read_again_at = locate(reader).location
+        return
+
+
 def _descriptor_names(descriptor: Any) -> tuple[str, ...]:
     names = _names.get(descriptor)
     if names is None:
@@ -84,12 +146,19 @@ def _noting_descriptor_use(original: Any) -> Any:
             if instance is not None:
                 # The common case in two lookups: a tagged instance whose relation
                 # is already noted (wrapper installed only while a capture is open).
-                source = instance.__dict__.get(TAG)
+                data = instance.__dict__
+                source = data.get(TAG)
                 if source is None or self not in source.seen:
                     try:
                         note_use(instance, self, _names.get(self) or _descriptor_names(self))
                     except Exception:
                         contain("relation use")
+                loaded = data.get(LOADED)
+                if loaded:
+                    try:
+                        _count_read(loaded, _names.get(self) or _descriptor_names(self))
+                    except Exception:
+                        contain("relation read again")
 
     return __get__
 
