@@ -900,3 +900,76 @@ def closing_parenthesis(text: str, start: int) -> int:
             if depth == 0:
                 return index
     return len(text) - 1
+
+
+# The ways a method names its own row: ``self``, ``self.pk``, ``self.id``.
+_SELF = re.compile(r"^self(?:\.(?:pk|id))?$")
+
+
+def own_relation_query(location: Location) -> tuple[str, str, str] | None:
+    """``Through.objects.select_related('release').filter(issue_id=self.id)``
+    in a method of a class: the class's name, the keyword naming the object's
+    own row (``issue_id``) and the queryset without it, as written
+    (``Through.objects.select_related('release')``): the rows of the
+    object's own reverse relation, which a prefetch serves. None unless the
+    line is one ``Model.objects...filter()`` whose only keyword from the
+    object is that one, its other values constant, and whose rows are
+    iterated (no ``first()``, ``exists()``, ``count()`` ... after it)."""
+    parsed = _module_at(location)
+    if parsed is None:
+        return None
+    tree, lines = parsed
+    nodes = _nodes_at(tree, location.line)
+    classes = [node for node in nodes if isinstance(node, ast.ClassDef)]
+    functions = [node for node in nodes if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if not classes or not functions or functions[-1] not in classes[-1].body:
+        return None
+    known = _module_names(tree)
+    span = _span(tree, location.line)
+    parents = _parents(tree, *span)
+    for node in ast.walk(functions[-1]):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "filter"
+            and _within(node, span)
+            and not node.args
+        ):
+            continue
+        own = [k for k in node.keywords if k.arg and _SELF.match(ast.unparse(k.value))]
+        others = [k for k in node.keywords if k not in own]
+        if len(own) != 1 or not all(k.arg and _constant(k.value, known) for k in others):
+            return None
+        base = _source_of(lines, node.func.value)
+        if base is None or not _MANAGER.match(base) or re.search(r"\bself\b", base):
+            return None
+        text = base
+        if others:
+            kept = [f"{k.arg}={_source_of(lines, k.value)}" for k in others]
+            text += f".filter({', '.join(kept)})"
+        current: ast.AST = node
+        while True:
+            method = parents.get(id(current))
+            call = parents.get(id(method))
+            if not (
+                isinstance(method, ast.Attribute)
+                and isinstance(call, ast.Call)
+                and call.func is method
+            ):
+                break
+            # (A prefetch's queryset cannot be values() or values_list().)
+            if (
+                method.attr not in _KEPT
+                or method.attr.startswith("values")
+                or not all(_constant(a, known) for a in call.args)
+            ):
+                return None
+            segment = _segment(lines, method.end_lineno, method.end_col_offset, call)
+            if segment is None or not all(_constant(k.value, known) for k in call.keywords):
+                return None
+            text += f".{method.attr}{segment}"
+            current = call
+        keyword = own[0].arg
+        assert keyword is not None
+        return classes[-1].name, keyword, text
+    return None

@@ -645,6 +645,42 @@ def test_a_lookup_repeated_by_a_template_loop_is_the_views_to_batch(library, tmp
     )
 
 
+def test_a_method_reading_its_objects_own_relation_by_hand_reads_the_manager(library, tmp_path):
+    from django.template import Context, Engine
+
+    from tests.testapp import models
+
+    (tmp_path / "books.html").write_text(
+        "{% for book in books %}{{ book.ratings }}{% endfor %}\n"
+        "{% for book in books %}{{ book.ratings }}{% endfor %}\n"
+    )
+    template = Engine(dirs=[str(tmp_path)]).get_template("books.html")
+    with djperf.capture() as rec:
+        template.render(Context({"books": list(Book.objects.all())}))
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(models.__file__, "by-hand")
+    assert finding.fix.method == "prefetch_related"
+    assert finding.fix.text == (
+        "ratings() reads each Book's own reviews by hand, one query per object: read "
+        "self.reviews.all() there instead, and prefetch it where the Book objects are "
+        "loaded (for a template's loop, on the queryset the view hands it): "
+        ".prefetch_related(Prefetch('reviews', queryset=Review.objects.select_related(\"book\")))"
+        "  (from django.db.models import Prefetch)"
+    )
+
+
+def test_not_the_own_relation_for_another_objects_rows(library):
+    def ratings_of(book):
+        return [r.rating for r in Review.objects.filter(book_id=book.id)]  # not-self
+
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            ratings_of(book)
+    [finding] = of(rec, "repeated-query")
+    assert "self.reviews" not in finding.fix.text
+    assert finding.fix.method != "prefetch_related" or "Prefetch(" not in finding.fix.text
+
+
 def test_a_lookup_from_separate_places_of_a_page_is_the_views_to_batch(library, tmp_path):
     from django.template import Context, Engine
 

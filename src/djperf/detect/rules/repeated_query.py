@@ -23,6 +23,7 @@ from djperf.detect._source import (
     constant_keywords,
     counted_then_iterated,
     in_a_loop,
+    own_relation_query,
     shaping_calls,
 )
 from djperf.detect._statements import COUNT, manager, user_reads
@@ -108,7 +109,11 @@ def _one_query_per_value(
     where = built or first.location
     batched = _from_the_line(fix, model, where)
     fix = batched if batched is not fix else _keeping_the_shape(fix, model, where)
-    fix = _counted_rows(fix, first) or _once_per_write(_in_the_calling_loop(fix, queries), queries)
+    fix = (
+        _counted_rows(fix, first)
+        or _own_relation(model, queries)
+        or _once_per_write(_in_the_calling_loop(fix, queries), queries)
+    )
     # (A receiver's reads after each save already say why no batch fits.)
     rewritten_at = (
         None if fix.text.startswith("no code") else _each_after_a_write(recording, queries, table)
@@ -299,6 +304,50 @@ def _counted_rows(fix: Fix, first: Query) -> Fix | None:
         f"{name}.count() loads its rows once, and the loop reads them from the queryset's "
         "cache: no COUNT query",
         model=fix.model,
+    )
+
+
+def _own_relation(model: Any, queries: list[Query]) -> Fix | None:
+    """A method reading its object's own reverse relation by hand
+    (``Through.objects.filter(issue_id=self.id)`` in a property of Issue),
+    called once per object: the relation's manager reads a prefetch, so the
+    fix is the manager there and a prefetch where the objects are loaded,
+    wherever the loop is (a template's included). Not in a receiver run per
+    save: its object comes from the save, not from a queryset."""
+    location = queries[0].location
+    if model is None or location is None or not location.path.endswith(".py"):
+        return None
+    found = own_relation_query(location)
+    if found is None:
+        return None
+    owner, keyword, queryset = found
+    name = keyword.removesuffix("__exact").removesuffix("__pk").removesuffix("__id")
+    field = next((f for f in model._meta.concrete_fields if name in (f.name, f.attname)), None)
+    related = getattr(field, "related_model", None)
+    if field is None or related is None or field.many_to_many or field.one_to_one:
+        return None
+    if name != field.name and (name != field.attname or field.target_field is not related._meta.pk):
+        return None
+    if owner not in {klass.__name__ for klass in related.__mro__}:
+        return None
+    if runs_per_write(queries, repeating_loop(queries)) is not None:
+        return None
+    accessor = field.remote_field.get_accessor_name()
+    if queryset == manager(model):
+        prefetch = f".prefetch_related({accessor!r})"
+    else:
+        prefetch = (
+            f".prefetch_related(Prefetch({accessor!r}, queryset={queryset}))  "
+            "(from django.db.models import Prefetch)"
+        )
+    owner_name = short(related._meta.label)
+    return Fix(
+        "prefetch_related",
+        accessor,
+        f"{location.function}() reads each {owner_name}'s own {accessor} by hand, one query "
+        f"per object: read self.{accessor}.all() there instead, and prefetch it where the "
+        f"{owner_name} objects are loaded (for a template's loop, on the queryset the view "
+        f"hands it): {prefetch}",
     )
 
 
