@@ -29,6 +29,21 @@ def test_deferred_with_only_names_the_field_to_add(library):
     assert str(finding.origin) == line(HERE, "only-origin")
 
 
+def test_a_wide_column_read_on_a_few_of_many_rows_says_what_only_would_load(library):
+    # As a search view evaluating every match and showing two: only() with
+    # the column loads it for every match.
+    with djperf.capture() as rec:
+        shown = [book.summary for book in Book.objects.only("title") if book.title < "B02"]
+    assert len(shown) == 2
+    [finding] = of(rec, "deferred-field")
+    assert finding.fix.text == (
+        ".only('title', 'summary')  # only 2 of the 6 rows read summary: this loads the "
+        "column for all 6. If its values are large and only the rows shown read it, keep "
+        "it deferred and load it for those rows at once (Book.objects.filter(pk__in=<their "
+        "keys>).values_list('pk', 'summary')), or annotate only the part they read"
+    )
+
+
 def test_deferred_with_defer_names_what_remains(library):
     with djperf.capture() as rec:
         for book in Book.objects.defer("summary", "title"):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from djperf._format import duration as shown
 from djperf.detect._loads import built_at, most_common, queries_of, relation_groups, root_of
-from djperf.detect._models import short
+from djperf.detect._models import model_for_label, short
 from djperf.detect._work import severity
 from djperf.detect.registry import Rule, Thresholds
 from djperf.findings import Finding, Fix
@@ -27,7 +27,7 @@ def deferred_field(recording: Recording, thresholds: Thresholds) -> Iterable[Fin
         if count < thresholds["count"] or (peers and count < 2):
             continue
         root = root_of(first)
-        fix = _deferral_fix(root, first.lookup, first)
+        fix = _few_of_many(_deferral_fix(root, first.lookup, first), first, root, count)
         duration = sum(load.duration for load in group)
         how = (
             f"fetched for {count} instances by FETCH_PEERS in {queries_of(group)} extra queries"
@@ -50,6 +50,35 @@ def deferred_field(recording: Recording, thresholds: Thresholds) -> Iterable[Fin
             duration=duration,
             built=built_at(root),
         )
+
+
+# Columns whose values can be large: loading one for every row may cost more
+# than the few queries that load it for the rows that read it.
+_WIDE = frozenset({"TextField", "JSONField", "BinaryField"})
+
+
+def _few_of_many(fix: Fix, load: LazyLoad, root: Evaluation | None, count: int) -> Fix:
+    """The fix, saying what it costs when only a few of the queryset's rows
+    read a wide column (a search view's every match, two of them shown): it
+    would load the column for all of them."""
+    if root is None or root.rows <= 2 * count or fix.method not in ("only", "defer"):
+        return fix
+    model = model_for_label(load.model)
+    try:
+        field = model._meta.get_field(load.field) if model is not None else None
+    except Exception:  # FieldDoesNotExist: a name djperf did not resolve
+        return fix
+    if field is None or field.get_internal_type() not in _WIDE:
+        return fix
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"{fix.text}  # only {count} of the {root.rows} rows read {load.field}: this loads the "
+        f"column for all {root.rows}. If its values are large and only the rows shown read "
+        f"it, keep it deferred and load it for those rows at once "
+        f"({short(load.model)}.objects.filter(pk__in=<their keys>).values_list('pk', "
+        f"{load.field!r})), or annotate only the part they read",
+    )
 
 
 def _root_location(root: Evaluation | None) -> str:
