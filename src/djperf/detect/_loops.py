@@ -9,12 +9,24 @@ line several calls out (an importer's row loop calling a helper that calls
 another that runs get_or_create). A fix written for the event's own line,
 a variable or a bulk write "in the loop", is wrong when the loop is further
 out: the rules name that loop instead.
+
+A loop of the line's own function may also run once per call, the calls
+repeated by a loop further out (an order's lines, each line's discounts
+written by a helper's ``for discount in line.discounts``, one each): djperf
+tells from what ran between two repeats (the recording's statements, in
+order, while the rules judge it: `judging`). When, between them, a statement
+ran in the function that calls the loop's function and not inside it, that
+function had returned: the repeats came from separate calls, and the loop
+is looked for further out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Protocol
 
 from djperf.detect._source import in_a_loop, loop_line, source_line
@@ -44,6 +56,32 @@ class Loop:
     # The lines between, from the loop's side inward (the call the loop
     # makes first), not counting the loop's line or the event's own.
     through: tuple[Location, ...]
+
+
+@dataclass
+class _Timeline:
+    """The statements of the recording being judged, in the order they ran."""
+
+    events: Sequence[Event]
+    positions: dict[int, int] = field(default_factory=dict)
+
+    def position(self, event: Event) -> int | None:
+        if not self.positions:
+            self.positions.update((id(e), i) for i, e in enumerate(self.events))
+        return self.positions.get(id(event))
+
+
+_TIMELINE: ContextVar[_Timeline | None] = ContextVar("djperf_timeline", default=None)
+
+
+@contextmanager
+def judging(statements: Sequence[Event]) -> Iterator[None]:
+    """While the rules judge a recording: its statements, in order."""
+    token = _TIMELINE.set(_Timeline(statements))
+    try:
+        yield
+    finally:
+        _TIMELINE.reset(token)
 
 
 def lines_of(query: Event) -> tuple[Location, ...]:
@@ -84,10 +122,48 @@ def repeating_loop(queries: Sequence[Event], *, beyond: int = 0) -> Loop | None:
     )
     if count * 2 <= len(queries):
         return None
+    if _one_pass_per_call(queries, loop.depth):
+        # The loop's function returned between the repeats: look further out.
+        return repeating_loop(queries, beyond=loop.depth + 1)
     if len(calls) > 1:
         # Several lines of the loop: the loop is named by its own first line.
         return Loop(Location(path, start, function), loop.depth, loop.through)
     return loop
+
+
+def _one_pass_per_call(queries: Sequence[Event], depth: int) -> bool:
+    """Whether, between most two repeats in a row, a statement ran in the
+    function that calls the function of the loop (`depth` calls out) and not
+    inside it: that function returned and was called again. False when
+    nothing ran between, or djperf cannot tell."""
+    timeline = _TIMELINE.get()
+    if timeline is None or len(queries) < 2:
+        return False
+    placed = sorted(
+        (
+            (position, query)
+            for query in queries
+            if (position := timeline.position(query)) is not None
+        ),
+        key=lambda entry: entry[0],
+    )
+    if len(placed) < 2:
+        return False
+    left = 0
+    for (start, query), (end, _) in pairwise(placed):
+        lines = lines_of(query)
+        if depth + 1 >= len(lines):
+            return False
+        inner = (lines[depth].path, lines[depth].function)
+        outer = (lines[depth + 1].path, lines[depth + 1].function)
+        if inner == outer:
+            return False  # a recursive call: no telling which frame is which
+        for between in timeline.events[start + 1 : end]:
+            functions = [(line.path, line.function) for line in lines_of(between)]
+            if outer in functions and inner not in functions[: functions.index(outer)]:
+                left += 1
+                break
+    return left * 2 > len(placed) - 1
 
 
 def _innermost_loop(lines: tuple[Location, ...], beyond: int) -> Loop | None:

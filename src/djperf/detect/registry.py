@@ -32,6 +32,7 @@ from typing import Any
 
 from djperf import conf
 from djperf._errors import contain
+from djperf.detect._loops import judging
 from djperf.detect._work import in_test_code
 from djperf.findings import SEVERITIES, Finding
 from djperf.record.scope import Recording
@@ -174,14 +175,15 @@ def run(recording: Recording) -> list[Finding]:
     _load()
     selected = recording.options.detectors
     findings: list[Finding] = []
-    for rule_id, rule in sorted(_rules.items()):
-        if rule.detector is None or (selected is not None and rule_id not in selected):
-            continue
-        try:
-            limits = thresholds(rule_id, recording.options.thresholds.get(rule_id))
-            findings.extend(_one_per_problem(_tests_own(rule.detector(recording, limits))))
-        except Exception:
-            contain(f"detector {rule_id}")
+    with judging(recording.queries):
+        for rule_id, rule in sorted(_rules.items()):
+            if rule.detector is None or (selected is not None and rule_id not in selected):
+                continue
+            try:
+                limits = thresholds(rule_id, recording.options.thresholds.get(rule_id))
+                findings.extend(_one_per_problem(_tests_own(rule.detector(recording, limits))))
+            except Exception:
+                contain(f"detector {rule_id}")
     # Most costly first: time when it was measured, then how often.
     findings.sort(key=lambda f: (-f.duration, -f.count))
     return findings

@@ -997,3 +997,41 @@ def test_an_update_or_create_a_few_calls_out_keeps_no_dictionary(library):
     [finding] = of(rec, "write-in-loop")
     assert "Keep a dictionary" not in finding.fix.text
     assert finding.fix.text.startswith("no code for this line: the loop at ")
+
+
+def _rate(book, ratings):
+    for rating in ratings:
+        Review.objects.create(book=book, rating=rating)  # rating-each
+
+
+def _add_book(author, number, ratings):
+    book = Book.objects.create(title=f"new {number}", author=author)
+    _rate(book, ratings)  # rate-the-book
+
+
+def test_a_helpers_loop_run_once_per_call_is_not_the_loop(library):
+    # As oscar's create_line_discount_models(): its own loop over a line's
+    # discounts writes one per call; place_order's loop over the lines
+    # repeats the calls (a Line written between them says they are separate).
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            _add_book(author, number, [1])  # adding-books
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Review"]
+    assert finding.fix.text == (
+        f"no code for this line: the loop at {line(HERE, 'adding-books')} in "
+        "test_a_helpers_loop_run_once_per_call_is_not_the_loop(), 2 calls out from "
+        f"{line(HERE, 'rating-each')} (through _add_book() at {line(HERE, 'rate-the-book')}) "
+        "repeats these writes, one call per pass. The rows of every pass meet only in that "
+        "loop: have the calls between hand back the unsaved Review objects (or their keys and "
+        "values) instead of writing them; after the loop, write them at once: "
+        "Review.objects.bulk_create(objs)"
+    )
+
+
+def test_a_helpers_loop_run_many_times_in_one_call_is_the_loop(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        _add_book(author, 9, [1, 2, 3, 4, 5])
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text == "Review.objects.bulk_create(objs)"
