@@ -907,3 +907,28 @@ def test_a_search_librarys_per_result_loads_name_its_batch(library, settings, tm
         "; for search results read one .object at a time, .load_all() on the SearchQuerySet "
         "the view makes loads every result's object in one query per model"
     )
+
+
+def _free_title(number):
+    while True:
+        title = f"free {number}"
+        if not Book.objects.filter(title=title).exists():  # probe
+            return title
+        number += 100
+
+
+def test_a_lookup_in_a_loop_of_its_own_run_once_per_call_names_the_calling_loop(library):
+    # As oscar's get_unused_code(): a `while True` drawing a code until a
+    # free one, each call finding one at once, called per voucher.
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            Book.objects.create(title=_free_title(number), author=author)  # per-book
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "probe")
+    assert finding.fix.text.endswith(
+        f"_free_title() sends one query per call, and the loop at {line(HERE, 'per-book')} in "
+        "test_a_lookup_in_a_loop_of_its_own_run_once_per_call_names_the_calling_loop() "
+        "repeats the calls: collect the values in that loop, run this once before it, and "
+        "hand the results down"
+    )

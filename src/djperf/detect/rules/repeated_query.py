@@ -203,21 +203,25 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
     """A batch written at a line that runs once per call of its function
     (a ``contains_product(product)`` asked per basket line, a receiver run
     per save) cannot go there: it goes in the loop that repeats the call,
-    which the fix names, however many calls out it is."""
+    which the fix names, however many calls out it is. So does a line in a
+    loop of its own that ran once per call (a ``while True`` drawing a code
+    until a free one, called per voucher)."""
     location = queries[0].location
     if (
         fix.method not in ("in_bulk", "first_per_value")
         or location is None
         or not location.path.endswith(".py")
-        or in_a_loop(location) is not False
     ):
+        return fix
+    looped = in_a_loop(location)
+    loop = repeating_loop(queries) if looped is not None else None
+    if looped is None or (looped and (loop is None or loop.depth == 0)):
         return fix
     callers = sorted(
         {q.caller for q in queries if q.caller is not None}, key=lambda c: (c.path, c.line)
     )
     if not callers or location.function == "<module>":
         return fix
-    loop = repeating_loop(queries)
     lines = lines_of(queries[0])
     hop = write_hop(lines, loop.depth, sent_at(queries[0])) if loop is not None else None
     if loop is not None and hop is not None:
