@@ -1035,3 +1035,45 @@ def test_a_helpers_loop_run_many_times_in_one_call_is_the_loop(library):
         _add_book(author, 9, [1, 2, 3, 4, 5])
     [finding] = of(rec, "write-in-loop")
     assert finding.fix.text == "Review.objects.bulk_create(objs)"
+
+
+def _chain(author, titles):
+    if len(titles) == 1:
+        return [Book.objects.create(title=titles[0], author=author)]
+    books = _chain(author, titles[:-1])  # recursing
+    books.append(Book.objects.create(title=titles[-1], author=author))  # level-write
+    return books
+
+
+def test_writes_one_per_level_of_a_recursion_keep_one_write_per_level(library):
+    # As oscar's create_from_sequence(): each category of a breadcrumb is
+    # added under the one the call before made.
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        _chain(author, [f"level {n}" for n in range(6)])
+    [finding] = of(rec, "write-in-loop")
+    assert str(finding.location) == line(HERE, "level-write")
+    assert finding.fix.text == (
+        "no code for this line: the inserts come one per call of _chain(), which calls "
+        f"itself at {line(HERE, 'recursing')} (a recursion, one level per call), and each "
+        "level's Book row is made under the one the level above wrote (a child needs its "
+        "parent's key, and a tree's node its parent's path). Keep one write per level; where "
+        "many chains are made (an import), make the levels of all of them first and write "
+        "each level at once with the model's own bulk method"
+    )
+
+
+def _walk(author, depth):
+    for number in range(2):
+        Book.objects.create(title=f"node {depth} {number}", author=author)  # node-write
+        if depth:
+            _walk(author, depth - 1)  # walking
+
+
+def test_writes_of_a_recursion_that_loops_keep_the_bulk_form(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        _walk(author, 2)
+    findings = of(rec, "write-in-loop")
+    assert findings
+    assert all("recursion" not in f.fix.text for f in findings)

@@ -32,6 +32,7 @@ from djperf.detect._loops import (
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import (
     constant_call_arguments,
+    in_a_loop,
     manager_write,
     source_line,
     used_after,
@@ -265,6 +266,8 @@ def _one_write_per_row(
             # A queryset update() per row ran no save() and sent no signal:
             # its bulk form skips nothing the per-row writes ran.
             fix = _bulk_fix(verb, model, first, location)
+        elif (recursive := _recursion(first)) is not None:
+            fix = _one_per_level(verb, model, first, recursive)
         else:
             fix = _fix(verb, saved, first, relation, location)
     if fix is not None and not repetition.driven_by_tests and saved_again is None:
@@ -499,6 +502,39 @@ def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None
             "update", None, f"{name}.objects.filter(...).update(...)  # one UPDATE for all rows"
         )
     return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
+
+
+def _recursion(statement: Query) -> Location | None:
+    """The line where the write's function calls itself, when that call (and
+    the write) is in no loop: a recursion makes one write per level (oscar's
+    create_from_sequence() adding each category of a breadcrumb under the
+    one the call before made)."""
+    lines = lines_of(statement)
+    if len(lines) < 2:
+        return None
+    here, caller = lines[0], lines[1]
+    if (here.path, here.function) != (caller.path, caller.function):
+        return None
+    if in_a_loop(here) is not False or in_a_loop(caller) is not False:
+        return None
+    return caller
+
+
+def _one_per_level(verb: str, model: Any, statement: Query, recursive: Location) -> Fix:
+    """No bulk form for the writes of a recursion: each level's row is made
+    from the one above it."""
+    name = short(model._meta.label) if model is not None else "the"
+    return Fix(
+        "keep",
+        None,
+        f"no code for this line: the {verb}s come one per call of "
+        f"{statement.location.function if statement.location else 'its function'}(), which "
+        f"calls itself at {recursive} (a recursion, one level per call), and each level's "
+        f"{name} row is made under the one the level above wrote (a child needs its "
+        "parent's key, and a tree's node its parent's path). Keep one write per level; "
+        "where many chains are made (an import), make the levels of all of them first and "
+        "write each level at once with the model's own bulk method",
+    )
 
 
 def _run_per_save(statement: Query, statements: list[Query]) -> tuple[Location, Location] | None:
