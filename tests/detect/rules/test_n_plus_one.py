@@ -1433,3 +1433,55 @@ def test_distinct_rows_still_get_the_prefetch(library):
     assert len(names) == 6
     [finding] = of(rec, "n-plus-one")
     assert "copies of one row" not in finding.fix.text
+
+
+def _check_book(book):
+    if not book.author.name:  # checking
+        raise ValueError("no author name")
+
+
+def test_objects_a_library_makes_one_per_row_get_a_dictionary_not_a_prefetch(
+    library, settings, tmp_path
+):
+    # As django-import-export: one object made and cleaned per row, inside
+    # the library's own loop; no list of them exists to prefetch on.
+    from tests.helpers import third_party_package
+
+    source = (
+        "def import_rows(model, rows, clean):\n"
+        "    made = []\n"
+        "    for row in rows:\n"
+        "        obj = model(**row)\n"
+        "        clean(obj)\n"
+        "        made.append(obj)\n"
+        "    return made\n"
+    )
+    rows = [
+        {"title": f"new {n}", "author_id": a}
+        for n, a in enumerate(Author.objects.exclude(books=None).values_list("pk", flat=True))
+    ]
+    with (
+        third_party_package(settings, tmp_path, "importer", source) as importer,
+        djperf.capture() as rec,
+    ):
+        importer.import_rows(Book, rows * 2, _check_book)
+    [finding] = of(rec, "n-plus-one")
+    assert str(finding.location) == line(HERE, "checking")
+    assert finding.fix.text == (
+        "no code: the Book objects come from no queryset and no loop of yours (made one at "
+        "a time, as an import library makes one per row and cleans it), so there is no list "
+        "of them to prefetch on. Load the Author rows once before the work starts, into a "
+        "dictionary by key (Author.objects.in_bulk(<the keys>)), and set each object's "
+        "author from it before its first read (book.author = found[book.author_id]): later "
+        "reads use it too"
+    )
+
+
+def test_objects_made_by_a_loop_of_yours_get_the_prefetch_before_it(library):
+    rows = list(Book.objects.values_list("title", "author_id"))
+    with djperf.capture() as rec:
+        books = [Book(title=title, author_id=author) for title, author in rows]
+        for book in books:
+            _check_book(book)
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.text.startswith("prefetch_related_objects(<the book list>, 'author')")

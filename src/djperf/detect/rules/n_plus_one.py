@@ -33,7 +33,12 @@ from djperf.detect._models import (
     select_related_lookup,
     short,
 )
-from djperf.detect._source import closing_parenthesis, key_only_rewrite, narrowing_calls
+from djperf.detect._source import (
+    closing_parenthesis,
+    in_a_loop,
+    key_only_rewrite,
+    narrowing_calls,
+)
 from djperf.detect._work import (
     Repetition,
     by_request,
@@ -202,10 +207,42 @@ def _for_the_loop(
             f"the relation after that write{after}, with the per-write read stopped and its "
             "work done once there",
         )
+    if (
+        fix.method == "prefetch_related_objects"
+        and loop is None
+        and group[0].kind in ("foreign_key", "one_to_one")
+        and in_a_loop(location) is False
+    ):
+        return _no_list(fix, group[0])
     if fix.method != "prefetch_related_objects" or loop is None or loop.depth == 0:
         return fix
     where = described(loop, location)
     return Fix(fix.method, fix.lookup, fix.text.replace("before the loop", f"before {where}"))
+
+
+def _no_list(fix: Fix, load: LazyLoad) -> Fix:
+    """Objects from no queryset, loading a foreign key one at a time with no
+    loop of the project's on the way (an import library making one object
+    per row and calling its ``clean()``): no list of them exists to
+    prefetch on. A dictionary of the related rows, loaded once, can set
+    each object's relation as it comes."""
+    model = model_for_label(load.model)
+    field = model._meta.get_field(load.field) if model is not None else None
+    related = getattr(field, "related_model", None)
+    if field is None or related is None:
+        return fix
+    name = short(load.model).lower()
+    other = short(related._meta.label)
+    return Fix(
+        "reuse",
+        load.field,
+        f"no code: the {short(load.model)} objects come from no queryset and no loop of "
+        f"yours (made one at a time, as an import library makes one per row and cleans "
+        f"it), so there is no list of them to prefetch on. Load the {other} rows once "
+        f"before the work starts, into a dictionary by key ({other}.objects.in_bulk(<the "
+        f"keys>)), and set each object's {load.field} from it before its first read "
+        f"({name}.{load.field} = found[{name}.{field.attname}]): later reads use it too",
+    )
 
 
 def _per_write(queries: list[Query], lines: tuple[Location, ...], loop: Loop | None) -> int | None:
