@@ -79,7 +79,9 @@ class Book(models.Model):
         # SecurityIssue.hashes_by_branch): one query per book.
         return [  # by-hand
             review.rating
-            for review in Review.objects.select_related("book").filter(book_id=self.id)
+            for review in Review.objects.select_related(
+                "book",
+            ).filter(book_id=self.id)
         ]
 
 
@@ -214,3 +216,13 @@ __all__ = [
     "SluggedTag",
     "Tag",
 ]
+
+
+class Page(models.Model):
+    # A JSON column read for one key (as djangoproject.com's document
+    # metadata): deferred-field offers that key alone.
+    path = models.CharField(max_length=100)
+    meta = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return self.path

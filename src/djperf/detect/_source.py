@@ -940,12 +940,13 @@ def own_relation_query(location: Location) -> tuple[str, str, str] | None:
         others = [k for k in node.keywords if k not in own]
         if len(own) != 1 or not all(k.arg and _constant(k.value, known) for k in others):
             return None
-        base = _source_of(lines, node.func.value)
-        if base is None or not _MANAGER.match(base) or re.search(r"\bself\b", base):
+        # (Written across lines, as the formatter leaves a long chain: unparsed.)
+        base = _source_of(lines, node.func.value) or ast.unparse(node.func.value)
+        if not _MANAGER.match(base) or re.search(r"\bself\b", base):
             return None
         text = base
         if others:
-            kept = [f"{k.arg}={_source_of(lines, k.value)}" for k in others]
+            kept = [f"{k.arg}={_source_of(lines, k.value) or ast.unparse(k.value)}" for k in others]
             text += f".filter({', '.join(kept)})"
         current: ast.AST = node
         while True:
@@ -964,10 +965,11 @@ def own_relation_query(location: Location) -> tuple[str, str, str] | None:
                 or not all(_constant(a, known) for a in call.args)
             ):
                 return None
-            segment = _segment(lines, method.end_lineno, method.end_col_offset, call)
-            if segment is None or not all(_constant(k.value, known) for k in call.keywords):
+            if not all(_constant(k.value, known) for k in call.keywords):
                 return None
-            text += f".{method.attr}{segment}"
+            arguments = [ast.unparse(a) for a in call.args]
+            arguments += [f"{k.arg}={ast.unparse(k.value)}" for k in call.keywords]
+            text += f".{method.attr}({', '.join(arguments)})"
             current = call
         keyword = own[0].arg
         assert keyword is not None

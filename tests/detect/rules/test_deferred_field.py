@@ -209,3 +209,38 @@ def test_deferred_not_for_a_related_field_only_loads(library):
     assert names == ["A0", "A0", "A1", "A1", "A2", "A2"]
     assert len(rec.queries) == 1
     assert of(rec, "deferred-field") == []
+
+
+def test_a_json_column_read_for_one_key_offers_that_key_alone(db):
+    from tests.testapp.models import Page
+
+    Page.objects.bulk_create(
+        [Page(path=f"p{n}", meta={"parents": "website", "body": "x" * 100}) for n in range(4)]
+    )
+    with djperf.capture() as rec:
+        for page in Page.objects.only("path"):
+            page.meta.get("parents")  # one-key
+    [finding] = of(rec, "deferred-field")
+    assert finding.fix.text == (
+        f".only('path', 'meta')  # {line(HERE, 'one-key')} reads only meta['parents']: to "
+        "load that key alone, not the whole JSON, .annotate(meta_parents=KeyTransform("
+        "'parents', 'meta')) (from django.db.models.fields.json import KeyTransform) on that "
+        "queryset instead, and read page.meta_parents there (with the meta read as now for "
+        "objects from elsewhere, which lack it)"
+    )
+    # The annotation reads the key as the line did, on every backend.
+    from django.db.models.fields.json import KeyTransform
+
+    annotated = Page.objects.only("path").annotate(meta_parents=KeyTransform("parents", "meta"))
+    assert [page.meta_parents for page in annotated] == ["website"] * 4
+
+
+def test_a_json_column_read_whole_is_only_added(db):
+    from tests.testapp.models import Page
+
+    Page.objects.bulk_create([Page(path=f"p{n}", meta={"parents": "x"}) for n in range(4)])
+    with djperf.capture() as rec:
+        for page in Page.objects.only("path"):
+            dict(page.meta)
+    [finding] = of(rec, "deferred-field")
+    assert finding.fix.text == ".only('path', 'meta')"

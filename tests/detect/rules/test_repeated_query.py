@@ -664,7 +664,7 @@ def test_a_method_reading_its_objects_own_relation_by_hand_reads_the_manager(lib
         "ratings() reads each Book's own reviews by hand, one query per object: read "
         "self.reviews.all() there instead, and prefetch it where the Book objects are "
         "loaded (for a template's loop, on the queryset the view hands it): "
-        ".prefetch_related(Prefetch('reviews', queryset=Review.objects.select_related(\"book\")))"
+        ".prefetch_related(Prefetch('reviews', queryset=Review.objects.select_related('book')))"
         "  (from django.db.models import Prefetch)"
     )
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from djperf._format import duration as shown
 from djperf.detect._loads import built_at, most_common, queries_of, relation_groups, root_of
 from djperf.detect._models import model_for_label, short
+from djperf.detect._source import source_line
 from djperf.detect._work import severity
 from djperf.detect.registry import Rule, Thresholds
-from djperf.findings import Finding, Fix
+from djperf.findings import Finding, Fix, Location
 from djperf.record.events import Evaluation, LazyLoad
 from djperf.record.scope import Recording
 
@@ -27,7 +29,9 @@ def deferred_field(recording: Recording, thresholds: Thresholds) -> Iterable[Fin
         if count < thresholds["count"] or (peers and count < 2):
             continue
         root = root_of(first)
-        fix = _few_of_many(_deferral_fix(root, first.lookup, first), first, root, count)
+        fix = _deferral_fix(root, first.lookup, first)
+        location = most_common(load.location for load in group)
+        fix = _one_key(fix, first, location) or _few_of_many(fix, first, root, count)
         duration = sum(load.duration for load in group)
         how = (
             f"fetched for {count} instances by FETCH_PEERS in {queries_of(group)} extra queries"
@@ -44,7 +48,7 @@ def deferred_field(recording: Recording, thresholds: Thresholds) -> Iterable[Fin
             model=first.model,
             field=first.field,
             count=count,
-            location=most_common(load.location for load in group),
+            location=location,
             origin=root.location if root is not None else None,
             fix=fix,
             duration=duration,
@@ -63,12 +67,7 @@ def _few_of_many(fix: Fix, load: LazyLoad, root: Evaluation | None, count: int) 
     would load the column for all of them."""
     if root is None or root.rows <= 2 * count or fix.method not in ("only", "defer"):
         return fix
-    model = model_for_label(load.model)
-    try:
-        field = model._meta.get_field(load.field) if model is not None else None
-    except Exception:  # FieldDoesNotExist: a name djperf did not resolve
-        return fix
-    if field is None or field.get_internal_type() not in _WIDE:
+    if _internal_type(load) not in _WIDE:
         return fix
     return Fix(
         fix.method,
@@ -79,6 +78,44 @@ def _few_of_many(fix: Fix, load: LazyLoad, root: Evaluation | None, count: int) 
         f"({short(load.model)}.objects.filter(pk__in=<their keys>).values_list('pk', "
         f"{load.field!r})), or annotate only the part they read",
     )
+
+
+def _one_key(fix: Fix, load: LazyLoad, location: Location | None) -> Fix | None:
+    """The fix, with the lighter way when the line reads one key of a JSON
+    column (``doc.metadata.get("parents")``): that key alone, annotated,
+    instead of the whole document."""
+    if location is None or fix.method not in ("only", "defer"):
+        return None
+    if _internal_type(load) != "JSONField":
+        return None
+    field = re.escape(load.field)
+    keys = re.findall(
+        rf"(\w+)\.{field}(?:\.get\(\s*(['\"])(\w+)\2|\[\s*(['\"])(\w+)\4\s*\])",
+        source_line(location),
+    )
+    read = {(name, get or item) for name, _, get, _, item in keys}
+    if len(read) != 1:
+        return None
+    ((name, key),) = read
+    alias = f"{load.field}_{key}"
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"{fix.text}  # {location} reads only {load.field}[{key!r}]: to load that key "
+        f"alone, not the whole JSON, .annotate({alias}=KeyTransform({key!r}, "
+        f"{load.field!r})) (from django.db.models.fields.json import KeyTransform) on that "
+        f"queryset instead, and read {name}.{alias} there (with the {load.field} read "
+        "as now for objects from elsewhere, which lack it)",
+    )
+
+
+def _internal_type(load: LazyLoad) -> str | None:
+    model = model_for_label(load.model)
+    try:
+        field = model._meta.get_field(load.field) if model is not None else None
+    except Exception:  # FieldDoesNotExist: a name djperf did not resolve
+        return None
+    return field.get_internal_type() if field is not None else None
 
 
 def _root_location(root: Evaluation | None) -> str:
