@@ -523,22 +523,51 @@ def used_after(location: Location) -> str | None:
         if not isinstance(body, list):
             continue
         for index, statement in enumerate(body):
-            if not (
-                isinstance(statement, ast.Assign)
-                and (statement.lineno, statement.end_lineno) == span
-                and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)
-            ):
+            if (statement.lineno, statement.end_lineno) != span:
                 continue
-            name = statement.targets[0].id
+            name = _written_name(statement)
+            if name is None:
+                continue
+            # Every later statement of the block that uses it (an order
+            # line's prices, attributes and discounts), not the first alone;
+            # handing it back (``return item``) stays where it is.
+            uses: list[str] = []
             for later in body[index + 1 :]:
-                if _saves(later, name):
+                if _saves(later, name) or isinstance(later, ast.Return):
                     continue
                 if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(later)):
-                    if isinstance(later, ast.Expr):
-                        return _source_of(lines, later.value)
-                    return None
-            return None
+                    if not isinstance(later, ast.Expr | ast.Assign):
+                        return None
+                    text = _source_of(lines, later.value if isinstance(later, ast.Expr) else later)
+                    if text is None and isinstance(later, ast.Assign):
+                        text = ast.unparse(later)
+                    if text is None:
+                        return None
+                    uses.append(text)
+            if not uses:
+                return None
+            shown = uses[:4] + (["..."] if len(uses) > 4 else [])
+            return "; ".join(shown)
+    return None
+
+
+def _written_name(statement: ast.stmt) -> str | None:
+    """The object a statement writes: ``x = Model.objects.create(...)`` or
+    ``x.save()``."""
+    if (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
+        return statement.targets[0].id
+    if (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr == "save"
+        and isinstance(statement.value.func.value, ast.Name)
+    ):
+        return statement.value.func.value.id
     return None
 
 
@@ -975,3 +1004,37 @@ def own_relation_query(location: Location) -> tuple[str, str, str] | None:
         assert keyword is not None
         return classes[-1].name, keyword, text
     return None
+
+
+def found_or_new(location: Location) -> str | None:
+    """``item.save()`` where the function got ``item`` either from the
+    database (``item = Product.objects.get(upc=upc)``) or made it new
+    (``item = Product()``): an importer's row that updates what it finds and
+    inserts the rest. The lookup as written, or None."""
+    parsed = _module_at(location)
+    if parsed is None:
+        return None
+    tree, lines = parsed
+    nodes = _nodes_at(tree, location.line)
+    functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    statements = [n for n in nodes if isinstance(n, ast.Expr) and n.lineno == location.line]
+    if not functions or not statements:
+        return None
+    name = _written_name(statements[-1])
+    if name is None or not isinstance(statements[-1].value, ast.Call):
+        return None
+    found: str | None = None
+    new = False
+    for node in ast.walk(functions[-1]):
+        if not (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+            and isinstance(node.value, ast.Call)
+        ):
+            continue
+        call = node.value.func
+        if isinstance(call, ast.Attribute) and call.attr in ("get", "first", "last"):
+            found = found or _source_of(lines, node.value) or ast.unparse(node.value)
+        elif isinstance(call, ast.Name) and call.id[:1].isupper():
+            new = True
+    return found if new else None

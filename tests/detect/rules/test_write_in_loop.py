@@ -1077,3 +1077,49 @@ def test_writes_of_a_recursion_that_loops_keep_the_bulk_form(library):
     findings = of(rec, "write-in-loop")
     assert findings
     assert all("recursion" not in f.fix.text for f in findings)
+
+
+def _import_title(title, author):
+    try:
+        book = Book.objects.get(title=title)
+    except Book.DoesNotExist:
+        book = Book()
+    book.title = title
+    book.author = author
+    book.save()  # found-or-new
+    Review.objects.create(book=book, rating=1)
+
+
+def test_an_importers_save_of_found_or_new_objects_splits_the_bulk_form(library):
+    # As oscar's catalogue importer: a row updates the product it finds by
+    # UPC, or inserts a new one; bulk_create takes only the new ones.
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            _import_title(f"imported {number}", author)  # importing
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Book"]
+    assert finding.fix.text.startswith(
+        f"no code for this line: the loop at {line(HERE, 'importing')} in "
+    )
+    assert (
+        "do what _import_title() did with each one: Review.objects.create(book=book, rating=1)"
+        in finding.fix.text
+    )
+    assert finding.fix.text.endswith(
+        "; the code finds some Book objects (Book.objects.get(title=title): an update when "
+        "saved) and makes the others new: bulk_create takes only the new ones; write the "
+        "found ones with Book.objects.bulk_update(found, [<the fields set>]), after looking "
+        "them up at once (Book.objects.in_bulk(<the values>, field_name='<that unique "
+        "field>'))"
+    )
+
+
+def test_a_save_of_objects_always_made_new_is_not_split(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            book = Book(title=f"made {number}", author=author)
+            book.save()
+    [finding] = of(rec, "write-in-loop")
+    assert "bulk_update" not in finding.fix.text
+    assert finding.fix.method == "bulk_create"

@@ -32,6 +32,7 @@ from djperf.detect._loops import (
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import (
     constant_call_arguments,
+    found_or_new,
     in_a_loop,
     manager_write,
     source_line,
@@ -272,6 +273,8 @@ def _one_write_per_row(
             fix = _fix(verb, saved, first, relation, location)
     if fix is not None and not repetition.driven_by_tests and saved_again is None:
         fix = _at_the_loop(fix, [operation[0] for operation in operations], location, model, verb)
+    if fix is not None and verb == "insert" and fix.method == "bulk_create":
+        fix = _found_or_new(fix, model, location)
     statements = [q for _, group in operations for q in group]
     duration = sum(q.duration for q in statements)
     label = model._meta.label if model is not None else None
@@ -502,6 +505,24 @@ def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None
             "update", None, f"{name}.objects.filter(...).update(...)  # one UPDATE for all rows"
         )
     return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
+
+
+def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
+    """The bulk form, split, when the saved object is either looked up or
+    made new (an importer's row updating what it finds): bulk_create takes
+    only the new ones."""
+    lookup = found_or_new(location) if location is not None else None
+    if lookup is None:
+        return fix
+    name = short(model._meta.label) if model is not None else "the"
+    split = (
+        f"the code finds some {name} objects ({lookup}: an update when saved) and makes "
+        "the others new: bulk_create takes only the new ones; write the found ones with "
+        f"{name}.objects.bulk_update(found, [<the fields set>]), after looking them up at "
+        f"once ({name}.objects.in_bulk(<the values>, field_name='<that unique field>'))"
+    )
+    joined = "; " if "  # " in fix.text or fix.text.startswith("no code") else "  # "
+    return Fix(fix.method, fix.lookup, f"{fix.text}{joined}{split}", fix.model, fix.omits)
 
 
 def _recursion(statement: Query) -> Location | None:
