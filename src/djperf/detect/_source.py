@@ -1038,3 +1038,49 @@ def found_or_new(location: Location) -> str | None:
         elif isinstance(call, ast.Name) and call.id[:1].isupper():
             new = True
     return found if new else None
+
+
+def counter_upsert(location: Location) -> tuple[int, int] | None:
+    """``affected = rows.update(n=F('n') + 1)`` then ``if not affected:
+    Model.objects.create(...)``: one row made or bumped per call, by hand.
+    The lines of the update() and of the create(), when `location` is one
+    of them."""
+    parsed = _module_at(location)
+    if parsed is None:
+        return None
+    tree, _ = parsed
+    nodes = _nodes_at(tree, location.line)
+    functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if not functions:
+        return None
+    body = functions[-1].body
+    for index, statement in enumerate(body):
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Attribute)
+            and statement.value.func.attr == "update"
+        ):
+            continue
+        name = statement.targets[0].id
+        for later in body[index + 1 :]:
+            if not (
+                isinstance(later, ast.If)
+                and isinstance(later.test, ast.UnaryOp)
+                and isinstance(later.test.op, ast.Not)
+                and isinstance(later.test.operand, ast.Name)
+                and later.test.operand.id == name
+            ):
+                continue
+            creates = [
+                node.lineno
+                for node in ast.walk(later)
+                if isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "create"
+            ]
+            if creates and location.line in (statement.lineno, creates[0]):
+                return statement.lineno, creates[0]
+    return None

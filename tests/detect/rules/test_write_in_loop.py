@@ -1123,3 +1123,30 @@ def test_a_save_of_objects_always_made_new_is_not_split(library):
     [finding] = of(rec, "write-in-loop")
     assert "bulk_update" not in finding.fix.text
     assert finding.fix.method == "bulk_create"
+
+
+def _bump(book_id, amount):
+    from django.db.models import F
+
+    rows = Review.objects.filter(book_id=book_id, rating__gte=100)
+    changed = rows.update(rating=F("rating") + amount)  # bump
+    if not changed:
+        Review.objects.create(book_id=book_id, rating=100 + amount)  # first-bump
+
+
+def test_a_counter_bumped_or_created_by_hand_keeps_both_halves(library):
+    # As oscar's analytics _update_counter(): update(F + n), create() when
+    # it changed no row; a bulk form of either half alone loses the other.
+    books = list(Book.objects.values_list("pk", flat=True))
+    with djperf.capture() as rec:
+        for book_id in books * 2:
+            _bump(book_id, 1)  # bumping
+    texts = [f.fix.text for f in of(rec, "write-in-loop")]
+    assert len(texts) == 2
+    for text in texts:
+        assert text.startswith(
+            f"no code for this line: the update() at {line(HERE, 'bump')} and the create() at "
+            f"{line(HERE, 'first-bump')}, run when it changed no row"
+        )
+        assert f"(the loop at {line(HERE, 'bumping')} in " in text
+        assert "add up the increments of the same key" in text

@@ -32,6 +32,7 @@ from djperf.detect._loops import (
 from djperf.detect._models import model_for_label, model_for_table, short, statement_table
 from djperf.detect._source import (
     constant_call_arguments,
+    counter_upsert,
     found_or_new,
     in_a_loop,
     manager_write,
@@ -240,6 +241,8 @@ def _one_write_per_row(
         )
     elif verb == "update" and len(rows) == 1 and None not in rows:
         fix = _save_once(model)
+    elif (upsert := _upsert(location, [op[0] for op in operations])) is not None:
+        fix = upsert
     elif operations[0][0].via is not None and not _a_packages_save(operations[0][0]):
         fix = _call_once(operations[0][0].via, verb, location, model)
     else:
@@ -505,6 +508,30 @@ def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None
             "update", None, f"{name}.objects.filter(...).update(...)  # one UPDATE for all rows"
         )
     return Fix("delete", None, f"{name}.objects.filter(pk__in=ids).delete()")
+
+
+def _upsert(location: Location | None, statements: list[Query]) -> Fix | None:
+    """A counter bumped by hand, one row per call: ``update(n=F('n') + k)``,
+    and ``create()`` when it changed no row. A bulk form of either alone
+    loses the other half, and rows of one key must add up."""
+    lines = counter_upsert(location) if location is not None else None
+    if lines is None or location is None:
+        return None
+    update, create = (Location(location.path, line, location.function) for line in lines)
+    loop = repeating_loop(statements)
+    where = f" ({described(loop, location)})" if loop is not None else ""
+    return Fix(
+        "upsert",
+        None,
+        f"no code for this line: the update() at {update} and the create() at {create}, run "
+        "when it changed no row, make or bump one row per call, the database adding each "
+        f"increment. One write for all the calls{where} must do both: add up the "
+        "increments of the same key, find in one query which keys have a row, update those "
+        "in one statement (<field>=Case(When(<key>=..., then=F('<field>') + <its sum>), "
+        "...)) and bulk_create the rest (or, on PostgreSQL, one INSERT ... ON CONFLICT DO "
+        "UPDATE adding the increment, in SQL); rows made in between still need the retry "
+        "an IntegrityError gets now",
+    )
 
 
 def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
