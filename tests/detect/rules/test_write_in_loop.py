@@ -1150,3 +1150,56 @@ def test_a_counter_bumped_or_created_by_hand_keeps_both_halves(library):
         )
         assert f"(the loop at {line(HERE, 'bumping')} in " in text
         assert "add up the increments of the same key" in text
+
+
+def _allocate(review_id, amount):
+    from django.db.models import F
+
+    Review.objects.filter(pk=review_id).update(rating=F("rating") + amount)  # allocate
+
+
+def _update_stock(review):
+    _allocate(review.pk, 1)  # update-stock
+
+
+def test_an_atomic_update_two_calls_out_names_the_loop_and_what_to_hand_back(library):
+    # As oscar's place_order(): update_stock_records(line) per line calls
+    # stockrecord.allocate(qty), one F() increment each.
+    reviews = list(Review.objects.all()[:4])
+    with djperf.capture() as rec:
+        for review in reviews:
+            _update_stock(review)  # per-line
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text.startswith(
+        f"no code for this line: the loop at {line(HERE, 'per-line')} in "
+        "test_an_atomic_update_two_calls_out_names_the_loop_and_what_to_hand_back(), 2 calls "
+        f"out from {line(HERE, 'allocate')} (through _update_stock() at "
+        f"{line(HERE, 'update-stock')}) repeats these writes, one call per pass. The rows of "
+        "every pass meet only in that loop: have the calls between hand back the keys and the "
+        "amounts to add for the Review rows instead of writing them; after the loop, write "
+        "them at once: Review.objects.filter(id__in=ids).update(rating=Case(When(id=..., "
+    )
+    assert finding.fix.text.endswith(
+        "  # each UPDATE computes the new value from the stored one: one UPDATE keeps that "
+        "(bulk_update would write values computed in Python and lose changes made between); "
+        "amounts for the same row add up, and what the calls did with each row after its "
+        "write moves after this one"
+    )
+
+
+def _notify(book, text):
+    Review.objects.create(book=book, rating=len(text))  # notify-one
+
+
+def test_a_helper_called_per_pass_may_have_other_callers(library):
+    books = list(Book.objects.all())
+    with djperf.capture() as rec:
+        for book in books:
+            _notify(book, "new")  # notify-all
+    [finding] = of(rec, "write-in-loop")
+    assert (
+        "have _notify() hand back the unsaved Review objects (or their keys and values) "
+        "instead of writing them (where other code calls _notify() to write one, keep it for "
+        "them and make the objects in the loop as it does); after the loop, write them at "
+        "once: Review.objects.bulk_create(objs)"
+    ) in finding.fix.text

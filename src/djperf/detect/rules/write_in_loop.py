@@ -332,7 +332,14 @@ def _at_the_loop(
     saves), no code: the rows of every pass meet only in that loop, and the
     calls between must hand them back to it instead of writing them."""
     loop = repeating_loop(statements)
-    if loop is None or location is None or fix.method not in _BULK_METHODS | {"save", "reuse"}:
+    # (A queryset update() per call names its loop itself; the one UPDATE
+    # for rows each computed from the stored value is code for one place.)
+    atomic = fix.method == "update" and "Case(When(" in fix.text and " # " in fix.text
+    if (
+        loop is None
+        or location is None
+        or (fix.method not in _BULK_METHODS | {"save", "reuse"} and not atomic)
+    ):
         return fix
     chain = lines_of(statements[0])
     if location not in chain or loop.depth <= chain.index(location):
@@ -399,12 +406,28 @@ def _at_the_loop(
             f"it, write them at once: {bulk[0]}{losses}"
         )
     else:
+        # Another caller of the function may rely on it writing: it keeps it.
+        others = (
+            f" (where other code calls {location.function}() to write one, keep it for them "
+            f"and make the objects in the loop as it does)"
+            if loop.depth == 1
+            else ""
+        )
+        handed = (
+            f"the keys and the amounts to add for the {name} rows"
+            if atomic
+            else f"the unsaved {name} objects (or their keys and values)"
+        )
         text = (
             f"no code for this line: {where} repeats these writes, one call per pass. The "
-            f"rows of every pass meet only in that loop: {calls} hand back the unsaved "
-            f"{name} objects (or their keys and values) instead of writing them; after the "
-            f"loop, write them at once: {bulk[0]}{losses}"
+            f"rows of every pass meet only in that loop: {calls} hand back {handed} instead "
+            f"of writing them{others}; after the loop, write them at once: {bulk[0]}{losses}"
         )
+        if atomic:
+            text += (
+                f"  # {comment.split('; ')[0]}; amounts for the same row add up, and what the "
+                "calls did with each row after its write moves after this one"
+            )
     return Fix(fix.method, fix.lookup, text, model=fix.model, omits=fix.omits)
 
 
