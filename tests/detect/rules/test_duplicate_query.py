@@ -596,6 +596,35 @@ def test_a_refined_reread_with_unknown_values_says_when_a_dictionary_is_the_fix(
     )
 
 
+def _discounts_of_line(author, titles):
+    for title in titles:
+        list(author.books.filter(title=title))  # line-discount
+
+
+def test_a_refined_reread_in_a_loop_run_once_per_call_is_from_separate_calls(library):
+    # oscar's create_line_discount_models(): its loop over one line's
+    # discounts runs once per call; place_order's loop makes the calls, each
+    # after a Line insert of its own.
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        for number in range(3):
+            Tag.objects.create(name=f"line {number}")
+            _discounts_of_line(author, ["B00"])  # per-line
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text.startswith(
+        "the reads come from separate calls of _discounts_of_line() (from "
+        f"{line(HERE, 'per-line')}), and a variable in one of them lives one call"
+    )
+
+
+def test_a_refined_reread_in_a_loop_of_one_call_keeps_the_variable(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        _discounts_of_line(author, ["B00", "B00", "B00"])
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text.startswith("keep the result of author.books.filter(title=")
+
+
 # -- must not flag -----------------------------------------------------------------
 
 

@@ -505,7 +505,16 @@ def _called_again(sets: list[list[LazyLoad]]) -> bool:
     if len(lines) != 1:
         return False
     (line,) = lines
-    return line.path.endswith(".py") and line.function != "<module>" and in_a_loop(line) is False
+    if not line.path.endswith(".py") or line.function == "<module>":
+        return False
+    looped = in_a_loop(line)
+    if looped is False:
+        return True
+    # A loop of its own that ran once per call (an order's discounts written
+    # per line by a helper looping over that line's one discount).
+    queries = [load.queries[0] for loads in sets for load in loads if load.queries]
+    loop = repeating_loop(queries) if looped else None
+    return loop is not None and loop.depth > 0
 
 
 def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad]]) -> str:
