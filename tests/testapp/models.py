@@ -77,12 +77,12 @@ class Book(models.Model):
     def ratings(self) -> list[int]:
         # Its own reviews read by hand (as djangoproject.com's
         # SecurityIssue.hashes_by_branch): one query per book.
-        return [  # by-hand
-            review.rating
-            for review in Review.objects.select_related(
+        reviews = list(  # by-hand
+            Review.objects.select_related(
                 "book",
             ).filter(book_id=self.id)
-        ]
+        )
+        return [review.rating for review in reviews]
 
 
 class Chapter(models.Model):
