@@ -1471,10 +1471,15 @@ def test_objects_a_library_makes_one_per_row_get_a_dictionary_not_a_prefetch(
         "no code: the Book objects come from no queryset and no loop of yours (made one at "
         "a time, as an import library makes one per row and cleans it), so there is no list "
         "of them to prefetch on. Load the Author rows once before the work starts, into a "
-        "dictionary by key (Author.objects.in_bulk(<the keys>)), and set each object's "
-        "author from it before its first read (book.author = found[book.author_id]): later "
-        "reads use it too"
+        "dictionary by key (found = Author.objects.in_bulk(<the keys>)), and set each "
+        "object's author from it before its first read, where the code that makes them lets "
+        "you act on each one (a hook of the library's): book.author = "
+        "found[Author._meta.pk.to_python(book.author_id)] (a key read from a file is still "
+        "text until the object is cleaned); later reads use it too"
     )
+    # The key as a file gives it still finds its row.
+    found = Author.objects.in_bulk([rows[0]["author_id"]])
+    assert found[Author._meta.pk.to_python(str(rows[0]["author_id"]))].pk == rows[0]["author_id"]
 
 
 def test_objects_made_by_a_loop_of_yours_get_the_prefetch_before_it(library):

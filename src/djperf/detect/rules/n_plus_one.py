@@ -239,9 +239,12 @@ def _no_list(fix: Fix, load: LazyLoad) -> Fix:
         f"no code: the {short(load.model)} objects come from no queryset and no loop of "
         f"yours (made one at a time, as an import library makes one per row and cleans "
         f"it), so there is no list of them to prefetch on. Load the {other} rows once "
-        f"before the work starts, into a dictionary by key ({other}.objects.in_bulk(<the "
-        f"keys>)), and set each object's {load.field} from it before its first read "
-        f"({name}.{load.field} = found[{name}.{field.attname}]): later reads use it too",
+        f"before the work starts, into a dictionary by key (found = "
+        f"{other}.objects.in_bulk(<the keys>)), and set each object's {load.field} from it "
+        "before its first read, where the code that makes them lets you act on each one "
+        f"(a hook of the library's): {name}.{load.field} = "
+        f"found[{other}._meta.pk.to_python({name}.{field.attname})] (a key read from a file "
+        "is still text until the object is cleaned); later reads use it too",
     )
 
 
