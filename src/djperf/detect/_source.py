@@ -12,6 +12,7 @@ import linecache
 import os
 import re
 from collections import deque
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -226,16 +227,7 @@ def narrowing_calls(location: Location, manager: str) -> str | None:
         ):
             continue
         calls: list[str] = []
-        current: ast.AST = node
-        while True:
-            method = parents.get(id(current))
-            call = parents.get(id(method))
-            if not (
-                isinstance(method, ast.Attribute)
-                and isinstance(call, ast.Call)
-                and call.func is method
-            ):
-                break
+        for method, call in _chained_calls(node, parents):
             if method.attr in _NARROWING:
                 if call.args or not all(_constant(k.value, known) for k in call.keywords):
                     return None
@@ -243,10 +235,27 @@ def narrowing_calls(location: Location, manager: str) -> str | None:
                 if segment is None:
                     return None
                 calls.append(f".{method.attr}{segment}")
-            current = call
         if calls:
             return "".join(calls)
     return None
+
+
+def _chained_calls(
+    node: ast.AST, parents: dict[int, ast.AST]
+) -> Iterator[tuple[ast.Attribute, ast.Call]]:
+    """The method calls chained after `node`, in order: for
+    ``Book.objects.filter(...).order_by('x').first()`` from the filter
+    call, (order_by, its call), then (first, its call)."""
+    current = node
+    while True:
+        method = parents.get(id(current))
+        call = parents.get(id(method))
+        if not (
+            isinstance(method, ast.Attribute) and isinstance(call, ast.Call) and call.func is method
+        ):
+            return
+        yield method, call
+        current = call
 
 
 def _segment(
@@ -858,16 +867,7 @@ def batched_rewrite(
                 kept.append(f"{keyword.arg}={value}")
         text = f"{base}.filter({', '.join(kept)})"
         ending = "get" if node.func.attr in ("get", "aget") else None
-        current: ast.AST = node
-        while ending is None:
-            method = parents.get(id(current))
-            call = parents.get(id(method))
-            if not (
-                isinstance(method, ast.Attribute)
-                and isinstance(call, ast.Call)
-                and call.func is method
-            ):
-                break
+        for method, call in _chained_calls(node, parents) if ending is None else ():
             if method.attr in _TERMINAL:
                 ending = method.attr.lstrip("a") if method.attr.startswith("a") else method.attr
                 if call.args or call.keywords:
@@ -881,7 +881,6 @@ def batched_rewrite(
             if method.attr == "order_by":
                 return None  # the first row per value is another query
             text += f".{method.attr}{segment}"
-            current = call
         if ending == "exists":
             return (
                 f"present = set({text}.values_list({key!r}, flat=True))"
@@ -977,16 +976,7 @@ def own_relation_query(location: Location) -> tuple[str, str, str] | None:
         if others:
             kept = [f"{k.arg}={_source_of(lines, k.value) or ast.unparse(k.value)}" for k in others]
             text += f".filter({', '.join(kept)})"
-        current: ast.AST = node
-        while True:
-            method = parents.get(id(current))
-            call = parents.get(id(method))
-            if not (
-                isinstance(method, ast.Attribute)
-                and isinstance(call, ast.Call)
-                and call.func is method
-            ):
-                break
+        for method, call in _chained_calls(node, parents):
             # (A prefetch's queryset cannot be values() or values_list().)
             if (
                 method.attr not in _KEPT
@@ -999,7 +989,6 @@ def own_relation_query(location: Location) -> tuple[str, str, str] | None:
             arguments = [ast.unparse(a) for a in call.args]
             arguments += [f"{k.arg}={ast.unparse(k.value)}" for k in call.keywords]
             text += f".{method.attr}({', '.join(arguments)})"
-            current = call
         keyword = own[0].arg
         assert keyword is not None
         return classes[-1].name, keyword, text
