@@ -1203,3 +1203,38 @@ def test_a_helper_called_per_pass_may_have_other_callers(library):
         "them and make the objects in the loop as it does); after the loop, write them at "
         "once: Review.objects.bulk_create(objs)"
     ) in finding.fix.text
+
+
+def _tag_chain(names):
+    if len(names) == 1:
+        return [SluggedTag.objects.create(name=names[0])]
+    tags = _tag_chain(names[:-1])  # tag-recursing
+    tags.append(SluggedTag.objects.create(name=names[-1]))  # tag-level
+    return tags
+
+
+def test_writes_of_a_recursion_through_a_save_override_keep_one_write_per_level(library):
+    # oscar's breadcrumbs: each Category.save() (an override) runs under the
+    # recursion's add_child() line; the finding shows that line.
+    with djperf.capture() as rec:
+        _tag_chain([f"level {n}" for n in range(5)])
+    [finding] = of(rec, "write-in-loop")
+    assert str(finding.location) == line(HERE, "tag-level")
+    assert finding.fix.text.startswith(
+        "no code for this line: the inserts come one per call of _tag_chain(), which calls "
+        f"itself at {line(HERE, 'tag-recursing')} (a recursion, one level per call)"
+    )
+
+
+def test_the_work_after_each_new_row_survives_the_losses_of_the_bulk_form(library):
+    with djperf.capture() as rec:
+        for n in range(5):
+            tag = SluggedTag.objects.create(name=f"Tag {n}")  # slugged-create
+            tag.books.add(*Book.objects.filter(title="B00"))
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Tag"]
+    assert finding.fix.text.startswith(
+        "SluggedTag.objects.bulk_create(objs) would skip SluggedTag.save()"
+    )
+    assert finding.fix.text.endswith(
+        'do what the loop did with each one: tag.books.add(*Book.objects.filter(title="B00"))'
+    )

@@ -270,8 +270,8 @@ def _one_write_per_row(
             # A queryset update() per row ran no save() and sent no signal:
             # its bulk form skips nothing the per-row writes ran.
             fix = _bulk_fix(verb, model, first, location)
-        elif (recursive := _recursion(first)) is not None:
-            fix = _one_per_level(verb, model, first, recursive)
+        elif (recursive := _recursion(first, location)) is not None:
+            fix = _one_per_level(verb, model, recursive)
         else:
             fix = _fix(verb, saved, first, relation, location)
     if fix is not None and not repetition.driven_by_tests and saved_again is None:
@@ -575,15 +575,17 @@ def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
     return Fix(fix.method, fix.lookup, f"{fix.text}{joined}{split}", fix.model, fix.omits)
 
 
-def _recursion(statement: Query) -> Location | None:
+def _recursion(statement: Query, location: Location | None) -> Location | None:
     """The line where the write's function calls itself, when that call (and
     the write) is in no loop: a recursion makes one write per level (oscar's
     create_from_sequence() adding each category of a breadcrumb under the
-    one the call before made)."""
+    one the call before made). From `location`, the line the finding shows
+    (the call of a save() override, when the write is in one)."""
     lines = lines_of(statement)
-    if len(lines) < 2:
+    start = lines.index(location) if location in lines else 0
+    if len(lines) < start + 2:
         return None
-    here, caller = lines[0], lines[1]
+    here, caller = lines[start], lines[start + 1]
     if (here.path, here.function) != (caller.path, caller.function):
         return None
     if in_a_loop(here) is not False or in_a_loop(caller) is not False:
@@ -591,7 +593,7 @@ def _recursion(statement: Query) -> Location | None:
     return caller
 
 
-def _one_per_level(verb: str, model: Any, statement: Query, recursive: Location) -> Fix:
+def _one_per_level(verb: str, model: Any, recursive: Location) -> Fix:
     """No bulk form for the writes of a recursion: each level's row is made
     from the one above it."""
     name = short(model._meta.label) if model is not None else "the"
@@ -599,7 +601,7 @@ def _one_per_level(verb: str, model: Any, statement: Query, recursive: Location)
         "keep",
         None,
         f"no code for this line: the {verb}s come one per call of "
-        f"{statement.location.function if statement.location else 'its function'}(), which "
+        f"{recursive.function}(), which "
         f"calls itself at {recursive} (a recursion, one level per call), and each level's "
         f"{name} row is made under the one the level above wrote (a child needs its "
         "parent's key, and a tree's node its parent's path). Keep one write per level; "
@@ -895,12 +897,14 @@ def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
         return Fix(fix.method, fix.lookup, f"{code}  # {f'{comment}; ' if comment else ''}{note}")
     if not skipped:
         return fix
+    # (What the loop does next with each new row still moves after the bulk
+    # call: it stays, after the losses.)
     return Fix(
         fix.method,
         fix.lookup,
         f"{code} would skip {', '.join(skipped)}: do what they do for all the rows at "
         "once (what they compute on each row before the bulk call, what needs its key "
-        "after it), or keep one write per row",
+        "after it), or keep one write per row" + (f"; {comment}" if comment else ""),
     )
 
 
