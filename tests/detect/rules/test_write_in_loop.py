@@ -1238,3 +1238,22 @@ def test_the_work_after_each_new_row_survives_the_losses_of_the_bulk_form(librar
     assert finding.fix.text.endswith(
         'do what the loop did with each one: tag.books.add(*Book.objects.filter(title="B00"))'
     )
+
+
+def _add_tagged_slug(number):
+    tag = SluggedTag.objects.create(name=f"Tag {number}")
+    tag.books.add(*Book.objects.filter(title="B00"))
+
+
+def test_a_helper_with_losses_names_its_work_after_each_row_once(library):
+    # babybuddy's fake command: a helper per entry creates it (a model whose
+    # save() does work) and tags it; the loop calling it is one call out.
+    with djperf.capture() as rec:
+        for number in range(5):
+            _add_tagged_slug(number)
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Tag"]
+    text = finding.fix.text
+    assert text.startswith("no code for this line: the loop at ")
+    assert "do what the loop did" not in text
+    assert text.count("do what _add_tagged_slug() did with each one") == 1
+    assert "it would skip SluggedTag.save()" in text

@@ -904,7 +904,7 @@ def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
         fix.lookup,
         f"{code} would skip {', '.join(skipped)}: do what they do for all the rows at "
         "once (what they compute on each row before the bulk call, what needs its key "
-        "after it), or keep one write per row" + (f"; {comment}" if comment else ""),
+        "after it), or keep one write per row" + (f"  # {comment}" if comment else ""),
     )
 
 
