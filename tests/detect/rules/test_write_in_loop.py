@@ -573,7 +573,8 @@ def test_inserts_two_calls_from_their_loop_get_no_code_and_the_loop(library):
         f"{line(HERE, 'helper-insert')} (through _tag_row() at {line(HERE, 'helper-between')}) "
         "repeats these writes, one call per pass. The rows of every pass meet only in that "
         "loop: have the calls between hand back the unsaved Tag objects (or their keys and "
-        "values) instead of writing them; after the loop, write them at once: "
+        "values) instead of writing them (where other code calls them to write, keep a way "
+        "that writes for it); after the loop, write them at once: "
         "Tag.objects.bulk_create(objs)"
     )
 
@@ -1024,7 +1025,8 @@ def test_a_helpers_loop_run_once_per_call_is_not_the_loop(library):
         f"{line(HERE, 'rating-each')} (through _add_book() at {line(HERE, 'rate-the-book')}) "
         "repeats these writes, one call per pass. The rows of every pass meet only in that "
         "loop: have the calls between hand back the unsaved Review objects (or their keys and "
-        "values) instead of writing them; after the loop, write them at once: "
+        "values) instead of writing them (where other code calls them to write, keep a way "
+        "that writes for it); after the loop, write them at once: "
         "Review.objects.bulk_create(objs)"
     )
 
@@ -1176,7 +1178,8 @@ def test_an_atomic_update_two_calls_out_names_the_loop_and_what_to_hand_back(lib
         f"out from {line(HERE, 'allocate')} (through _update_stock() at "
         f"{line(HERE, 'update-stock')}) repeats these writes, one call per pass. The rows of "
         "every pass meet only in that loop: have the calls between hand back the keys and the "
-        "amounts to add for the Review rows instead of writing them; after the loop, write "
+        "amounts to add for the Review rows instead of writing them (where other code calls "
+        "them to write, keep a way that writes for it); after the loop, write "
         "them at once: Review.objects.filter(id__in=ids).update(rating=Case(When(id=..., "
     )
     assert finding.fix.text.endswith(

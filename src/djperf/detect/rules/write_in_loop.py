@@ -411,7 +411,7 @@ def _at_the_loop(
             f" (where other code calls {location.function}() to write one, keep it for them "
             f"and make the objects in the loop as it does)"
             if loop.depth == 1
-            else ""
+            else " (where other code calls them to write, keep a way that writes for it)"
         )
         handed = (
             f"the keys and the amounts to add for the {name} rows"
