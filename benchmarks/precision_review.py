@@ -17,8 +17,11 @@ right (applies as written), says-why (no code, and says why not), changes
 warning-level pairs (the ones the issue's bar is about) and the totals, and
 lists on stderr the warning pairs that have no verdict yet (``--missing FILE``
 appends them to FILE as lines to fill in) and the verdicts that no longer
-match a pair. Pairs whose eager-load site another test used are not warning
-pairs: the suite is judged as a whole, as realcode.py counts it.
+match a pair. ``--keep FILE`` writes the warning pairs to FILE (kept beside
+the verdicts as ``PROJECT-pairs.json``: the texts they judged, which
+``precision_carry.py`` reads as a run's ``pairs.json`` when the run is
+gone). Pairs whose eager-load site another test used are not warning pairs:
+the suite is judged as a whole, as realcode.py counts it.
 """
 
 from __future__ import annotations
@@ -69,9 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pairs", type=Path, help="pairs.json of a realcode.py run")
     parser.add_argument("verdicts", type=Path, help="the reviewer's verdicts (TSV)")
     parser.add_argument("--missing", type=Path, help="append unreviewed warning pairs here")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write the warning pairs here (the texts the verdicts judged, for the next carry)",
+    )
     args = parser.parse_args(argv)
 
     pairs = warning_pairs(json.loads(args.pairs.read_text()))
+    if args.keep is not None:
+        args.keep.write_text(json.dumps(pairs, indent=1, sort_keys=True) + "\n")
     verdicts = read_verdicts(args.verdicts)
     rows, missing = [], []
     for pair in pairs:

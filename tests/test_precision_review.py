@@ -88,3 +88,44 @@ def test_verdicts_carry_only_to_pairs_whose_fix_is_unchanged(tmp_path: Path) -> 
         ("duplicate-query", ["real", "changes", "a property"], "keep it"),
         ("write-in-loop", None, None),
     ]
+
+
+def test_the_warning_pairs_kept_carry_like_the_run(tmp_path, capsys):
+    # --keep writes the judged texts; precision_carry reads them as a run's pairs.json.
+    import precision_carry
+
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(
+        json.dumps(
+            [
+                {
+                    "rule": "n-plus-one",
+                    "location": "a.py:1",
+                    "severity": "warning",
+                    "tests": ["t1"],
+                    "fix": "one",
+                    "message": "m",
+                },
+                {
+                    "rule": "duplicate-query",
+                    "location": "a.py:2",
+                    "severity": "info",
+                    "tests": ["t2"],
+                    "fix": "two",
+                    "message": "m",
+                },
+            ]
+        )
+    )
+    verdicts = tmp_path / "verdicts.tsv"
+    verdicts.write_text("n-plus-one\ta.py:1\treal\tright\tok\n")
+    kept = tmp_path / "kept.json"
+    precision_review.main([str(pairs), str(verdicts), "--keep", str(kept)])
+    assert [p["location"] for p in json.loads(kept.read_text())] == ["a.py:1"]
+    capsys.readouterr()
+    carried, todo = tmp_path / "carried.tsv", tmp_path / "todo.json"
+    precision_carry.main(
+        [str(kept), str(verdicts), str(pairs), "--out", str(carried), "--todo", str(todo)]
+    )
+    assert carried.read_text() == "n-plus-one\ta.py:1\treal\tright\tok\n"
+    assert json.loads(todo.read_text()) == []
