@@ -103,6 +103,8 @@ USER_FILES = {
     "core/timeline.py",
     "fake.py",
     "abstract_models.py",
+    "release_notes.py",
+    "urls/docs.py",
     # The rule docs/architecture.md adds as an example of adding a rule.
     "src/djperf/detect/rules/len_of_queryset.py",
     "tests/detect/rules/test_len_of_queryset.py",

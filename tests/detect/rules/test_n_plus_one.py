@@ -1490,3 +1490,14 @@ def test_objects_made_by_a_loop_of_yours_get_the_prefetch_before_it(library):
             _check_book(book)
     [finding] = of(rec, "n-plus-one")
     assert finding.fix.text.startswith("prefetch_related_objects(<the book list>, 'author')")
+
+
+def test_the_key_when_the_line_itself_reads_the_relation_twice(library):
+    # Both keyword arguments use only the key: the second read is the same
+    # line's, not a later use of the object.
+    with djperf.capture() as rec:
+        for book in Book.objects.all():
+            Book.objects.filter(author=book.author).exclude(author=book.author).exists()
+    [finding] = of(rec, "n-plus-one")
+    assert finding.fix.method == "use_key"
+    assert "move each load" not in finding.message

@@ -116,8 +116,13 @@ def _count_read(loaded: _Loaded, names: tuple[str, ...]) -> None:
         reader = sys._getframe(2)
         if reader.f_code.co_filename == _MODEL_BASE:
             return
-        del loaded[name]
         load: LazyLoad = entry[0]
+        at = load.location
+        if at is not None and reader.f_lineno == at.line and reader.f_code.co_name == at.function:
+            # The load's own line reading it again (``book.author.name,
+            # book.author.email``): no later read, and no stack walk for it.
+            return
+        del loaded[name]
         load.read_again = True
         if stacks_wanted(active()):
             load.read_again_at = locate(reader).location
