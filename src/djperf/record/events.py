@@ -363,8 +363,8 @@ class LazyLoad:
     # never the value): equal for copies of one row, which each load again.
     row_key: int | None = None
     # A forward relation's object read again on the same instance after this
-    # load (by other code, or the same line on a later pass), where it was:
-    # reading only the key at the load's line would move the load there.
+    # load, by another line than the load's, and where: reading only the key
+    # at the load's line would move the load there.
     read_again: bool = False
     read_again_at: Location | None = None
 
