@@ -80,6 +80,9 @@ def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
 # The instance attribute holding its lazily loaded forward relations still
 # watched: field name -> [the load, reads of the relation since].
 LOADED = "_djperf_loaded"
+# Whether any load is watched while the open captures last: a select_related
+# loop with no lazy load then reads no instance for it (one global test).
+_watching = False
 # Model.save() reads each cached parent to check it was saved: not a use.
 _MODEL_BASE = str(Path(django.__file__).parent / "db" / "models" / "base.py")
 
@@ -93,9 +96,11 @@ class _Loaded(dict[str, list[Any]], _DropOnCopy):
 def watch_reads(load: LazyLoad) -> None:
     """Note the next reads of `load`'s relation on its instance (forward
     foreign keys and one-to-ones: the relations a key can stand for)."""
+    global _watching
     instance = load.instance
     if instance is None:
         return
+    _watching = True
     data = instance.__dict__
     loaded = data.get(LOADED)
     if loaded is None:
@@ -158,7 +163,7 @@ def _noting_descriptor_use(original: Any) -> Any:
                         note_use(instance, self, _names.get(self) or _descriptor_names(self))
                     except Exception:
                         contain("relation use")
-                loaded = data.get(LOADED)
+                loaded = data.get(LOADED) if _watching else None
                 if loaded:
                     try:
                         _count_read(loaded, _names.get(self) or _descriptor_names(self))
@@ -223,12 +228,13 @@ def scope_opened() -> None:
 
 
 def scope_closed() -> None:
-    global _open_scopes
+    global _open_scopes, _watching
     with _lock:
         _open_scopes = max(0, _open_scopes - 1)
         if _open_scopes == 0:
             _patches.undo()
             columns.release()
+            _watching = False
 
 
 def install() -> None:
