@@ -949,13 +949,13 @@ def own_relation_query(location: Location) -> tuple[str, str, str] | None:
     tree, lines = parsed
     nodes = _nodes_at(tree, location.line)
     classes = [node for node in nodes if isinstance(node, ast.ClassDef)]
-    functions = [node for node in nodes if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
-    if not classes or not functions or functions[-1] not in classes[-1].body:
+    function = _innermost_function(nodes)
+    if not classes or function is None or function not in classes[-1].body:
         return None
     known = _module_names(tree)
     span = _span(tree, location.line)
     parents = _parents(tree, *span)
-    for node in ast.walk(functions[-1]):
+    for node in ast.walk(function):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -995,6 +995,14 @@ def own_relation_query(location: Location) -> tuple[str, str, str] | None:
     return None
 
 
+def _innermost_function(
+    nodes: list[ast.AST],
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The innermost function among `nodes` (outer first, as _nodes_at gives them)."""
+    functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return functions[-1] if functions else None
+
+
 def found_or_new(location: Location) -> str | None:
     """``item.save()`` where the function got ``item`` either from the
     database (``item = Product.objects.get(upc=upc)``) or made it new
@@ -1005,16 +1013,14 @@ def found_or_new(location: Location) -> str | None:
         return None
     tree, lines = parsed
     nodes = _nodes_at(tree, location.line)
-    functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    function = _innermost_function(nodes)
     statements = [n for n in nodes if isinstance(n, ast.Expr) and n.lineno == location.line]
-    if not functions or not statements:
-        return None
-    name = _written_name(statements[-1])
-    if name is None or not isinstance(statements[-1].value, ast.Call):
+    name = _written_name(statements[-1]) if statements else None
+    if function is None or name is None:
         return None
     found: str | None = None
     new = False
-    for node in ast.walk(functions[-1]):
+    for node in ast.walk(function):
         if not (
             isinstance(node, ast.Assign)
             and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
@@ -1038,11 +1044,10 @@ def counter_upsert(location: Location) -> tuple[int, int] | None:
     if parsed is None:
         return None
     tree, _ = parsed
-    nodes = _nodes_at(tree, location.line)
-    functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    if not functions:
+    function = _innermost_function(_nodes_at(tree, location.line))
+    if function is None:
         return None
-    body = functions[-1].body
+    body = function.body
     for index, statement in enumerate(body):
         if not (
             isinstance(statement, ast.Assign)
