@@ -27,9 +27,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from djperf.detect._source import in_a_loop, loop_line, source_line
+from djperf.detect._source import in_a_loop, loop_line, names, source_line
 from djperf.detect._work import in_test_code
 from djperf.findings import Location
 
@@ -177,6 +177,79 @@ def _innermost_loop(lines: tuple[Location, ...], beyond: int) -> Loop | None:
             return None
         if looped:
             return Loop(line, depth, tuple(reversed(lines[1:depth])))
+    return None
+
+
+class CalledAgain(NamedTuple):
+    """The function a loop is in, called again: by whom."""
+
+    function: str  # "is_satisfied()", or "that loop" for a template's
+    callers: list[Location]  # the lines that called it, when djperf saw them
+
+
+def loop_called_again(events: Sequence[Event], loop: Loop) -> CalledAgain | None:
+    """The function `loop` is in and the lines that called it, when the
+    events came to it by more than one way: that function was itself called
+    again (by other lines, as oscar's is_satisfied() by an offer's apply and
+    consume stages), or some events came from elsewhere. A value kept in
+    that function lives one call: the repeats from the other calls are
+    still sent. None when every event came the same way (one call of the
+    loop's function, or calls from one line that djperf cannot tell
+    apart). A comprehension's loop is its enclosing function's."""
+    ways: set[tuple[Location, ...] | None] = set()
+    callers: set[Location] = set()
+    function: Location | None = None
+    for event in events:
+        lines = lines_of(event)
+        depth = loop.depth
+        if not (
+            len(lines) > depth
+            and (lines[depth].path, lines[depth].function) == (loop.line.path, loop.line.function)
+        ):
+            ways.add(None)
+            continue
+        while lines[depth].function.startswith("<") and depth + 1 < len(lines):
+            if lines[depth].function == "<module>" or lines[depth + 1].path != lines[depth].path:
+                break
+            depth += 1  # (a comprehension's frame: its function is the next out)
+        function = function or lines[depth]
+        way = lines[depth + 1 :]
+        ways.add(way)
+        if way:
+            callers.add(way[0])
+    if len(ways) < 2 or function is None:
+        return None
+    named = f"{function.function}()" if function.path.endswith(".py") else "that loop"
+    return CalledAgain(named, sorted(callers, key=str))
+
+
+def called_from(again: CalledAgain) -> str:
+    """ "is_satisfied() is itself called from more than one place (a.py:3,
+    b.py:9)": the calls of a loop's function, as the fixes name them."""
+    if len(again.callers) > 1:
+        listed = again.callers[:4]
+        shown = ", ".join(map(str, listed)) + (" ..." if len(again.callers) > 4 else "")
+        return f"{again.function} is itself called from more than one place ({shown})"
+    return f"{again.function} is itself called more than once"
+
+
+def reached_unnamed(event: Event, upto: int) -> int | None:
+    """The index i (below `upto`) of the first line of `event` (`lines_of`)
+    whose function was reached from the next line out through code not of
+    the project's, and which that line does not name: Django, a library or
+    Python called it on the way (a widget's get_context() under a
+    template's ``{{ field }}``, a mapping's ``__iter__`` under Django's
+    reverse() comparing URL arguments). No argument of the project's can
+    carry a value into it. None when every step is a call the project
+    wrote (through a decorator's wrapper, it still names the function), or
+    cannot be read."""
+    crossed: int = getattr(event, "crossed", 0)
+    if not crossed:
+        return None
+    lines = lines_of(event)
+    for index in range(min(upto, len(lines) - 1)):
+        if crossed >> index & 1 and names(lines[index + 1], lines[index].function) is False:
+            return index
     return None
 
 

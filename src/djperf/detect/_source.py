@@ -186,6 +186,23 @@ def source_line(location: Location) -> str:
     return linecache.getline(_absolute(location.path), location.line)
 
 
+def names(location: Location, name: str) -> bool | None:
+    """Whether the statement at `location` (a template's line, or the whole
+    Python statement the line is in) names `name` as a word: a call of a
+    function of that name, a read of a property. None when it cannot be
+    read."""
+    parsed = _module_at(location) if location.path.endswith(".py") else None
+    if parsed is not None:
+        tree, lines = parsed
+        start, end = _span(tree, location.line)
+        text = b"\n".join(lines[start - 1 : end]).decode(errors="replace")
+    else:
+        text = source_line(location)
+    if not text:
+        return None
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+
+
 def _changed(location: Location) -> tuple[str, int] | None:
     """The file at `location` and when it last changed (the cache key of
     what is read from it), or None when it cannot be read."""

@@ -107,6 +107,10 @@ class Query:
     # The index into (location, caller, *outer) of the line whose function
     # ran inside a signal's send() or a save_base() (stack.Site.sent).
     sent: int | None = None
+    # Bit i: the function of line i of (location, caller, *outer) was
+    # reached from line i + 1 through code not of the project's
+    # (stack.Site.crossed).
+    crossed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -408,6 +408,12 @@ class Site(NamedTuple):
     # save_base() (a post_save receiver, a field's pre_save) rather than the
     # next line calling it; None when the walk crossed none.
     sent: int | None = None
+    # With `caller`: bit i set when the function of line i of (location,
+    # caller, *outer) was reached from line i + 1 through frames not of the
+    # project (Django's, a library's, the standard library's): a widget's
+    # get_context() under a template's {{ field }}, a mapping's __iter__
+    # under Django's reverse(). See `_user_lines`.
+    crossed: int = 0
 
 
 def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Site:
@@ -450,7 +456,7 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                 if not _passes_request_on(current):
                     here = Location(path, current.f_lineno, code.co_name)
                     via, call = _library_call(outer, here)
-                    lines, sent = _user_lines(current.f_back) if caller else ((), None)
+                    lines, sent, crossed = _user_lines(current.f_back) if caller else ((), None, 0)
                     return Site(
                         here,
                         bookkeeping,
@@ -460,6 +466,7 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
                         call,
                         lines[1:],
                         sent,
+                        crossed,
                     )
             elif path is _THIRD_PARTY:
                 if not served:
@@ -565,16 +572,20 @@ _CALLER_DEPTH = 64
 _CALLERS_KEPT = 6
 
 
-def _user_lines(frame: FrameType | None) -> tuple[tuple[Location, ...], int | None]:
+def _user_lines(frame: FrameType | None) -> tuple[tuple[Location, ...], int | None, int]:
     """The user lines at or outside `frame`, innermost first: up to
     `_CALLERS_KEPT`, ending at the request's handler (outside it a request
     was made, not a call), at a line of test code (kept: the test's call),
     or at a project template being rendered (kept: the template's line; the
     view that rendered it is no caller of the code the template ran). And
     how many of them were found before the walk crossed a signal's send()
-    or a save_base() (Site.sent), or None."""
+    or a save_base() (Site.sent), or None. And which of them had their
+    function reached through frames not of the project (Site.crossed)."""
     found: list[Location] = []
     sent: int | None = None
+    crossed = 0
+    # Whether a frame not of the project was passed since the last user line.
+    skipped = False
     current = frame
     for _ in range(_CALLER_DEPTH):
         if current is None:
@@ -591,14 +602,22 @@ def _user_lines(frame: FrameType | None) -> tuple[tuple[Location, ...], int | No
             if _renders_a_node(code):
                 rendered, third_party = _template_location(current)
                 if rendered is not None and not third_party:
+                    if skipped:
+                        crossed |= 1 << len(found)
                     found.append(rendered)
                     break
+            skipped = True
         elif path and path not in _SENTINELS and not _passes_request_on(current):
+            if skipped:
+                crossed |= 1 << len(found)
+                skipped = False
             found.append(Location(path, current.f_lineno, code.co_name))
             if len(found) == _CALLERS_KEPT or _is_test_file(code.co_filename):
                 break
+        else:
+            skipped = True
         current = current.f_back
-    return tuple(found), sent
+    return tuple(found), sent, crossed
 
 
 def _send_codes() -> frozenset[Any]:

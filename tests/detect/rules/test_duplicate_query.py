@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import django
 import pytest
 from django.utils.functional import cached_property
@@ -911,4 +913,112 @@ def test_copies_mostly_at_a_property_read_again_cache_the_property(library):
         f"reorderable is a property that runs it on every read (at "
         f"{line(HERE, 'per-row-property')}): make it a cached_property "
         "(django.utils.functional) so one object computes it once"
+    )
+
+
+def _stage_check(author_ids):
+    for author_id in author_ids:
+        _count_of(author_id)  # stage-loop
+
+
+def _apply_stages(author_ids):
+    _stage_check(author_ids)  # stage-one
+    _stage_check(author_ids)  # stage-two
+
+
+def test_a_loop_whose_function_is_called_from_two_places_keeps_the_value_where_they_meet(
+    library,
+):
+    # As oscar's is_satisfied(): its loop over the basket's lines asks each
+    # product once, but each stage of an offer (apply, consume) runs it
+    # again; a dictionary kept in it lives one call.
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        _apply_stages([author.pk])
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        f"_count_of() runs it on every call, and the loop at {line(HERE, 'stage-loop')} in "
+        "_stage_check() repeats the calls; but _stage_check() is itself called from more "
+        f"than one place ({line(HERE, 'stage-one')}, {line(HERE, 'stage-two')}), and the "
+        "same values come back in each call: a value kept in _stage_check() lives one call. "
+        "Keep it where those calls meet (on an object they share, or for the request), and "
+        "hand it down"
+    )
+
+
+def test_a_loop_whose_function_is_called_once_keeps_the_value_in_it(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        _stage_check([author.pk, author.pk])
+    [finding] = of(rec, "duplicate-query")
+    assert "itself called" not in finding.fix.text
+    assert finding.fix.text.endswith("in _stage_check() (or for the request), and hand it down")
+
+
+def _line_passes(author_ids):
+    for _ in range(2):
+        _counts_for(author_ids)  # line-pass
+
+
+def test_a_dictionary_for_a_loop_whose_function_runs_again_is_kept_further_out(library):
+    first, second = Author.objects.all()[:2]
+    with djperf.capture() as rec:
+        _line_passes([first.pk, second.pk])  # passes-one
+        _line_passes([first.pk, second.pk])  # passes-two
+    findings = of(rec, "duplicate-query")
+    assert findings
+    for finding in findings:
+        assert f"called again by the loop at {line(HERE, 'line-pass')}" in finding.fix.text
+        assert (
+            "but _line_passes() is itself called from more than one place "
+            f"({line(HERE, 'passes-one')}, {line(HERE, 'passes-two')})"
+        ) in finding.fix.text
+        assert "a dictionary kept in _line_passes() lives one call too" in finding.fix.text
+
+
+class _Languages(Mapping):
+    """As djangoproject.com's Sitemaps: a mapping whose keys are a query."""
+
+    def __iter__(self):
+        return iter(Author.objects.values_list("name", flat=True).order_by("name"))  # keys-query
+
+    def __getitem__(self, key):
+        return key
+
+    def __len__(self):
+        return 1
+
+
+def _compared(languages, rounds):
+    for _ in range(rounds):
+        languages == {"x": "x"}  # noqa: B015  # compared-in-loop
+
+
+def test_a_function_reached_through_code_not_the_projects_gets_no_code(library):
+    # Mapping.__eq__ (the standard library's) iterates both sides: nothing
+    # the loop gets once can be handed to __iter__ through it, as Django's
+    # reverse() comparing a URL's default arguments.
+    with djperf.capture() as rec:
+        _compared(_Languages(), 3)
+    [finding] = of(rec, "duplicate-query")
+    assert str(finding.location) == line(HERE, "keys-query")
+    assert finding.fix.text.startswith(
+        "no code: __iter__() is not called by name from the code that repeats it: it is "
+        f"reached from {line(HERE, 'compared-in-loop')} through Django's or a library's code"
+    )
+
+
+def _listed(languages, rounds):
+    for _ in range(rounds):
+        list(languages)  # listed-in-loop
+
+
+def test_a_function_the_loops_own_line_calls_is_got_once_before_the_loop(library):
+    # list() calls __iter__ with no code between: the loop's line can keep
+    # the list.
+    with djperf.capture() as rec:
+        _listed(_Languages(), 3)
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text.startswith(
+        f"__iter__() runs it on every call, and the loop at {line(HERE, 'listed-in-loop')}"
     )

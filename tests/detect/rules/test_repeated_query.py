@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
+from django.utils.functional import cached_property
 
 import djperf
 from tests.helpers import line, of, third_party_package
@@ -932,3 +933,79 @@ def test_a_lookup_in_a_loop_of_its_own_run_once_per_call_names_the_calling_loop(
         "repeats the calls: collect the values in that loop, run this once before it, and "
         "hand the results down"
     )
+
+
+def _titled(title):
+    return Book.objects.filter(title=title).exists()  # contains-check
+
+
+def _satisfied(titles):
+    return all([_titled(title) for title in titles])  # satisfied-loop
+
+
+def _offer_stages(titles):
+    _satisfied(titles)  # stage-is-satisfied
+    _satisfied(titles)  # stage-apply
+    _satisfied(titles)  # stage-consume
+
+
+def test_values_asked_again_by_separate_calls_of_the_loops_function_say_so(library):
+    # As oscar's contains_product(): is_satisfied() loops over the lines,
+    # and each stage of the offer runs is_satisfied() again with the same
+    # products: one batch per call of it leaves two thirds of the queries.
+    with djperf.capture() as rec:
+        _offer_stages(["B00", "B01"])
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "contains-check")
+    assert finding.fix.text.endswith(
+        "; but _satisfied() is itself called from more than one place ("
+        f"{line(HERE, 'stage-is-satisfied')}, {line(HERE, 'stage-apply')}, "
+        f"{line(HERE, 'stage-consume')}), and the 6 queries asked for only 2 values, each "
+        "again in those calls: one batch per call of _satisfied() leaves most of them. Keep "
+        "the results where those calls meet (on an object they share, or for the request) "
+        "and look each value up there first"
+    )
+
+
+def test_values_asked_once_each_by_one_call_of_the_loops_function_get_the_batch_alone(
+    library,
+):
+    with djperf.capture() as rec:
+        _satisfied(["B00", "B01", "B10", "B11", "B20", "B00"])
+    [finding] = of(rec, "repeated-query")
+    assert "itself called" not in finding.fix.text
+    assert finding.fix.text.endswith("run this once before it, and hand the results down")
+
+
+class _Range:
+    def __init__(self, title):
+        self.title = title
+
+    @cached_property
+    def has_books(self):
+        return Book.objects.filter(title=self.title).exists()  # range-cached
+
+
+def test_a_cached_property_asked_again_for_the_same_values_means_objects_loaded_anew(library):
+    # As oscar's Range.product_queryset: each offer stage loads its range
+    # again, and each new object computes it again; no queryset loads them
+    # all to annotate.
+    with djperf.capture() as rec:
+        for _ in range(3):
+            for title in ("B00", "B01"):
+                _Range(title).has_books  # noqa: B018
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "range-cached")
+    assert finding.fix.text.startswith(
+        "no code for this line: has_books is a cached_property, computed once per object, "
+        "yet its 6 queries asked for only 2 values, each again: the same rows were loaded "
+        "again as new objects"
+    )
+
+
+def test_a_cached_property_computed_once_per_value_keeps_the_batch(library):
+    with djperf.capture() as rec:
+        for title in ("B00", "B01", "B10", "B11", "B20", "B21"):
+            _Range(title).has_books  # noqa: B018
+    [finding] = of(rec, "repeated-query")
+    assert not finding.fix.text.startswith("no code")

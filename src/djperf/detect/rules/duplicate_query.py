@@ -8,7 +8,16 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loads import distinct_instances, loaded_by, relation_groups
-from djperf.detect._loops import Loop, described, holder, lines_of, repeating_loop
+from djperf.detect._loops import (
+    Loop,
+    called_from,
+    described,
+    holder,
+    lines_of,
+    loop_called_again,
+    reached_unnamed,
+    repeating_loop,
+)
 from djperf.detect._models import model_for_table, short, statement_table
 from djperf.detect._source import (
     cache_clearing_methods,
@@ -202,7 +211,22 @@ def _reuse(
                     "value to each"
                 )
             return f"the query is {first.via}'s: {text}" if first.via else text
-        if loop is not None:
+        again = loop_called_again(queries, loop) if loop is not None else None
+        unnamed = reached_unnamed(first, loop.depth if loop is not None else 1)
+        if unnamed is not None:
+            text = _not_handed_in(lines_of(first), unnamed)
+        elif loop is not None and again is not None:
+            # The loop's own function was called again (by an offer's
+            # apply and consume stages, each running is_satisfied()): what
+            # it keeps lives one call, and the copies come from several.
+            text = (
+                f"{function} runs it on every call, and {described(loop, places[0])} repeats "
+                f"the calls; but {called_from(again)}, and the same values come back "
+                f"in each call: a value kept in {again.function} lives one call. Keep it "
+                "where those calls meet (on an object they share, or for the request), and "
+                "hand it down"
+            )
+        elif loop is not None:
             # The loop that calls it, however many calls out: that is where
             # a value can be got once, or a dictionary kept for the loop.
             where = described(loop, places[0])
@@ -261,7 +285,16 @@ def _reuse(
     elif varied and python and in_a_loop(places[0]):
         # (The loop further out that calls the function again.)
         outer = repeating_loop(queries, beyond=1)
-        if outer is not None and places[0].function != "<module>":
+        again = loop_called_again(queries, outer) if outer is not None else None
+        if outer is not None and again is not None and places[0].function != "<module>":
+            text = (
+                f"{memo}; {places[0].function}() is called again by {described(outer, places[0])}"
+                f", but {called_from(again)}, and the same values come back in each "
+                f"call: a dictionary kept in {again.function} lives one call too. Keep "
+                "it where those calls meet (on the object the values belong to, or for the "
+                "request), and hand it in"
+            )
+        elif outer is not None and places[0].function != "<module>":
             # The function is called again from a loop further out: a
             # dictionary made inside it lives one call, and the same values
             # come back in the next.
@@ -288,6 +321,21 @@ def _reuse(
     if first.via:
         text = f"the query is {first.via}'s: {text}"
     return text
+
+
+def _not_handed_in(lines: tuple[Location, ...], hop: int) -> str:
+    """No code when the way from the query to the code that repeats it
+    passes through code that is not the project's: nothing there takes a
+    value of the project's to pass on."""
+    function, caller = lines[hop].function, lines[hop + 1]
+    return (
+        f"no code: {function}() is not called by name from the code that repeats it: it is "
+        f"reached from {caller} through Django's or a library's code (or Python's own: a "
+        "for, a comparison, len()), which passes nothing of yours in, so no result got "
+        "before can be handed to it. Keep the result where the calls meet: on an object "
+        "they all share (one that lives as long as the result stays true), or for the "
+        "request"
+    )
 
 
 def _written_in_the_loop(recording: Recording, copies: list[Query], loop: Loop) -> Location | None:

@@ -9,8 +9,11 @@ from typing import Any
 
 from djperf._format import duration as shown
 from djperf.detect._loops import (
+    Loop,
+    called_from,
     described,
     lines_of,
+    loop_called_again,
     repeating_loop,
     runs_per_write,
     sent_at,
@@ -22,6 +25,7 @@ from djperf.detect._source import (
     batched_rewrite,
     constant_keywords,
     counted_then_iterated,
+    in_a_cached_property,
     in_a_loop,
     own_relation_query,
     shaping_calls,
@@ -114,6 +118,7 @@ def _one_query_per_value(
         or _own_relation(model, queries)
         or _once_per_write(_in_the_calling_loop(fix, queries), queries)
     )
+    fix = _computed_again(fix, queries)
     # (A receiver's reads after each save already say why no batch fits.)
     rewritten_at = (
         None if fix.text.startswith("no code") else _each_after_a_write(recording, queries, table)
@@ -258,7 +263,7 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
             fix.lookup,
             f"{fix.text}  # {location.function}() sends one query per call, and "
             f"{described(loop, location)} repeats the calls: collect the values in that loop, "
-            "run this once before it, and hand the results down",
+            "run this once before it, and hand the results down" + _asked_again(queries, loop),
             model=fix.model,
             omits=fix.omits,
         )
@@ -287,6 +292,55 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         "collect the values in the loop that repeats that call and run this once there",
         model=fix.model,
         omits=fix.omits,
+    )
+
+
+def _computed_again(fix: Fix, queries: list[Query]) -> Fix:
+    """A cached_property runs once per object: the same values asked again
+    from one means other objects computed it again, the same rows loaded
+    anew (oscar's Range.product_queryset, 6 queries for 2 ranges: each
+    offer stage loads its range again). A batch needs one queryset that
+    loads every object, and these came one at a time."""
+    location = queries[0].location
+    values = len({q.params_key for q in queries})
+    if (
+        fix.text.startswith("no code")
+        or location is None
+        or not location.path.endswith(".py")
+        or values * 2 > len(queries)
+        or not in_a_cached_property(location)
+    ):
+        return fix
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"no code for this line: {location.function} is a cached_property, computed once "
+        f"per object, yet its {len(queries)} queries asked for only {values} values, each "
+        "again: the same rows were loaded again as new objects (or copied without the "
+        "cached value), and each computed it anew. One query for all "
+        f"({fix.text.partition('  # ')[0]}) fits only on a queryset that loads every one of "
+        "those objects; first share one object per row between the code that reads it (or "
+        "keep the results where the objects come from): djperf cannot see where the others "
+        "were made",
+        model=fix.model,
+        omits=fix.omits,
+    )
+
+
+def _asked_again(queries: list[Query], loop: Loop) -> str:
+    """What one batch per run of the loop leaves, when the function the loop
+    is in was itself called again and asked for the same values (oscar's
+    contains_product(), 26 queries for 2 products: is_satisfied() run by
+    each stage of every offer): nothing, when each value was asked once."""
+    values = len({q.params_key for q in queries})
+    again = loop_called_again(queries, loop)
+    if again is None or values * 2 > len(queries) or not loop.line.path.endswith(".py"):
+        return ""
+    return (
+        f"; but {called_from(again)}, and the {len(queries)} queries asked for only {values} "
+        f"values, each again in those calls: one batch per call of {again.function} leaves "
+        "most of them. Keep the results where those calls meet (on an object they share, or "
+        "for the request) and look each value up there first"
     )
 
 

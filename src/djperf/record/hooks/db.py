@@ -84,6 +84,7 @@ def record_query(
     location = drive = via = caller = library_call = None
     outer: tuple[Location, ...] = ()
     sent = None
+    crossed = 0
     request = REQUEST.get()
     writing = not many and text[:6].upper() in _WRITES
     if stacks_wanted(scopes):
@@ -91,7 +92,7 @@ def record_query(
         # loop (one calling line) from a helper called from several lines,
         # duplicate-query a function called again from a loop.
         site = locate(sys._getframe(2), drive=request is None, caller=True)
-        location, bookkeeping, drive, via, caller, library_call, outer, sent = site
+        location, bookkeeping, drive, via, caller, library_call, outer, sent, crossed = site
     shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()
     operation = OPERATION.get()
@@ -127,6 +128,7 @@ def record_query(
         library_call=library_call,
         outer=outer,
         sent=sent,
+        crossed=crossed,
     )
     with_params: Query | None = None
     for rec in scopes:
