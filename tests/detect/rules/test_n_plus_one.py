@@ -1472,14 +1472,31 @@ def test_objects_a_library_makes_one_per_row_get_a_dictionary_not_a_prefetch(
         "a time, as an import library makes one per row and cleans it), so there is no list "
         "of them to prefetch on. Load the Author rows once before the work starts, into a "
         "dictionary by key (found = Author.objects.in_bulk(<the keys>)), and set each "
-        "object's author from it before its first read, where the code that makes them lets "
-        "you act on each one (a hook of the library's): book.author = "
-        "found[Author._meta.pk.to_python(book.author_id)] (a key read from a file is still "
-        "text until the object is cleaned); later reads use it too"
+        "object's author from it after its fields are set and before its first read, in a "
+        "hook the code that makes them calls for each one (django-import-export: an override "
+        "of the resource's import_instance(instance, row), after "
+        "super().import_instance(instance, row); not after_init_instance(), which runs "
+        "before the fields are set): key = Author._meta.pk.to_python(book.author_id) (a key "
+        "read from a file is still text until the object is cleaned), then if key in found: "
+        "book.author = found[key] (a key with no row keeps the lookup as now, and its "
+        "error); later reads use it too"
     )
-    # The key as a file gives it still finds its row.
-    found = Author.objects.in_bulk([rows[0]["author_id"]])
-    assert found[Author._meta.pk.to_python(str(rows[0]["author_id"]))].pk == rows[0]["author_id"]
+    # The fix as written: the key as a file gives it still finds its row,
+    # and a key with no row keeps the lookup, which fails as before.
+    found = Author.objects.in_bulk([a for a in {r["author_id"] for r in rows}])
+    for author_id in (rows[0]["author_id"], 10**6):
+        book = Book(title="from a file", author_id=str(author_id))
+        key = Author._meta.pk.to_python(book.author_id)
+        if key in found:
+            book.author = found[key]
+        with CaptureQueriesContext(connection) as sent:
+            try:
+                book.author  # noqa: B018
+            except Author.DoesNotExist:
+                assert author_id == 10**6
+            else:
+                assert book.author.pk == author_id
+        assert len(sent) == (0 if author_id in found else 1)
 
 
 def test_objects_made_by_a_loop_of_yours_get_the_prefetch_before_it(library):

@@ -241,10 +241,14 @@ def _no_list(fix: Fix, load: LazyLoad) -> Fix:
         f"it), so there is no list of them to prefetch on. Load the {other} rows once "
         f"before the work starts, into a dictionary by key (found = "
         f"{other}.objects.in_bulk(<the keys>)), and set each object's {load.field} from it "
-        "before its first read, where the code that makes them lets you act on each one "
-        f"(a hook of the library's): {name}.{load.field} = "
-        f"found[{other}._meta.pk.to_python({name}.{field.attname})] (a key read from a file "
-        "is still text until the object is cleaned); later reads use it too",
+        "after its fields are set and before its first read, in a hook the code that makes "
+        "them calls for each one (django-import-export: an override of the resource's "
+        "import_instance(instance, row), after super().import_instance(instance, row); not "
+        "after_init_instance(), which runs before the fields are set): key = "
+        f"{other}._meta.pk.to_python({name}.{field.attname}) (a key read from a file is still "
+        f"text until the object is cleaned), then if key in found: {name}.{load.field} = "
+        "found[key] (a key with no row keeps the lookup as now, and its error); later reads "
+        "use it too",
     )
 
 
