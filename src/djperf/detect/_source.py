@@ -531,6 +531,45 @@ def _loops_around(location: Location) -> list[tuple[int, int]] | None:
     ]
 
 
+def probe_loop(location: Location) -> int | None:
+    """The first line of the ``while`` loop the query at `location` tests to
+    end, trying one candidate per pass until one is free: the loop's own
+    condition (``while queryset.filter(slug=slug): slug = next``) or an
+    ``if`` in its body that returns or breaks (``while True: code = draw();
+    if not Voucher.objects.filter(code=code).exists(): return code``).
+    None otherwise, or when the source cannot be read."""
+    parsed = _module_at(location)
+    if parsed is None:
+        return None
+    tree, _ = parsed
+    line = location.line
+    found: ast.While | None = None
+    for node in _nodes_at(tree, line):
+        if isinstance(node, _FUNCTIONS):
+            found = None  # (a loop outside the line's own function is not its)
+        elif isinstance(node, (ast.For, ast.AsyncFor, *_COMPREHENSIONS)):
+            found = None
+        elif isinstance(node, ast.While):
+            found = node
+    if found is None:
+        return None
+    if _spans(found.test, line):
+        return found.lineno
+    for statement in ast.walk(found):
+        if (
+            isinstance(statement, ast.If)
+            and _spans(statement.test, line)
+            and any(isinstance(s, (ast.Return, ast.Break)) for s in statement.body)
+        ):
+            return found.lineno
+    return None
+
+
+def _spans(node: ast.AST, line: int) -> bool:
+    start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    return start is not None and end is not None and start <= line <= end
+
+
 def used_after(location: Location) -> str | None:
     """What the code does next with the object the line at `location`
     created (``instance = Note.objects.create(...)`` then

@@ -927,12 +927,13 @@ def test_a_lookup_in_a_loop_of_its_own_run_once_per_call_names_the_calling_loop(
             Book.objects.create(title=_free_title(number), author=author)  # per-book
     [finding] = of(rec, "repeated-query")
     assert str(finding.location) == line(HERE, "probe")
-    assert finding.fix.text.endswith(
-        f"_free_title() sends one query per call, and the loop at {line(HERE, 'per-book')} in "
+    # Each call draws until a free one: the calling loop's passes need
+    # candidates made up front, not the values "collected" in it.
+    assert (
+        f"And the loop at {line(HERE, 'per-book')} in "
         "test_a_lookup_in_a_loop_of_its_own_run_once_per_call_names_the_calling_loop() "
-        "repeats the calls: collect the values in that loop, run this once before it, and "
-        "hand the results down"
-    )
+        "repeats the calls: make the candidates for all of its passes at once"
+    ) in finding.fix.text
 
 
 def _titled(title):
@@ -1009,3 +1010,76 @@ def test_a_cached_property_computed_once_per_value_keeps_the_batch(library):
             _Range(title).has_books  # noqa: B018
     [finding] = of(rec, "repeated-query")
     assert not finding.fix.text.startswith("no code")
+
+
+def _next_free_title(base):
+    title, number = base, 1
+    while Book.objects.filter(title=title).exists():  # probe-while
+        number += 1
+        title = f"{base}-{number}"
+    return title
+
+
+def test_a_while_trying_one_candidate_per_pass_is_asked_for_many_at_once(library):
+    # As oscar's AutoSlugField: slug, slug-2, slug-3 ... one query each until
+    # one is free. No list of values exists before the loop to batch.
+    Book.objects.bulk_create(
+        Book(title=title, author=Author.objects.first())
+        for title in ("Dup", "Dup-2", "Dup-3", "Dup-4")
+    )
+    with djperf.capture() as rec:
+        assert _next_free_title("Dup") == "Dup-5"
+    [finding] = of(rec, "repeated-query")
+    start = line(HERE, "probe-while").rsplit(":", 1)[1]
+    assert finding.fix.text.startswith(
+        f"no code for this line: the while loop at line {start} of _next_free_title() tries one "
+        "candidate title per pass until one is free, one query each, and each next candidate "
+        "waits for the last answer. One query can test many: make several candidates up "
+        "front, ask which are taken at once (a set of "
+        "Book.objects.filter(title__in=values).values_list('title', flat=True), with the "
+        "line's other conditions), take the first not taken"
+    )
+    assert "repeats the calls" not in finding.fix.text
+
+
+def _unused_code(draw):
+    while True:
+        code = draw()
+        if not Book.objects.filter(title=code).exists():  # draw-check
+            return code
+
+
+def _issue_codes(count):
+    drawn = iter([f"code-{number}" for number in range(100)])
+    issued = []
+    for _ in range(count):
+        issued.append(_unused_code(lambda: next(drawn)))  # issue-loop
+    return issued
+
+
+def test_a_draw_until_free_called_per_item_makes_candidates_for_every_pass(library):
+    # As oscar's get_unused_code(), called once per voucher of a set.
+    with djperf.capture() as rec:
+        assert len(_issue_codes(5)) == 5
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "draw-check")
+    assert finding.fix.text.startswith("no code for this line: the while loop at line ")
+    assert (
+        f"And the loop at {line(HERE, 'issue-loop')} in _issue_codes() repeats the calls: "
+        "make the candidates for all of its passes at once, distinct from each other, give "
+        "each pass its own, and try again only for those taken"
+    ) in finding.fix.text
+
+
+def _drain(titles):
+    while titles:
+        title = titles.pop()
+        Book.objects.filter(title=title).exists()  # drain-check
+
+
+def test_a_while_over_known_values_keeps_the_batch(library):
+    with djperf.capture() as rec:
+        _drain(["B00", "B01", "B10", "B11", "B20"])
+    [finding] = of(rec, "repeated-query")
+    assert str(finding.location) == line(HERE, "drain-check")
+    assert finding.fix.text.startswith("Book.objects.filter(title__in=values)")

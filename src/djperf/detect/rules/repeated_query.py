@@ -28,6 +28,7 @@ from djperf.detect._source import (
     in_a_cached_property,
     in_a_loop,
     own_relation_query,
+    probe_loop,
     shaping_calls,
 )
 from djperf.detect._statements import COUNT, manager, user_reads
@@ -116,6 +117,7 @@ def _one_query_per_value(
     fix = (
         _counted_rows(fix, first)
         or _own_relation(model, queries)
+        or _probing(fix, queries)
         or _once_per_write(_in_the_calling_loop(fix, queries), queries)
     )
     fix = _computed_again(fix, queries)
@@ -290,6 +292,43 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         fix.lookup,
         f"{fix.text}  # {location.function}() sends one query per call ({calls}): "
         "collect the values in the loop that repeats that call and run this once there",
+        model=fix.model,
+        omits=fix.omits,
+    )
+
+
+def _probing(fix: Fix, queries: list[Query]) -> Fix | None:
+    """A ``while`` that tries one candidate per pass until one is free (a
+    slug, slug-2, slug-3 ...; a random voucher code drawn again): the next
+    value depends on the last answer, so no list of values exists to batch
+    before the loop. Many candidates made up front can be asked at once."""
+    location = queries[0].location
+    if fix.method != "in_bulk" or location is None or not location.path.endswith(".py"):
+        return None
+    start = probe_loop(location)
+    if start is None:
+        return None
+    code = fix.text.partition("  # ")[0]
+    field = fix.lookup or "<field>"
+    outer = repeating_loop(queries, beyond=1)
+    passes = (
+        f" And {described(outer, location)} repeats the calls: make the candidates for all "
+        "of its passes at once, distinct from each other, give each pass its own, and try "
+        "again only for those taken"
+        if outer is not None
+        else ""
+    )
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"no code for this line: the while loop at line {start} of {location.function}() "
+        f"tries one candidate {field} per pass until one is free, one query each, and each "
+        "next candidate waits for the last answer. One query can test many: make several "
+        "candidates up front, ask which are taken at once (a set of "
+        f"{code}.values_list({field!r}, flat=True), with the line's other conditions), "
+        "take the first not taken, and make more only when all are." + passes + ". The "
+        "unique constraint still has the last word: a value taken between the query and "
+        "the write fails there, as now",
         model=fix.model,
         omits=fix.omits,
     )
