@@ -226,3 +226,22 @@ class Page(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class Stock(models.Model):
+    """As oscar's StockRecord: a SKU unique only with its partner, a unique
+    code, a date save() sets, and a file save() stores: what a bulk form
+    of its per-row saves must look up by, and leaves undone."""
+
+    partner = models.ForeignKey(Publisher, models.CASCADE, related_name="stocks")
+    sku = models.CharField(max_length=50)
+    code = models.CharField(max_length=50, unique=True)
+    count = models.IntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+    sheet = models.FileField(upload_to="sheets/", blank=True)
+
+    class Meta:
+        unique_together = [("partner", "sku")]
+
+    def __str__(self) -> str:
+        return self.sku

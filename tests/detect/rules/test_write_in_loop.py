@@ -7,7 +7,7 @@ from django.db import transaction
 
 import djperf
 from tests.helpers import ROOT, line, of, third_party_package
-from tests.testapp.models import Author, Book, Publisher, Review, SluggedTag, Tag
+from tests.testapp.models import Author, Book, Publisher, Review, SluggedTag, Stock, Tag
 
 pytestmark = pytest.mark.django_db
 HERE = __file__
@@ -1111,8 +1111,85 @@ def test_an_importers_save_of_found_or_new_objects_splits_the_bulk_form(library)
         "; the code finds some Book objects (Book.objects.get(title=title): an update when "
         "saved) and makes the others new: bulk_create takes only the new ones; write the "
         "found ones with Book.objects.bulk_update(found, [<the fields set>]), after looking "
-        "them up at once (Book.objects.in_bulk(<the values>, field_name='<that unique "
-        "field>'))"
+        "them up at once (Book.objects.filter(title__in=<the values>) into a dictionary by "
+        "title: title is not unique, so a value can have several rows (the get() fails on "
+        "those now): decide which one the dictionary keeps); a value repeated in the rows is "
+        "one object: the later row changes the one the earlier made or found"
+    )
+
+
+def _import_sku(partner, sku):
+    try:
+        stock = Stock.objects.get(sku=sku)
+    except Stock.DoesNotExist:
+        stock = Stock()
+    stock.partner = partner
+    stock.sku = sku
+    stock.code = f"code {sku}"
+    stock.save()  # sku-found-or-new
+
+
+def test_a_found_or_new_lookup_by_a_field_unique_only_with_others_is_keyed_by_all(library):
+    # As oscar's stock importer: StockRecord.objects.get(partner_sku=...),
+    # partner_sku unique only with partner: in_bulk cannot look it up.
+    partner = Publisher.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            _import_sku(partner, f"sku {number}")
+    [finding] = of(rec, "write-in-loop")
+    assert (
+        "after looking them up at once (Stock.objects.filter(sku__in=<the values>) into a "
+        "dictionary by (partner, sku): sku is unique only with partner, so the lookup by sku "
+        "alone can match rows of another partner, or several; key by all of them (and look "
+        "up by all of them) to keep those apart); a value repeated in the rows is one object"
+    ) in finding.fix.text
+    # What save() did in the fields' pre_save(), which bulk_update skips.
+    assert finding.fix.text.endswith(
+        "; bulk_update does not set auto_now fields: set updated to timezone.now() on each "
+        "object and name it in the fields; bulk_update does not store a new file of sheet "
+        "(a FileField stores it in save()): keep save() for the rows with a new file"
+    )
+
+
+def _import_code(partner, code):
+    try:
+        stock = Stock.objects.get(code=code)
+    except Stock.DoesNotExist:
+        stock = Stock()
+    stock.partner = partner
+    stock.sku = code
+    stock.code = code
+    stock.save()  # code-found-or-new
+
+
+def test_a_found_or_new_lookup_by_a_unique_field_is_in_bulk_by_it(library):
+    partner = Publisher.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            _import_code(partner, f"code {number}")
+    [finding] = of(rec, "write-in-loop")
+    assert (
+        "after looking them up at once (Stock.objects.in_bulk(<the values>, "
+        "field_name='code')); a value repeated"
+    ) in finding.fix.text
+
+
+def test_saves_of_a_model_with_an_auto_now_date_and_a_file_say_what_bulk_update_skips(
+    library,
+):
+    partner = Publisher.objects.first()
+    Stock.objects.bulk_create(Stock(partner=partner, sku=f"s{n}", code=f"c{n}") for n in range(5))
+    with djperf.capture() as rec:
+        for stock in Stock.objects.all():
+            stock.count += 1
+            stock.save()  # stock-save
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.method == "bulk_update"
+    assert finding.fix.text.startswith("Stock.objects.bulk_update(objs, [")
+    assert finding.fix.text.endswith(
+        "  # bulk_update does not set auto_now fields: set updated to timezone.now() on "
+        "each object and name it in the fields; bulk_update does not store a new file of "
+        "sheet (a FileField stores it in save()): keep save() for the rows with a new file"
     )
 
 
@@ -1260,3 +1337,29 @@ def test_a_helper_with_losses_names_its_work_after_each_row_once(library):
     assert "do what the loop did" not in text
     assert text.count("do what _add_tagged_slug() did with each one") == 1
     assert "it would skip SluggedTag.save()" in text
+
+
+def test_a_bulk_create_of_a_model_with_unique_values_says_the_batch_must_not_repeat_them(
+    library,
+):
+    # As oscar's voucher set: each code drawn free against the table, one
+    # save each; in one batch two drawn codes may be the same.
+    partner = Publisher.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            Stock.objects.create(partner=partner, sku=f"s{number}", code=f"c{number}")
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text.startswith("Stock.objects.bulk_create(objs)")
+    assert (
+        "rows of the batch that repeat a unique value (code; partner with sku) fail the whole "
+        "bulk_create, where each save() failed alone"
+    ) in finding.fix.text
+
+
+def test_a_bulk_create_of_a_model_without_unique_values_says_nothing_of_them(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(5):
+            Book.objects.create(title=f"plain {number}", author=author)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text == "Book.objects.bulk_create(objs)"

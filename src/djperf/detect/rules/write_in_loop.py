@@ -9,6 +9,7 @@ deletes last (the parent, after its dependants).
 
 from __future__ import annotations
 
+import ast
 import re
 import weakref
 from collections import defaultdict
@@ -456,7 +457,35 @@ def _describe(model: Any, table: str) -> str:
 def _fix(
     verb: str, model: Any, statement: Query, relation: bool, location: Location | None = None
 ) -> Fix:
-    return _with_losses(_bulk_fix(verb, model, statement, location), verb, model)
+    fix = _bulk_fix(verb, model, statement, location)
+    skipped = _pre_save_skipped(model, fix.lookup.split(",") if fix.lookup else None)
+    if fix.method == "bulk_update" and skipped:
+        # What each save() did in its fields' pre_save(), which bulk_update
+        # does not run.
+        joined = "; " if "  # " in fix.text else "  # "
+        fix = Fix(fix.method, fix.lookup, fix.text + joined + skipped.removeprefix("; "))
+    unique = _unique_values(model) if fix.method == "bulk_create" and verb == "insert" else ""
+    if unique:
+        joined = "; " if "  # " in fix.text else "  # "
+        fix = Fix(
+            fix.method,
+            fix.lookup,
+            f"{fix.text}{joined}rows of the batch that repeat a unique value ({unique}) fail "
+            "the whole bulk_create, where each save() failed alone, and a value checked free "
+            "against the table row by row is not checked against the batch: make them differ "
+            "(or merge them) before it",
+        )
+    return _with_losses(fix, verb, model)
+
+
+def _unique_values(model: Any) -> str:
+    """The model's unique fields and field sets besides its primary key, as
+    the fixes list them ("code; partner with sku")."""
+    if model is None:
+        return ""
+    found = [f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key]
+    found += [" with ".join(group) for group in _unique_sets(model)]
+    return "; ".join(found)
 
 
 def _bulk_fix(verb: str, model: Any, statement: Query, location: Location | None) -> Fix:
@@ -560,7 +589,10 @@ def _upsert(location: Location | None, statements: list[Query]) -> Fix | None:
 def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
     """The bulk form, split, when the saved object is either looked up or
     made new (an importer's row updating what it finds): bulk_create takes
-    only the new ones."""
+    only the new ones, the found ones are looked up at once by the same
+    fields the code's lookup uses (a field unique alone: in_bulk; unique
+    only with others: a dictionary by all of them), and a value repeated in
+    the rows is one object, not two."""
     lookup = found_or_new(location) if location is not None else None
     if lookup is None:
         return fix
@@ -569,10 +601,101 @@ def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
         f"the code finds some {name} objects ({lookup}: an update when saved) and makes "
         "the others new: bulk_create takes only the new ones; write the found ones with "
         f"{name}.objects.bulk_update(found, [<the fields set>]), after looking them up at "
-        f"once ({name}.objects.in_bulk(<the values>, field_name='<that unique field>'))"
+        f"once ({_looked_up_at_once(model, lookup)}); a value repeated in the rows is one "
+        "object: the later row changes the one the earlier made or found"
+        + _pre_save_skipped(model, None)
     )
     joined = "; " if "  # " in fix.text or fix.text.startswith("no code") else "  # "
     return Fix(fix.method, fix.lookup, f"{fix.text}{joined}{split}", fix.model, fix.omits)
+
+
+def _looked_up_at_once(model: Any, lookup: str) -> str:
+    """The one query that finds every row the per-row ``get()`` found, by
+    the same fields: ``in_bulk(<the values>, field_name='upc')`` for a field
+    unique on its own; for one unique only with others (oscar's partner_sku,
+    unique with partner), a dictionary keyed by all of them, which the
+    lookup by one alone does not tell apart."""
+    name = short(model._meta.label) if model is not None else "Model"
+    keywords = _lookup_keywords(lookup)
+    if model is None or keywords is None or len(keywords) != 1:
+        return f"{name}.objects.in_bulk(<the values>, field_name='<that unique field>')"
+    (keyword,) = keywords
+    field = next((f for f in model._meta.concrete_fields if keyword in (f.name, f.attname)), None)
+    if field is None:
+        return f"{name}.objects.in_bulk(<the values>, field_name='<that unique field>')"
+    if field.unique:
+        return f"{name}.objects.in_bulk(<the values>, field_name={field.name!r})"
+    together = [group for group in _unique_sets(model) if field.name in group and len(group) > 1]
+    if together:
+        others = [f for f in together[0] if f != field.name]
+        listed = ", ".join(together[0])
+        return (
+            f"{name}.objects.filter({field.name}__in=<the values>) into a dictionary by "
+            f"({listed}): {field.name} is unique only with {', '.join(others)}, so the "
+            f"lookup by {field.name} alone can match rows of another {others[0]}, or several; "
+            f"key by all of them (and look up by all of them) to keep those apart"
+        )
+    return (
+        f"{name}.objects.filter({field.name}__in=<the values>) into a dictionary by "
+        f"{field.name}: {field.name} is not unique, so a value can have several rows (the "
+        "get() fails on those now): decide which one the dictionary keeps"
+    )
+
+
+def _lookup_keywords(lookup: str) -> list[str] | None:
+    """The field names a ``Model.objects.get(a=..., b=...)`` looks up by."""
+    try:
+        call = ast.parse(lookup.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(call, ast.Call) or not call.keywords or call.args:
+        return None
+    names = [k.arg for k in call.keywords]
+    if any(n is None for n in names):
+        return None
+    return [str(n).removesuffix("__exact") for n in names]
+
+
+def _unique_sets(model: Any) -> list[tuple[str, ...]]:
+    """The field sets unique together: unique_together and UniqueConstraints
+    on fields, with no condition."""
+    found = [tuple(group) for group in model._meta.unique_together]
+    found.extend(
+        tuple(constraint.fields)
+        for constraint in model._meta.constraints
+        if isinstance(constraint, models.UniqueConstraint)
+        and constraint.fields
+        and getattr(constraint, "condition", None) is None
+    )
+    return found
+
+
+def _pre_save_skipped(model: Any, fields: list[str] | None) -> str:
+    """What bulk_update leaves undone that save() does in the fields'
+    pre_save(): an auto_now date it does not set, a FileField's new file it
+    does not store. `fields`: those written, or None for any."""
+    if model is None:
+        return ""
+    # (An auto_now field is set by every save(), whatever the fields.)
+    auto_now = [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+    files = [
+        f.name
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.FileField) and (fields is None or f.name in fields)
+    ]
+    notes = []
+    if auto_now:
+        listed = ", ".join(auto_now)
+        notes.append(
+            f"bulk_update does not set auto_now fields: set {listed} to timezone.now() on "
+            "each object and name it in the fields"
+        )
+    if files:
+        notes.append(
+            f"bulk_update does not store a new file of {', '.join(files)} (a FileField "
+            "stores it in save()): keep save() for the rows with a new file"
+        )
+    return "; " + "; ".join(notes) if notes else ""
 
 
 def _recursion(statement: Query, location: Location | None) -> Location | None:
