@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils.functional import cached_property
 
 import djperf
@@ -661,13 +662,34 @@ def test_a_method_reading_its_objects_own_relation_by_hand_reads_the_manager(lib
     [finding] = of(rec, "repeated-query")
     assert str(finding.location) == line(models.__file__, "by-hand")
     assert finding.fix.method == "prefetch_related"
+    # The by-hand query joins each review's book: objects not prefetched
+    # keep that query, not .all(), which would load each book again.
     assert finding.fix.text == (
-        "ratings() reads each Book's own reviews by hand, one query per object: read "
-        "self.reviews.all() there instead, and prefetch it where the Book objects are "
-        "loaded (for a template's loop, on the queryset the view hands it): "
-        ".prefetch_related(Prefetch('reviews', queryset=Review.objects.select_related('book')))"
-        "  (from django.db.models import Prefetch)"
+        "ratings() reads each Book's own reviews by hand, one query per object: prefetch it "
+        "where the Book objects are loaded (for a template's loop, on the queryset the view "
+        "hands it): .prefetch_related(Prefetch('reviews', "
+        "queryset=Review.objects.select_related('book'), to_attr='prefetched_reviews'))  "
+        "(from django.db.models import Prefetch); and in ratings() read getattr(self, "
+        "'prefetched_reviews', None), with the query as written when it is None: Book "
+        "objects loaded without that prefetch keep the query's own shape, which "
+        "self.reviews.all() would drop"
     )
+    # The fix as written: one query for the reviews, none per book.
+    from django.db.models import Prefetch
+
+    with CaptureQueriesContext(connection) as sent:
+        books = list(
+            Book.objects.prefetch_related(
+                Prefetch(
+                    "reviews",
+                    queryset=Review.objects.select_related("book"),
+                    to_attr="prefetched_reviews",
+                )
+            )
+        )
+        ratings = [[r.rating for r in b.prefetched_reviews if r.book.pk == b.pk] for b in books]
+    assert len(sent) == 2
+    assert ratings == [b.ratings for b in books]
 
 
 def test_not_the_own_relation_for_another_objects_rows(library):

@@ -430,21 +430,32 @@ def _own_relation(model: Any, queries: list[Query]) -> Fix | None:
     if runs_per_write(queries, repeating_loop(queries)) is not None:
         return None
     accessor = field.remote_field.get_accessor_name()
-    if queryset == manager(model):
-        prefetch = f".prefetch_related({accessor!r})"
-    else:
-        prefetch = (
-            f".prefetch_related(Prefetch({accessor!r}, queryset={queryset}))  "
-            "(from django.db.models import Prefetch)"
-        )
     owner_name = short(related._meta.label)
+    where = (
+        f"prefetch it where the {owner_name} objects are loaded (for a template's loop, on "
+        "the queryset the view hands it)"
+    )
+    if queryset == manager(model):
+        return Fix(
+            "prefetch_related",
+            accessor,
+            f"{location.function}() reads each {owner_name}'s own {accessor} by hand, one "
+            f"query per object: read self.{accessor}.all() there instead, and {where}: "
+            f".prefetch_related({accessor!r})",
+        )
+    # A query shaped by hand (select_related, a filter): .all() on objects
+    # loaded without the prefetch would drop that shape (a join lost is a
+    # query per row again), so those keep the query as written.
+    attribute = f"prefetched_{accessor}"
     return Fix(
         "prefetch_related",
         accessor,
         f"{location.function}() reads each {owner_name}'s own {accessor} by hand, one query "
-        f"per object: read self.{accessor}.all() there instead, and prefetch it where the "
-        f"{owner_name} objects are loaded (for a template's loop, on the queryset the view "
-        f"hands it): {prefetch}",
+        f"per object: {where}: .prefetch_related(Prefetch({accessor!r}, queryset={queryset}, "
+        f"to_attr={attribute!r}))  (from django.db.models import Prefetch); and in "
+        f"{location.function}() read getattr(self, {attribute!r}, None), with the query as "
+        f"written when it is None: {owner_name} objects loaded without that prefetch keep "
+        "the query's own shape, which self." + accessor + ".all() would drop",
     )
 
 
