@@ -248,7 +248,15 @@ def reached_unnamed(event: Event, upto: int) -> int | None:
         return None
     lines = lines_of(event)
     for index in range(min(upto, len(lines) - 1)):
-        if crossed >> index & 1 and names(lines[index + 1], lines[index].function) is False:
+        callee, caller = lines[index], lines[index + 1]
+        if (
+            crossed >> index & 1
+            and not in_test_code(callee)
+            and names(caller, callee.function) is False
+            # (A save() under create(), a receiver under save(): an ORM
+            # write, whose values the caller gives. Judged elsewhere.)
+            and not any(call in source_line(caller) for call in (*_WRITE_CALLS, "_create("))
+        ):
             return index
     return None
 

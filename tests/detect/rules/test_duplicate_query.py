@@ -1022,3 +1022,24 @@ def test_a_function_the_loops_own_line_calls_is_got_once_before_the_loop(library
     assert finding.fix.text.startswith(
         f"__iter__() runs it on every call, and the loop at {line(HERE, 'listed-in-loop')}"
     )
+
+
+def _count_on_save(sender, instance, **kwargs):
+    Author.objects.count()  # receiver-count
+
+
+def test_a_receiver_reached_through_a_save_is_not_called_unnamed(library):
+    # Django's save() runs the receiver: a write of the project's, whose
+    # values the loop gives, not a call djperf cannot pass anything through.
+    from django.db.models.signals import pre_save
+
+    pre_save.connect(_count_on_save, sender=Tag)
+    try:
+        with djperf.capture() as rec:
+            for number in range(3):
+                Tag(name=f"saved {number}").save()  # saving-loop
+    finally:
+        pre_save.disconnect(_count_on_save, sender=Tag)
+    [finding] = of(rec, "duplicate-query")
+    assert str(finding.location) == line(HERE, "receiver-count")
+    assert "not called by name" not in finding.fix.text

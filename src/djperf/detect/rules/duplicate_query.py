@@ -212,7 +212,9 @@ def _reuse(
                 )
             return f"the query is {first.via}'s: {text}" if first.via else text
         again = loop_called_again(queries, loop) if loop is not None else None
-        unnamed = reached_unnamed(first, loop.depth if loop is not None else 1)
+        # (The copy at the place the fix is for, not a test's own.)
+        anchor = next((q for q in queries if q.location == places[0]), first)
+        unnamed = reached_unnamed(anchor, loop.depth if loop is not None else 1)
         if unnamed is not None:
             text = _not_handed_in(lines_of(first), unnamed)
         elif loop is not None and again is not None:
