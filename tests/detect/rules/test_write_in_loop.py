@@ -1352,7 +1352,7 @@ def test_a_bulk_create_of_a_model_with_unique_values_says_the_batch_must_not_rep
     assert finding.fix.text.startswith("Stock.objects.bulk_create(objs)")
     assert (
         "rows of the batch that repeat a unique value (code; partner with sku) fail the whole "
-        "bulk_create, where each save() failed alone"
+        "bulk_create, where each save() failed alone: make them differ (or merge them) before it"
     ) in finding.fix.text
 
 

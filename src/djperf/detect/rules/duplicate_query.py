@@ -216,7 +216,7 @@ def _reuse(
         anchor = next((q for q in queries if q.location == places[0]), first)
         unnamed = reached_unnamed(anchor, loop.depth if loop is not None else 1)
         if unnamed is not None:
-            text = _not_handed_in(lines_of(first), unnamed)
+            text = _not_handed_in(queries, lines_of(anchor), unnamed)
         elif loop is not None and again is not None:
             # The loop's own function was called again (by an offer's
             # apply and consume stages, each running is_satisfied()): what
@@ -325,15 +325,26 @@ def _reuse(
     return text
 
 
-def _not_handed_in(lines: tuple[Location, ...], hop: int) -> str:
+def _not_handed_in(queries: list[Query], lines: tuple[Location, ...], hop: int) -> str:
     """No code when the way from the query to the code that repeats it
     passes through code that is not the project's: nothing there takes a
-    value of the project's to pass on."""
-    function, caller = lines[hop].function, lines[hop + 1]
+    value of the project's to pass on. Every line the copies came from at
+    that step is named (a view's loop header and the reverse() in it)."""
+    function = lines[hop].function
+    callers = sorted(
+        {
+            way[hop + 1]
+            for q in queries
+            if len(way := lines_of(q)) > hop + 1 and way[hop].function == function
+        },
+        key=str,
+    ) or [lines[hop + 1]]
+    shown = ", ".join(map(str, callers[:-1])) + " and " if len(callers) > 1 else ""
     return (
         f"no code: {function}() is not called by name from the code that repeats it: it is "
-        f"reached from {caller} through Django's or a library's code (or Python's own: a "
-        "for, a comparison, len()), which passes nothing of yours in, so no result got "
+        f"reached from {shown}{callers[-1]} through Django's or a library's code (or "
+        "Python's own: a for, a comparison, len()), which passes nothing of yours in, so no "
+        "result got "
         "before can be handed to it. Keep the result where the calls meet: on an object "
         "they all share (one that lives as long as the result stays true), or for the "
         "request"

@@ -471,9 +471,8 @@ def _fix(
             fix.method,
             fix.lookup,
             f"{fix.text}{joined}rows of the batch that repeat a unique value ({unique}) fail "
-            "the whole bulk_create, where each save() failed alone, and a value checked free "
-            "against the table row by row is not checked against the batch: make them differ "
-            "(or merge them) before it",
+            "the whole bulk_create, where each save() failed alone: make them differ (or merge "
+            "them) before it",
         )
     return _with_losses(fix, verb, model)
 
