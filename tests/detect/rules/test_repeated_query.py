@@ -1105,3 +1105,36 @@ def test_a_while_over_known_values_keeps_the_batch(library):
     [finding] = of(rec, "repeated-query")
     assert str(finding.location) == line(HERE, "drain-check")
     assert finding.fix.text.startswith("Book.objects.filter(title__in=values)")
+
+
+def test_a_librarys_manager_reading_before_each_objects_write_cannot_be_called_once(
+    library, settings, tmp_path
+):
+    # django-taggit's instance.tags.add(...) reads the tags the object has,
+    # then writes the rest: one object per call, so "call it once for all
+    # the values" cannot be done.
+    from types import SimpleNamespace
+
+    source = (
+        "class Manager:\n"
+        "    def __init__(self, book):\n"
+        "        self.book = book\n"
+        "    def add(self, *tags):\n"
+        "        through = type(self.book).tags.through\n"
+        "        have = set(through.objects.filter(book=self.book).values_list('tag', flat=True))\n"
+        "        through.objects.bulk_create(\n"
+        "            [through(book=self.book, tag=t) for t in tags if t.pk not in have]\n"
+        "        )\n"
+    )
+    with third_party_package(settings, tmp_path, "taggy", source) as taggy:
+        tag = Tag.objects.create(name="new")
+        with djperf.capture() as rec:
+            for book in Book.objects.all():
+                holder = SimpleNamespace(tags=taggy.Manager(book))
+                holder.tags.add(tag)  # library-manager-read
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith(
+        "no code for this line: the queries are taggy's, its tags.add() at "
+        f"{line(HERE, 'library-manager-read')} reads what one object has before writing, and "
+        "serves one object per call, so no one call takes every object."
+    )

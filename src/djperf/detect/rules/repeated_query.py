@@ -27,6 +27,7 @@ from djperf.detect._source import (
     counted_then_iterated,
     in_a_cached_property,
     in_a_loop,
+    manager_write,
     own_relation_query,
     probe_loop,
     shaping_calls,
@@ -135,7 +136,30 @@ def _one_query_per_value(
             "writes. One read for all fits only after every write, if nothing between needs "
             "the fresh values",
         )
-    if first.via is not None:
+    per_object = (
+        manager_write(first.location)
+        if first.via is not None
+        and first.location is not None
+        and first.location.path.endswith(".py")
+        else None
+    )
+    if first.via is not None and per_object is not None:
+        # A library's related manager writing for one object per call
+        # (django-taggit's instance.tags.add(...)) reads what that object
+        # has first: no one call takes every object.
+        manager_name, method = per_object
+        name = short(label) if label else "Through"
+        fix = Fix(
+            "bulk_create",
+            None,
+            f"no code for this line: the queries are {first.via}'s, its {manager_name}.{method}() "
+            f"at {first.location} reads what one object has before writing, and serves one "
+            "object per call, so no one call takes every object. Read what all of them have in "
+            f"one query ({name}.objects.filter(<the objects>__in=...)) and write the rows "
+            f"of all of them together ({name}.objects.bulk_create([...])), where the loop "
+            "that repeats the calls is, or keep one call per object",
+        )
+    elif first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.
         fix = Fix(
             "call_once",
