@@ -245,3 +245,21 @@ class Stock(models.Model):
 
     def __str__(self) -> str:
         return self.sku
+
+
+class Member(models.Model):
+    """As oscar's User: its save() moves the anonymous alerts of its e-mail
+    to it, one queryset update() per save."""
+
+    email = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        self._claim_publishers()  # claiming
+
+    def _claim_publishers(self) -> None:
+        Publisher.objects.filter(name=self.email).update(name=f"claimed {self.pk}")  # claim

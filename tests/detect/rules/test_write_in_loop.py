@@ -7,7 +7,7 @@ from django.db import transaction
 
 import djperf
 from tests.helpers import ROOT, line, of, third_party_package
-from tests.testapp.models import Author, Book, Publisher, Review, SluggedTag, Stock, Tag
+from tests.testapp.models import Author, Book, Member, Publisher, Review, SluggedTag, Stock, Tag
 
 pytestmark = pytest.mark.django_db
 HERE = __file__
@@ -1363,3 +1363,23 @@ def test_a_bulk_create_of_a_model_without_unique_values_says_nothing_of_them(lib
             Book.objects.create(title=f"plain {number}", author=author)
     [finding] = of(rec, "write-in-loop")
     assert finding.fix.text == "Book.objects.bulk_create(objs)"
+
+
+def test_a_queryset_update_in_a_save_override_says_the_save_must_stop_running_it(library):
+    # As oscar's User.save(), which moves the anonymous alerts of its e-mail
+    # to the user: a dashboard's loop saving users runs it once per user.
+    Member.objects.bulk_create(Member(email=f"m{n}@example.com") for n in range(5))
+    with djperf.capture() as rec:
+        for member in Member.objects.all():
+            member.active = False
+            member.save()  # saving-members
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Publisher"]
+    assert finding.fix.text.startswith(
+        "no code for this line: save() runs inside each write or signal at "
+        f"{line(HERE, 'saving-members')} (a signal receiver, or a save() override), once per "
+        "write, and sends this update of Publisher rows each time."
+    )
+    assert finding.fix.text.endswith(
+        "that code would stop the per-save update while it runs and make one update() for "
+        "all the objects it saved"
+    )

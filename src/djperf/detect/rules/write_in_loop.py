@@ -787,6 +787,11 @@ def _one_update_for_all_calls(model: Any, statement: Query, statements: list[Que
     for all loses nothing they did.)"""
     name = short(model._meta.label) if model is not None else "Model"
     location, caller = statement.location, statement.caller
+    in_save = _in_a_save_override(statement, statements)
+    if in_save is not None:
+        # A save() override's own update (oscar's User.save() moving alerts):
+        # one update after the loop must stop the one each save runs.
+        return _in_each_save(in_save, "update", model, statements)
     through = ""
     if location is not None and caller is not None:
         if caller.function in _WRITING_METHODS:
@@ -806,6 +811,22 @@ def _one_update_for_all_calls(model: Any, statement: Query, statements: list[Que
         f"{name}.objects.filter(<key>__in=keys).update(...) after it "
         "(values that differ per row: Case(When(<key>=..., then=...)))",
     )
+
+
+def _in_a_save_override(
+    statement: Query, statements: list[Query]
+) -> tuple[Location, Location] | None:
+    """The save() (or delete()) of the project's on the way from the
+    statement to the loop that repeats it, and the line that called it:
+    the statement runs once per save. (A receiver Django runs inside a save
+    is Query.sent's, found by `_run_per_save`.)"""
+    lines = lines_of(statement)
+    loop = repeating_loop(statements)
+    upto = loop.depth if loop is not None else len(lines) - 1
+    for index in range(min(upto, len(lines) - 1)):
+        if lines[index].function in _WRITING_METHODS and lines[index].path.endswith(".py"):
+            return lines[index], lines[index + 1]
+    return None
 
 
 def _same_lookup(operations: list[Operation]) -> bool:
