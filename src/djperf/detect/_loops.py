@@ -184,7 +184,11 @@ class CalledAgain(NamedTuple):
     """The function a loop is in, called again: by whom."""
 
     function: str  # "is_satisfied()", or "that loop" for a template's
-    callers: list[Location]  # the lines that called it, when djperf saw them
+    # The lines that tell the calls apart: those that called it, or further
+    # out, where the ways to it first differ.
+    callers: list[Location]
+    # Whether `callers` are the lines that called it (not lines further out).
+    direct: bool = True
 
 
 def loop_called_again(events: Sequence[Event], loop: Loop) -> CalledAgain | None:
@@ -197,7 +201,6 @@ def loop_called_again(events: Sequence[Event], loop: Loop) -> CalledAgain | None
     loop's function, or calls from one line that djperf cannot tell
     apart). A comprehension's loop is its enclosing function's."""
     ways: set[tuple[Location, ...] | None] = set()
-    callers: set[Location] = set()
     function: Location | None = None
     for event in events:
         lines = lines_of(event)
@@ -213,14 +216,23 @@ def loop_called_again(events: Sequence[Event], loop: Loop) -> CalledAgain | None
                 break
             depth += 1  # (a comprehension's frame: its function is the next out)
         function = function or lines[depth]
-        way = lines[depth + 1 :]
-        ways.add(way)
-        if way:
-            callers.add(way[0])
+        ways.add(lines[depth + 1 :])
     if len(ways) < 2 or function is None:
         return None
     named = f"{function.function}()" if function.path.endswith(".py") else "that loop"
-    return CalledAgain(named, sorted(callers, key=str))
+    return CalledAgain(named, *_where_they_part(ways))
+
+
+def _where_they_part(ways: set[tuple[Location, ...] | None]) -> tuple[list[Location], bool]:
+    """The lines at the first step out where the ways differ (an offer's
+    apply and consume stages, both calling through the same
+    can_apply_condition() line): what tells the calls apart."""
+    known = [way for way in ways if way]
+    for step in range(max((len(way) for way in known), default=0)):
+        lines = {way[step] for way in known if len(way) > step}
+        if len(lines) > 1:
+            return sorted(lines, key=str), step == 0
+    return sorted({way[0] for way in known}, key=str), True
 
 
 def called_from(again: CalledAgain) -> str:
@@ -229,7 +241,9 @@ def called_from(again: CalledAgain) -> str:
     if len(again.callers) > 1:
         listed = again.callers[:4]
         shown = ", ".join(map(str, listed)) + (" ..." if len(again.callers) > 4 else "")
-        return f"{again.function} is itself called from more than one place ({shown})"
+        if again.direct:
+            return f"{again.function} is itself called from more than one place ({shown})"
+        return f"{again.function} is itself called again, by way of more than one place ({shown})"
     return f"{again.function} is itself called more than once"
 
 

@@ -1043,3 +1043,26 @@ def test_a_receiver_reached_through_a_save_is_not_called_unnamed(library):
     [finding] = of(rec, "duplicate-query")
     assert str(finding.location) == line(HERE, "receiver-count")
     assert "not called by name" not in finding.fix.text
+
+
+def _check_stage(author_ids):
+    _stage_check(author_ids)  # one-caller
+
+
+def _two_stages(author_ids):
+    _check_stage(author_ids)  # stage-apply
+    _check_stage(author_ids)  # stage-consume
+
+
+def test_a_loops_function_called_from_one_line_names_where_the_ways_part(library):
+    # As oscar's is_satisfied(), always called by can_apply_condition() at
+    # one line, which the apply and consume stages call: the stages tell
+    # the calls apart.
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        _two_stages([author.pk])
+    [finding] = of(rec, "duplicate-query")
+    assert (
+        "but _stage_check() is itself called again, by way of more than one place "
+        f"({line(HERE, 'stage-apply')}, {line(HERE, 'stage-consume')})"
+    ) in finding.fix.text

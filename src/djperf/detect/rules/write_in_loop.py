@@ -822,8 +822,11 @@ def _in_a_save_override(
     is Query.sent's, found by `_run_per_save`.)"""
     lines = lines_of(statement)
     loop = repeating_loop(statements)
-    upto = loop.depth if loop is not None else len(lines) - 1
-    for index in range(min(upto, len(lines) - 1)):
+    if loop is not None and lines:
+        # (The way the loop found, which this statement's own lines may cut
+        # short: the first of them can come from elsewhere.)
+        lines = (lines[0], *reversed(loop.through), loop.line)
+    for index in range(len(lines) - 1):
         if lines[index].function in _WRITING_METHODS and lines[index].path.endswith(".py"):
             return lines[index], lines[index + 1]
     return None
