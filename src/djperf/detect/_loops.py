@@ -188,7 +188,7 @@ class CalledAgain(NamedTuple):
     # out, where the ways to it first differ.
     callers: list[Location]
     # Whether `callers` are the lines that called it (not lines further out).
-    direct: bool = True
+    direct: bool
 
 
 def loop_called_again(events: Sequence[Event], loop: Loop) -> CalledAgain | None:

@@ -344,8 +344,7 @@ def _not_handed_in(queries: list[Query], lines: tuple[Location, ...], hop: int) 
         f"no code: {function}() is not called by name from the code that repeats it: it is "
         f"reached from {shown}{callers[-1]} through Django's or a library's code (or "
         "Python's own: a for, a comparison, len()), which passes nothing of yours in, so no "
-        "result got "
-        "before can be handed to it. Keep the result where the calls meet: on an object "
+        "result got before can be handed to it. Keep the result where the calls meet: on an object "
         "they all share (one that lives as long as the result stays true), or for the "
         "request"
     )
