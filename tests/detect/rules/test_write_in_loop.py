@@ -458,6 +458,32 @@ def test_a_packages_receiver_for_every_model_is_noted_beside_the_code(library, f
     )
 
 
+def test_a_packages_receiver_for_every_model_stays_named_beside_a_skipped_save(library, fakelib):
+    # As oscar's Product: its own save() stops the code, and haystack's
+    # realtime index receiver, connected for every model, must not vanish
+    # from what the bulk form skips.
+    from django.db.models.signals import post_save
+
+    from tests.fakelib.signals import find_image_fields
+    from tests.testapp.models import SluggedTag
+
+    post_save.connect(find_image_fields)
+    try:
+        with djperf.capture() as rec:
+            for name in ("a", "b", "c"):
+                SluggedTag.objects.create(name=name)
+    finally:
+        post_save.disconnect(find_image_fields)
+    [finding] = of(rec, "write-in-loop")
+    assert finding.fix.text == (
+        "SluggedTag.objects.bulk_create(objs) would skip SluggedTag.save(): do what they do "
+        "for all the rows at once (what they compute on each row before the bulk call, what "
+        "needs its key after it), or keep one write per row  # skips the post_save receiver "
+        "tests.fakelib.signals.find_image_fields, connected for every model: check they do "
+        "nothing for SluggedTag"
+    )
+
+
 def test_the_projects_receiver_for_every_model_stops_the_bulk_code(library):
     from django.db.models.signals import post_save
 
@@ -1129,7 +1155,52 @@ def _import_sku(partner, sku):
     stock.save()  # sku-found-or-new
 
 
-def test_a_found_or_new_lookup_by_a_field_unique_only_with_others_is_keyed_by_all(library):
+def _new_book(title, author):
+    book = Book(title=title, author=author)
+    book.save()  # new-book
+    return book
+
+
+def _first_review(book):
+    Review.objects.create(book=book, rating=2)  # first-review
+
+
+def _import_book_row(title, author):
+    book = _new_book(title, author)  # book-row
+    _first_review(book)
+
+
+def test_rows_another_call_of_the_pass_points_at_the_new_ones_wait_for_the_bulk_create(library):
+    # As oscar's importer: _create_item() saves the product, and the row's
+    # next call, _create_stockrecord(), writes a stock record pointing to it.
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(4):
+            _import_book_row(f"row {number}", author)  # book-rows
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Book"]
+    assert finding.fix.text.startswith(
+        f"no code for this line: the loop at {line(HERE, 'book-rows')} in "
+    )
+    assert finding.fix.text.endswith(
+        "; each pass also writes rows that point to its Book (the Review rows written at "
+        f"{line(HERE, 'first-review')}): they need the keys the bulk_create sets, so they "
+        "wait for it and are written after it, together"
+    )
+    assert Review.objects.filter(book__title__startswith="row ").count() == 4
+
+
+def test_rows_of_other_tables_not_pointing_at_the_new_ones_are_not_named(library):
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(4):
+            book = _new_book(f"alone {number}", author)  # alone-row
+            Tag.objects.create(name=f"tag {book.title}")
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Book"]
+    assert "point to" not in finding.fix.text
+    assert "Tag" not in finding.fix.text
+
+
+def test_a_found_or_new_lookup_by_a_field_unique_only_with_others_keeps_the_codes_key(library):
     # As oscar's stock importer: StockRecord.objects.get(partner_sku=...),
     # partner_sku unique only with partner: in_bulk cannot look it up.
     partner = Publisher.objects.first()
@@ -1139,9 +1210,11 @@ def test_a_found_or_new_lookup_by_a_field_unique_only_with_others_is_keyed_by_al
     [finding] = of(rec, "write-in-loop")
     assert (
         "after looking them up at once (Stock.objects.filter(sku__in=<the values>) into a "
-        "dictionary by (partner, sku): sku is unique only with partner, so the lookup by sku "
-        "alone can match rows of another partner, or several; key by all of them (and look "
-        "up by all of them) to keep those apart); a value repeated in the rows is one object"
+        "dictionary by sku, as the get() looks up: sku is unique only with partner, so a "
+        "value can have rows of several, on which the get() raises MultipleObjectsReturned "
+        "now: keep a list per value and do that where a list holds more than one (keying by "
+        "partner too would miss the rows the code finds now)); a value repeated in the rows "
+        "is one object"
     ) in finding.fix.text
     # What save() did in the fields' pre_save(), which bulk_update skips.
     assert finding.fix.text.endswith(
@@ -1383,3 +1456,50 @@ def test_a_queryset_update_in_a_save_override_says_the_save_must_stop_running_it
         "that code would stop the per-save update while it runs and make one update() for "
         "all the objects it saved"
     )
+
+
+def _renumber(formset):
+    formset.save()  # formset-save
+
+
+def test_a_model_formsets_save_gets_the_commit_false_way_not_bulk_code(library):
+    # As oscar's product images reordered in the dashboard: the formset's
+    # save() writes each changed form's object in Django's own loop.
+    from django.forms import modelformset_factory
+
+    books = list(Book.objects.order_by("pk")[:3])
+    Books = modelformset_factory(Book, fields=["title"], extra=0)
+    data = {"form-TOTAL_FORMS": "3", "form-INITIAL_FORMS": "3"}
+    for number, book in enumerate(books):
+        data[f"form-{number}-id"] = str(book.pk)
+        data[f"form-{number}-title"] = f"renamed {number}"
+    formset = Books(data, queryset=Book.objects.filter(pk__in=[b.pk for b in books]))
+    assert formset.is_valid()
+    with djperf.capture() as rec:
+        _renumber(formset)
+    [finding] = of(rec, "write-in-loop")
+    assert str(finding.location) == line(HERE, "formset-save")
+    assert finding.fix.method == "formset_save"
+    assert finding.fix.text == (
+        "no code for this line: formset.save() saves the Book of each changed form in a loop "
+        "of Django's (BaseModelFormSet.save()), one write per form. To write them together: "
+        "objs = formset.save(commit=False) (which writes nothing), then "
+        "Book.objects.bulk_update([obj for obj, fields in formset.changed_objects], [<the "
+        "fields those forms change>]), Book.objects.bulk_create(formset.new_objects), delete "
+        "each of formset.deleted_objects (commit=False leaves them), and formset.save_m2m(); "
+        "where the view saves several formsets, only this one changes"
+    )
+    assert sorted(
+        Book.objects.filter(title__startswith="renamed ").values_list("title", flat=True)
+    ) == ["renamed 0", "renamed 1", "renamed 2"]
+
+
+def test_a_save_at_a_line_not_calling_a_formset_keeps_the_bulk_code(library):
+    books = list(Book.objects.order_by("pk")[:3])
+    with djperf.capture() as rec:
+        for book in books:
+            book.title = book.title + "!"
+            book.save()
+    [finding] = of(rec, "write-in-loop")
+    assert "formset" not in finding.fix.text
+    assert finding.fix.method == "bulk_update"

@@ -13,7 +13,7 @@ import ast
 import re
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import models
@@ -158,6 +158,7 @@ def write_in_loop(recording: Recording, thresholds: Thresholds) -> Iterable[Find
                     table,
                     thresholds["warn_from"],
                     _saved_again(repetition.events, before) if verb == "update" else None,
+                    pointing=[(t, op[0]) for v, t, op in unit if v in ("insert", "update")],
                 )
 
 
@@ -217,6 +218,7 @@ def _one_write_per_row(
     table: str,
     warn_from: int,
     saved_again: Location | None = None,
+    pointing: Sequence[tuple[str, Query]] = (),
 ) -> Finding:
     operations = repetition.events
     through = ""
@@ -273,12 +275,15 @@ def _one_write_per_row(
             fix = _bulk_fix(verb, model, first, location)
         elif (recursive := _recursion(first, location)) is not None:
             fix = _one_per_level(verb, model, recursive)
+        elif (formset := _formset_saved(location)) is not None:
+            fix = _formset_fix(formset, verb, saved)
         else:
             fix = _fix(verb, saved, first, relation, location)
     if fix is not None and not repetition.driven_by_tests and saved_again is None:
         fix = _at_the_loop(fix, [operation[0] for operation in operations], location, model, verb)
     if fix is not None and verb == "insert" and fix.method == "bulk_create":
         fix = _found_or_new(fix, model, location)
+        fix = _rows_pointing_at_them(fix, model, [op[0] for op in operations], pointing)
     statements = [q for _, group in operations for q in group]
     duration = sum(q.duration for q in statements)
     label = model._meta.label if model is not None else None
@@ -477,6 +482,53 @@ def _fix(
     return _with_losses(fix, verb, model)
 
 
+# A model formset's save() called at the line: `formset.save()`,
+# `self.image_formset.save()`, `formsets["images"].save()`.
+_FORMSET_SAVE = re.compile(r"([\w.]*formset\w*(?:\[[^\]]*\])?)\.save\(\s*\)", re.I)
+
+
+def _formset_saved(location: Location | None) -> str | None:
+    """The formset whose save() the line calls, when it calls one: the loop
+    over its forms is Django's, so the bulk form is not code for this line."""
+    if location is None or not location.path.endswith(".py"):
+        return None
+    found = _FORMSET_SAVE.search(source_line(location))
+    return found.group(1) if found else None
+
+
+def _formset_fix(formset: str, verb: str, model: Any) -> Fix:
+    """No code: what it takes to write a model formset's objects together,
+    which its save() writes one per changed form in a loop of Django's."""
+    name = short(model._meta.label) if model is not None else "Model"
+    skipped, everywhere = _skipped(verb, model)
+    losses = ""
+    if skipped:
+        losses += (
+            f"; the bulk forms would skip {', '.join(skipped)}: do what they do for all the "
+            "objects at once, or keep the formset's save()"
+        )
+    if everywhere:
+        losses += (
+            f"; they skip {', '.join(everywhere)}, connected for every model: check they do "
+            f"nothing for {name}"
+        )
+    losses += _pre_save_skipped(model, None)
+    # (Its own method: no code to apply, and no loop of the project's to move it to.)
+    return Fix(
+        "formset_save",
+        None,
+        f"no code for this line: {formset}.save() saves the {name} of each changed form in "
+        "a loop of Django's (BaseModelFormSet.save()), one write per form. To write them "
+        f"together: objs = {formset}.save(commit=False) (which writes nothing), then "
+        f"{name}.objects.bulk_update([obj for obj, fields in {formset}.changed_objects], "
+        f"[<the fields those forms change>]), {name}.objects.bulk_create("
+        f"{formset}.new_objects), delete each of {formset}.deleted_objects (commit=False "
+        f"leaves them), and {formset}.save_m2m(); where the view saves several formsets, "
+        f"only this one changes{losses}",
+        model=model._meta.label if model is not None else None,
+    )
+
+
 def _unique_values(model: Any) -> str:
     """The model's unique fields and field sets besides its primary key, as
     the fixes list them ("code; partner with sku")."""
@@ -608,12 +660,60 @@ def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
     return Fix(fix.method, fix.lookup, f"{fix.text}{joined}{split}", fix.model, fix.omits)
 
 
+def _rows_pointing_at_them(
+    fix: Fix, model: Any, statements: list[Query], writes: Sequence[tuple[str, Query]]
+) -> Fix:
+    """`fix` with the writes of other tables, made in the same passes, whose
+    rows point to the new ones (an importer's stock record per product
+    created): they need the keys the bulk_create sets, so they move after
+    it. Those the fix names already (what the function did next) are left."""
+    if model is None or len(statements) < 2:
+        return fix
+    first, last = statements[0].started, statements[-1].started
+    seen: dict[str, Location] = {}
+    for table, write in writes:
+        other = model_for_table(table)
+        if (
+            other is None
+            or other is model
+            or write.location is None
+            or not first < write.started < last
+            or not any(
+                field.is_relation
+                and (field.many_to_one or field.one_to_one)
+                and field.related_model is not None
+                and field.related_model._meta.concrete_model is model._meta.concrete_model
+                for field in other._meta.concrete_fields
+            )
+        ):
+            continue
+        name = _describe(other, table)
+        where = _user_line(write) or write.location
+        # (What the function did next with each row is named already.)
+        if name not in seen and source_line(where).strip() not in fix.text:
+            seen[name] = where
+    if not seen:
+        return fix
+    listed = ", ".join(
+        f"the {name.removesuffix(' rows')} rows written at {where}" for name, where in seen.items()
+    )
+    name = short(model._meta.label)
+    note = (
+        f"each pass also writes rows that point to its {name} ({listed}): they need the "
+        "keys the bulk_create sets, so they wait for it and are written after it, together"
+    )
+    joined = "; " if "  # " in fix.text or fix.text.startswith("no code") else "  # "
+    return Fix(fix.method, fix.lookup, fix.text + joined + note, model=fix.model, omits=fix.omits)
+
+
 def _looked_up_at_once(model: Any, lookup: str) -> str:
     """The one query that finds every row the per-row ``get()`` found, by
     the same fields: ``in_bulk(<the values>, field_name='upc')`` for a field
     unique on its own; for one unique only with others (oscar's partner_sku,
-    unique with partner), a dictionary keyed by all of them, which the
-    lookup by one alone does not tell apart."""
+    unique with partner), a dictionary by that field still, as the code
+    looks up: keying it by all of them would find nothing where the code
+    finds another partner's row, and a value with rows of several raises
+    MultipleObjectsReturned in the get() now, which the dictionary must keep."""
     name = short(model._meta.label) if model is not None else "Model"
     keywords = _lookup_keywords(lookup)
     if model is None or keywords is None or len(keywords) != 1:
@@ -627,12 +727,13 @@ def _looked_up_at_once(model: Any, lookup: str) -> str:
     together = [group for group in _unique_sets(model) if field.name in group and len(group) > 1]
     if together:
         others = [f for f in together[0] if f != field.name]
-        listed = ", ".join(together[0])
         return (
             f"{name}.objects.filter({field.name}__in=<the values>) into a dictionary by "
-            f"({listed}): {field.name} is unique only with {', '.join(others)}, so the "
-            f"lookup by {field.name} alone can match rows of another {others[0]}, or several; "
-            f"key by all of them (and look up by all of them) to keep those apart"
+            f"{field.name}, as the get() looks up: {field.name} is unique only with "
+            f"{', '.join(others)}, so a value can have rows of several, on which the get() "
+            "raises MultipleObjectsReturned now: keep a list per value and do that where a "
+            f"list holds more than one (keying by {', '.join(others)} too would miss the rows "
+            "the code finds now)"
         )
     return (
         f"{name}.objects.filter({field.name}__in=<the values>) into a dictionary by "
@@ -1044,7 +1145,15 @@ def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
     if not skipped:
         return fix
     # (What the loop does next with each new row still moves after the bulk
-    # call: it stays, after the losses.)
+    # call: it stays, after the losses. A package's receiver connected for
+    # every model stays named: a search index updated on each save is one.)
+    if everywhere:
+        name = short(model._meta.label)
+        general = (
+            f"skips {', '.join(everywhere)}, connected for every model: "
+            f"check they do nothing for {name}"
+        )
+        comment = f"{comment}; {general}" if comment else general
     return Fix(
         fix.method,
         fix.lookup,
