@@ -1107,6 +1107,62 @@ def test_a_while_over_known_values_keeps_the_batch(library):
     assert finding.fix.text.startswith("Book.objects.filter(title__in=values)")
 
 
+def _label_album(album, label):
+    album.labelled.add(label)  # through-add
+
+
+def test_a_librarys_manager_writing_a_through_model_names_its_loop_and_what_bulk_skips(
+    library, settings, tmp_path
+):
+    # babybuddy's fake command: taggit's add() per entry, called from a
+    # helper of the while loop; its Tagged model stamps each save in
+    # save_base(), which Tagged.objects.bulk_create() would skip.
+    from django.db.models.signals import post_save
+
+    from tests.testapp.models import Album, Label, Labelling
+
+    source = (
+        "class Labels:\n"
+        "    def __init__(self, album):\n"
+        "        self.album = album\n"
+        "    def add(self, label):\n"
+        "        from tests.testapp.models import Labelling\n"
+        "        have = Labelling.objects.filter(album=self.album)\n"
+        "        have = have.values_list('label', flat=True)\n"
+        "        if label.pk not in set(have):\n"
+        "            Labelling.objects.create(album=self.album, label=label)\n"
+    )
+    stamped = []
+
+    def stamp(sender, instance, **kwargs):
+        stamped.append(instance.pk)
+
+    post_save.connect(stamp, sender=Labelling)
+    try:
+        with third_party_package(settings, tmp_path, "labelly", source) as labelly:
+            label = Label.objects.create(name="live")
+            albums = [Album.objects.create(name=f"album {n}") for n in range(6)]
+            for album in albums:
+                album.labelled = labelly.Labels(album)
+            with djperf.capture() as rec:
+                for album in albums:
+                    _label_album(album, label)  # album-loop
+    finally:
+        post_save.disconnect(stamp, sender=Labelling)
+    assert len(stamped) == 6
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.endswith(
+        "write the rows of all of them together (Labelling.objects.bulk_create([...]): one row "
+        "per object and value, leaving out a value given twice and one the object has, as "
+        f"the calls do), in the loop at {line(HERE, 'album-loop')} in "
+        "test_a_librarys_manager_writing_a_through_model_names_its_loop_and_what_bulk_skips(), "
+        "or keep one call per object; the bulk_create would skip the post_save receiver "
+        "tests.detect.rules.test_repeated_query.test_a_librarys_manager_writing_a_through_model"
+        "_names_its_loop_and_what_bulk_skips.<locals>.stamp: do what they do for all the rows "
+        "at once, or keep the calls"
+    )
+
+
 def test_a_librarys_manager_reading_before_each_objects_write_cannot_be_called_once(
     library, settings, tmp_path
 ):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djperf._format import duration as shown
+from djperf.detect._bulk import skipped_by_bulk
 from djperf.detect._loops import (
     Loop,
     called_from,
@@ -81,6 +82,28 @@ _BATCHING = {
 }
 
 
+def _through_losses(model: Any) -> str:
+    """What a bulk_create of a package's through rows would skip that its
+    per-object writes ran (babybuddy's Tagged.save_base() stamping the
+    tag's last use). An auto-created through model has no save() of its
+    own, and whether the package sent m2m_changed is its own affair."""
+    if model is None or model._meta.auto_created:
+        return ""
+    skipped, everywhere = skipped_by_bulk("insert", model)
+    text = ""
+    if skipped:
+        text += (
+            f"; the bulk_create would skip {', '.join(skipped)}: do what they do for all "
+            "the rows at once, or keep the calls"
+        )
+    if everywhere:
+        text += (
+            f"; it skips {', '.join(everywhere)}, connected for every model: check they do "
+            f"nothing for {short(model._meta.label)}"
+        )
+    return text
+
+
 def _request(query: Query) -> int | None:
     return query.request
 
@@ -149,6 +172,12 @@ def _one_query_per_value(
         # has first: no one call takes every object.
         manager_name, method = per_object
         name = short(label) if label else "Through"
+        loop = repeating_loop(queries)
+        repeated_in = (
+            f"in {described(loop, first.location)}"
+            if loop is not None and first.location is not None
+            else "where the loop that repeats the calls is"
+        )
         fix = Fix(
             "bulk_create",
             None,
@@ -156,8 +185,9 @@ def _one_query_per_value(
             f"at {first.location} reads what one object has before writing, and serves one "
             "object per call, so no one call takes every object. Read what all of them have in "
             f"one query ({name}.objects.filter(<the objects>__in=...)) and write the rows "
-            f"of all of them together ({name}.objects.bulk_create([...])), where the loop "
-            "that repeats the calls is, or keep one call per object",
+            f"of all of them together ({name}.objects.bulk_create([...]): one row per object "
+            "and value, leaving out a value given twice and one the object has, as the calls "
+            f"do), {repeated_in}, or keep one call per object{_through_losses(model)}",
         )
     elif first.via is not None:
         # The queries are a library's: no ORM batch reaches inside it.

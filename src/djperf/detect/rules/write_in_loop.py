@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import ast
 import re
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import models
-from django.db.models import signals
 
 from djperf._format import duration as shown
+from djperf.detect._bulk import skipped_by_bulk
 from djperf.detect._loops import (
     Loop,
     described,
@@ -53,7 +52,6 @@ from djperf.detect.registry import Rule, Thresholds
 from djperf.findings import Finding, Fix, Location
 from djperf.record.events import Query
 from djperf.record.scope import Recording
-from djperf.record.stack import is_user_file
 from djperf.record.work import Drive
 
 rule = Rule(__name__, count=3, warn_from=2)
@@ -463,7 +461,7 @@ def _fix(
     verb: str, model: Any, statement: Query, relation: bool, location: Location | None = None
 ) -> Fix:
     fix = _bulk_fix(verb, model, statement, location)
-    skipped = _pre_save_skipped(model, fix.lookup.split(",") if fix.lookup else None)
+    skipped = _pre_saveskipped_by_bulk(model, fix.lookup.split(",") if fix.lookup else None)
     if fix.method == "bulk_update" and skipped:
         # What each save() did in its fields' pre_save(), which bulk_update
         # does not run.
@@ -500,7 +498,7 @@ def _formset_fix(formset: str, verb: str, model: Any) -> Fix:
     """No code: what it takes to write a model formset's objects together,
     which its save() writes one per changed form in a loop of Django's."""
     name = short(model._meta.label) if model is not None else "Model"
-    skipped, everywhere = _skipped(verb, model)
+    skipped, everywhere = skipped_by_bulk(verb, model)
     losses = ""
     if skipped:
         losses += (
@@ -512,7 +510,7 @@ def _formset_fix(formset: str, verb: str, model: Any) -> Fix:
             f"; they skip {', '.join(everywhere)}, connected for every model: check they do "
             f"nothing for {name}"
         )
-    losses += _pre_save_skipped(model, None)
+    losses += _pre_saveskipped_by_bulk(model, None)
     # (Its own method: no code to apply, and no loop of the project's to move it to.)
     return Fix(
         "formset_save",
@@ -654,7 +652,7 @@ def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
         f"{name}.objects.bulk_update(found, [<the fields set>]), after looking them up at "
         f"once ({_looked_up_at_once(model, lookup)}); a value repeated in the rows is one "
         "object: the later row changes the one the earlier made or found"
-        + _pre_save_skipped(model, None)
+        + _pre_saveskipped_by_bulk(model, None)
     )
     joined = "; " if "  # " in fix.text or fix.text.startswith("no code") else "  # "
     return Fix(fix.method, fix.lookup, f"{fix.text}{joined}{split}", fix.model, fix.omits)
@@ -770,7 +768,7 @@ def _unique_sets(model: Any) -> list[tuple[str, ...]]:
     return found
 
 
-def _pre_save_skipped(model: Any, fields: list[str] | None) -> str:
+def _pre_saveskipped_by_bulk(model: Any, fields: list[str] | None) -> str:
     """What bulk_update leaves undone that save() does in the fields'
     pre_save(): an auto_now date it does not set, a FileField's new file it
     does not store. `fields`: those written, or None for any."""
@@ -1054,85 +1052,10 @@ def _save_once(model: Any) -> Fix:
     )
 
 
-def _skipped(verb: str, model: Any) -> tuple[list[str], list[str]]:
-    """What the bulk form of `verb` would not run for `model`: its own save()
-    or delete(), and the signal receivers that fire per object. (A queryset
-    delete() still sends pre_delete and post_delete; bulk_create,
-    bulk_update and update() send no save signal; through rows written in
-    bulk send no m2m_changed.)
-
-    Two lists: what stops the bulk form from being code to paste, and the
-    receivers a third-party package connected for every model (easy-
-    thumbnails', imagekit's), which usually do nothing for a model they do
-    not concern: noted beside the code."""
-    if model is None:
-        return [], []
-    if model._meta.auto_created:
-        # Written through the through model: m2m_changed's sender.
-        return _receivers(signals.m2m_changed, "m2m_changed", model)
-    name = short(model._meta.label)
-    if verb == "delete":
-        return ([f"{name}.delete()"] if _overrides(model, "delete") else []), []
-    # (save_base() too: a model may hook its saves there, as django-model-utils'
-    # field trackers and some audit libraries do.)
-    skipped = [f"{name}.{m}()" for m in ("save", "save_base") if _overrides(model, m)]
-    everywhere: list[str] = []
-    for signal, label in ((signals.pre_save, "pre_save"), (signals.post_save, "post_save")):
-        own, general = _receivers(signal, label, model)
-        skipped += own
-        everywhere += general
-    return skipped, everywhere
-
-
-def _overrides(model: Any, method: str) -> bool:
-    """Whether `model` (itself, a parent or a mixin) defines `method` over Model's."""
-    owner = next(klass for klass in model.__mro__ if method in vars(klass))
-    return owner is not models.Model
-
-
-def _receivers(signal: Any, label: str, sender: Any) -> tuple[list[str], list[str]]:
-    """The receivers `signal` would call for `sender`, by name: those that
-    matter, and those a third-party package connected for every sender."""
-    if not signal.has_listeners(sender):
-        return [], []
-    try:
-        from django.dispatch.dispatcher import NONE_ID
-
-        live = signal._live_receivers(sender)
-        found = [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
-        # The registry keeps ((receiver or dispatch_uid, sender id), receiver
-        # or a weak reference to it, ...) per connection.
-        for_all = [
-            entry[1]() if isinstance(entry[1], weakref.ref) else entry[1]
-            for entry in signal.receivers
-            if entry[0][1] == NONE_ID
-        ]
-    except Exception:  # a private API: names only when it answers
-        return [f"the {label} receiver (unnamed)"], []
-    own: list[str] = []
-    general: list[str] = []
-    for receiver in found:
-        named = (
-            f"the {label} receiver {getattr(receiver, '__module__', '?')}."
-            f"{getattr(receiver, '__qualname__', type(receiver).__name__)}"
-        )
-        if any(receiver == other for other in for_all) and not _users(receiver):
-            general.append(named)
-        else:
-            own.append(named)
-    return own, general
-
-
-def _users(receiver: Any) -> bool:
-    """Whether the receiver is the project's own code (or cannot be told)."""
-    code = getattr(getattr(receiver, "__func__", receiver), "__code__", None)
-    return code is None or is_user_file(code.co_filename)
-
-
 def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
     """`fix` as code when its bulk form skips nothing the per-row writes run;
     otherwise what it would lose, and no code to paste."""
-    skipped, everywhere = _skipped(verb, model)
+    skipped, everywhere = skipped_by_bulk(verb, model)
     # The code, and the comment that goes with it (how to move the loop's work).
     code, _, comment = fix.text.partition("  # ")
     if not skipped and everywhere:
