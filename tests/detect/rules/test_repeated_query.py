@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
+from django import template
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils.functional import cached_property
@@ -723,6 +724,41 @@ def test_a_lookup_from_separate_places_of_a_page_is_the_views_to_batch(library, 
         f"{page}:4 ...). One query for all the values fits only where they are all known: "
         "the view, before rendering (Book.objects.filter(title__in=values)), handing each "
         "place its result, which the place then reads instead of calling book()"
+    )
+
+
+# A template library of this module's (Engine(libraries=...)): a filter
+# given its value as a literal, as djangoproject.com's release tag is.
+register = template.Library()
+
+
+@register.filter
+def titled(title):
+    return Book.objects.get(title=title).pk  # titled-lookup
+
+
+def test_values_written_in_the_template_say_the_view_does_not_know_them(library, tmp_path):
+    from django.template import Context, Engine
+
+    (tmp_path / "releases.html").write_text(
+        "{% load books %}"
+        + "".join(f"<p>{{{{ '{t}'|titled }}}}</p>\n" for t in ["B00", "B01", "B10", "B11", "B20"])
+    )
+    engine = Engine(dirs=[str(tmp_path)], libraries={"books": __name__})
+    with djperf.capture() as rec:
+        engine.get_template("releases.html").render(Context({}))
+    [finding] = of(rec, "repeated-query")
+    page = tmp_path / "releases.html"
+    assert finding.fix.text == (
+        "no code for this line: titled() sends one query per call, and no loop repeats the "
+        f"calls: they come from separate places of the page ({page}:1, {page}:2, {page}:3, "
+        f"{page}:4 ...), each with its value written in the template, so the view does not "
+        "know them. One query for all of them fits only in the view, before rendering: list "
+        "those values there as well and ask for them at once "
+        "(Book.objects.filter(title__in=values)), and hand the template the results as one "
+        "variable per place, which the place reads instead of calling titled() (a template "
+        "cannot look a dictionary up by a value such as '5.2': its dots read attributes and "
+        "keys that are names, so a dictionary needs a filter of your own)"
     )
 
 

@@ -32,6 +32,7 @@ from djperf.detect._source import (
     own_relation_query,
     probe_loop,
     shaping_calls,
+    source_line,
 )
 from djperf.detect._statements import COUNT, manager, user_reads
 from djperf.detect._work import (
@@ -80,6 +81,20 @@ _BATCHING = {
         "the view makes loads every result's object in one query per model"
     ),
 }
+
+
+# A template tag or filter given a quoted value: {% latest_release '5.2' %},
+# {{ 'B00'|book }}.
+_TEMPLATE_LITERAL = re.compile(r"""(\{%|\{\{)[^%}]*(['"])[^'"]+\2[^%}]*(%\}|\}\})""")
+
+
+def _written_in_the_template(callers: list[Location]) -> bool:
+    """Whether every call comes from a template line that writes its value
+    there as a quoted literal: no view variable holds those values."""
+    return bool(callers) and all(
+        not caller.path.endswith(".py") and _TEMPLATE_LITERAL.search(source_line(caller))
+        for caller in callers
+    )
 
 
 def _through_losses(model: Any) -> str:
@@ -325,6 +340,23 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         )
     if separate_calls(queries):
         shown = ", ".join(map(str, callers[:4])) + (" ..." if len(callers) > 4 else "")
+        if _written_in_the_template(callers):
+            return Fix(
+                fix.method,
+                fix.lookup,
+                f"no code for this line: {location.function}() sends one query per call, and "
+                f"no loop repeats the calls: they come from separate places of the page "
+                f"({shown}), each with its value written in the template, so the view does "
+                "not know them. One query for all of them fits only in the view, before "
+                "rendering: list those values there as well and ask for them at once "
+                f"({fix.text.partition('  # ')[0]}), and hand the "
+                "template the results as one variable per place, which the place reads "
+                f"instead of calling {location.function}() (a template cannot look a "
+                "dictionary up by a value such as '5.2': its dots read attributes and keys "
+                "that are names, so a dictionary needs a filter of your own)",
+                model=fix.model,
+                omits=fix.omits,
+            )
         return Fix(
             fix.method,
             fix.lookup,
