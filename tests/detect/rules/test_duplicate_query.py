@@ -147,6 +147,41 @@ def test_a_property_read_by_two_functions_is_cached_only_if_nothing_changes(libr
     )
 
 
+class _StockedAuthor:
+    def __init__(self, author):
+        self.author = author
+        self.books = author.books
+
+    @property
+    def stocked(self):
+        return self.books.exists()  # relation-property
+
+    def price(self):
+        return self.stocked  # relation-reader
+
+    def level(self):
+        return self.stocked  # other-relation-reader
+
+
+def test_a_property_over_its_own_relation_is_read_once_not_cached_first(library):
+    # oscar's product.has_stockrecords, read by can_be_parent() and the
+    # product page: a cached_property goes stale when a test's factory adds
+    # a stock record to a product already read.
+    shelf = _StockedAuthor(Author.objects.first())
+    with djperf.capture() as rec:
+        assert (shelf.price(), shelf.level()) == (True, True)
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        "stocked is a property that runs it on every read, over self.books, rows other code "
+        "adds and removes: read it once and hand the value to each reader "
+        f"({line(HERE, 'relation-reader')}, {line(HERE, 'other-relation-reader')}; in a "
+        "template, {% with %} around them). A cached_property (django.utils.functional) "
+        "would keep the first answer for the object's life, stale wherever code changes "
+        "books after a read (a books.create() on an object already read, in the code or its "
+        "tests), unless each such place drops it (del obj.stocked)"
+    )
+
+
 def _author_count_each_call():
     return Author.objects.count()  # per-call-count
 

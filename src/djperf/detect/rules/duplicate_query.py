@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +28,7 @@ from djperf.detect._source import (
     in_a_loop,
     in_a_property,
     narrowing_calls,
+    source_line,
 )
 from djperf.detect._statements import COUNT, reads_between_writes
 from djperf.detect._work import (
@@ -205,11 +207,18 @@ def _reuse(
             ):
                 # Readers in Python, or in several templates: something may
                 # write between them. (Lines of one template are one render.)
-                text += (
-                    f", if nothing it reads changes between its readers "
-                    f"({', '.join(map(str, callers))}); else read it once and hand the "
-                    "value to each"
-                )
+                relation = _own_relation_read(places[0])
+                if relation is not None:
+                    # Rows of the object's own relation (oscar's
+                    # product.stockrecords): code anywhere adds them, after
+                    # the object was read (a test's factory, an importer).
+                    text = _read_once_before_caching(places[0].function, relation, callers)
+                else:
+                    text += (
+                        f", if nothing it reads changes between its readers "
+                        f"({', '.join(map(str, callers))}); else read it once and hand the "
+                        "value to each"
+                    )
             return f"the query is {first.via}'s: {text}" if first.via else text
         again = loop_called_again(queries, loop) if loop is not None else None
         # (The copy at the place the fix is for, not a test's own.)
@@ -390,6 +399,36 @@ def _property_read_again(queries: list[Query], places: list[Location]) -> Locati
     if not line.path.endswith(".py") or not in_a_property(line) or in_a_loop(line) is not False:
         return None
     return line
+
+
+# A property's read of one of its object's related managers:
+# `return self.stockrecords.exists()`.
+_OWN_RELATION = re.compile(
+    r"\bself\.(\w+)\.(?:all|exists|count|filter|exclude|first|last|get|aggregate|values|"
+    r"values_list|order_by)\("
+)
+
+
+def _own_relation_read(place: Location) -> str | None:
+    """The related manager of `self` the property's line reads, if any."""
+    found = _OWN_RELATION.search(source_line(place))
+    return found.group(1) if found else None
+
+
+def _read_once_before_caching(function: str, relation: str, callers: list[Location]) -> str:
+    """A property over its object's related rows, read by several readers:
+    a cached_property would outlive any change of those rows made after a
+    read, wherever in the code or its tests; reading it once per request
+    does not."""
+    return (
+        f"{function} is a property that runs it on every read, over self.{relation}, rows "
+        f"other code adds and removes: read it once and hand the value to each reader "
+        f"({', '.join(map(str, callers))}; in a template, {{% with %}} around them). A "
+        "cached_property (django.utils.functional) would keep the first answer for the "
+        f"object's life, stale wherever code changes {relation} after a read (a "
+        f"{relation}.create() on an object already read, in the code or its tests), unless "
+        f"each such place drops it (del obj.{function})"
+    )
 
 
 def _dropped_with(reader: Location) -> str:
