@@ -578,6 +578,34 @@ def test_a_refined_reread_in_two_functions_names_the_queryset_that_loaded_the_in
     ) in finding.fix.text
 
 
+def test_a_refined_reread_names_every_queryset_that_loaded_the_instances_and_a_views_get_object(
+    library,
+):
+    # oscar's select_stockrecord(): products of basket lines and the
+    # product page's own, which ProductDetailView loads with get_object().
+    from django.views.generic import DetailView
+
+    class AuthorView(DetailView):
+        model = Author
+
+    author = Author.objects.get(name="A0")
+    view = AuthorView(kwargs={"pk": author.pk})
+    with djperf.capture() as rec:
+        shown = view.get_object()  # view-loads
+        _first_b_book(shown)
+        _b_books(shown)
+        for book in Book.objects.filter(author=author).select_related("author")[:1]:  # lines
+            _first_b_book(book.author)
+            _b_books(book.author)
+    [finding] = of(rec, "duplicate-query")
+    assert (
+        "to_attr='selected_books')) on each queryset that loads the authors (at "
+        f"{line(HERE, 'view-loads')} (the view's get_object() there loads it from the view's "
+        "get_queryset(), its queryset or its model: give the view a get_queryset() that adds "
+        f"it), as 'books'; at {line(HERE, 'lines')}, as 'author__books')"
+    ) in finding.fix.text
+
+
 def _tags_b(book):
     return list(book.tags.filter(name__startswith="t"))  # tags-one
 

@@ -636,9 +636,18 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
     related = short(sets[0][0].related_model) if sets[0][0].related_model else "Related"
     attribute = f"selected_{field}"
     loaded = _loaded_at(sets, field)
-    if loaded is not None:
-        site, lookup = loaded
-        where = f"on the queryset at {site}, which loads the {owner}"
+    if len(loaded) == 1:
+        ((site, lookup),) = loaded
+        where = f"on the queryset {_where_loaded(site)}, which loads the {owner}"
+    elif loaded:
+        # Instances from several querysets (a basket's lines, a product
+        # page's object): each needs the prefetch, by its own lookup.
+        lookup = field
+        where = (
+            f"on each queryset that loads the {owner}s ("
+            + "; ".join(f"{_where_loaded(site)}, as {path!r}" for site, path in loaded)
+            + ")"
+        )
     else:
         lookup, where = field, f"on the queryset that loads the {owner}"
     text = (
@@ -661,21 +670,34 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
     return text
 
 
-def _loaded_at(sets: list[list[LazyLoad]], field: str) -> tuple[Location, str] | None:
-    """Where the queryset that loaded the instances was built, and the
-    lookup of `field` from its rows (``product__stockrecords`` on the lines
-    ``basket.all_lines()`` builds), when every instance came from one."""
+def _loaded_at(sets: list[list[LazyLoad]], field: str) -> list[tuple[Location, str]]:
+    """Where the querysets that loaded the instances were built, each with
+    the lookup of `field` from its rows (``product__stockrecords`` on the
+    lines ``basket.all_lines()`` builds): none when one instance's is not
+    known, or when they came from more than three."""
     found = set()
     for loads in sets:
         loaded = loaded_by(loads[0].source)
         if loaded is None:
-            return None
+            return []
         evaluation, path = loaded
         site = evaluation.built or evaluation.location
         if site is None:
-            return None
+            return []
         found.add((site, f"{path}__{field}" if path else field))
-    return found.pop() if len(found) == 1 else None
+    return sorted(found, key=lambda entry: str(entry[0])) if len(found) <= 3 else []
+
+
+def _where_loaded(site: Location) -> str:
+    """ "at views.py:40"; for a line calling a generic view's get_object(),
+    where the queryset it loads from is: the view's get_queryset()."""
+    if "get_object(" in source_line(site):
+        return (
+            f"at {site} (the view's get_object() there loads it from the view's "
+            "get_queryset(), its queryset or its model: give the view a get_queryset() "
+            "that adds it)"
+        )
+    return f"at {site}"
 
 
 def _read_at(sets: list[list[LazyLoad]]) -> list[Location]:
