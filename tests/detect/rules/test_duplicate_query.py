@@ -606,6 +606,40 @@ def test_a_refined_reread_names_every_queryset_that_loaded_the_instances_and_a_v
     ) in finding.fix.text
 
 
+def _b_books_reviewed(author):
+    books = list(author.books.filter(title__startswith="B").order_by("title")[:1])  # b-books
+    for book in books:
+        list(book.reviews.all())  # each-books-reviews
+    return books
+
+
+def test_a_refined_reread_whose_rows_are_then_read_one_at_a_time_says_the_prefetch_loads_it(
+    library,
+):
+    # oscar's product page: children.public() read again, and each child's
+    # stock records read by the strategy; a Prefetch of the children alone
+    # leaves that one query per child.
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        _first_b_book(author)
+        _b_books_reviewed(author)
+    [finding] = [f for f in of(rec, "duplicate-query") if f.field == "books"]
+    assert finding.fix.text.endswith(
+        f"; each Book it loads is then read for reviews at {line(HERE, 'each-books-reviews')}, "
+        "one at a time: give that Prefetch's queryset .prefetch_related('reviews') too, or "
+        "each still loads its own"
+    )
+
+
+def test_a_refined_reread_whose_rows_are_not_read_further_adds_nothing(library):
+    author = Author.objects.get(name="A0")
+    with djperf.capture() as rec:
+        _first_b_book(author)
+        _b_books(author)
+    [finding] = of(rec, "duplicate-query")
+    assert "each Book it loads" not in finding.fix.text
+
+
 def _tags_b(book):
     return list(book.tags.filter(name__startswith="t"))  # tags-one
 

@@ -546,7 +546,11 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
         if refined and separate and (in_python or _called_again(sets)):
             # A variable at one read serves no other: the reads are in
             # other functions, or in other calls of one.
-            fix = Fix("Prefetch", field, _refined_once(owner, field, refined, sets))
+            fix = Fix(
+                "Prefetch",
+                field,
+                _refined_once(owner, field, refined, sets) + _read_on_its_rows(recording, sets),
+            )
         elif refined:
             # .filter(), .order_by(), a slice, .last(): the same rows again,
             # never .all(), which would read every row of the relation.
@@ -668,6 +672,36 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
             "values asked for to the result instead"
         )
     return text
+
+
+def _read_on_its_rows(recording: Recording, sets: list[list[LazyLoad]]) -> str:
+    """What the code reads next on each row the re-read loads, one row at a
+    time (a product page's children, then each child's stock records): the
+    Prefetch that replaces the re-read must load that too, or its rows load
+    their own as before."""
+    reads = {id(load) for loads in sets for load in loads}
+    found: dict[str, tuple[str, Location | None]] = {}
+    for load in recording.lazy_loads:
+        via = load.source.via if load.source is not None else None
+        if via is None or id(via) not in reads or not load.queries or load.kind == "deferred_field":
+            continue
+        found.setdefault(load.field, (load.kind, load.location))
+    if not found:
+        return ""
+    joined = [f for f, (kind, _) in found.items() if kind in ("foreign_key", "one_to_one")]
+    prefetched = [f for f in found if f not in joined]
+    calls = ([f".select_related({', '.join(map(repr, joined))})"] if joined else []) + (
+        [f".prefetch_related({', '.join(map(repr, prefetched))})"] if prefetched else []
+    )
+    related = short(sets[0][0].related_model) if sets[0][0].related_model else "related"
+    where = ", ".join(
+        f"{field} at {location}" if location is not None else field
+        for field, (_, location) in found.items()
+    )
+    return (
+        f"; each {related} it loads is then read for {where}, one at a time: give that "
+        f"Prefetch's queryset {''.join(calls)} too, or each still loads its own"
+    )
 
 
 def _loaded_at(sets: list[list[LazyLoad]], field: str) -> list[tuple[Location, str]]:
