@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,6 +11,9 @@ from typing import Any
 
 from django.apps import apps
 from django.db.models.constants import LOOKUP_SEP
+
+from djperf.findings import Location
+from djperf.record.stack import display_path, is_user_file
 
 _tables: dict[str, Any] | None = None
 
@@ -161,3 +166,60 @@ def statement_table(fingerprint: str) -> str | None:
     """The table a statement reads or writes first (from its fingerprint)."""
     match = _TABLE.match(fingerprint)
     return match.group(1).rsplit(".", 1)[-1] if match else None
+
+
+@dataclass(frozen=True)
+class OwnPrefetch:
+    """A method of the project's manager or queryset that prefetches a
+    relation into an attribute of its own (oscar's
+    ``ProductQuerySet.prefetch_attribute_values()``, into
+    ``_prefetched_attribute_values``): the project's readers look for that
+    attribute, so a fix uses the method rather than a Prefetch of its own."""
+
+    method: str  # "ProductQuerySet.prefetch_attribute_values"
+    to_attr: str
+    location: Location
+
+
+@functools.lru_cache(maxsize=256)
+def own_prefetch(label: str, field: str) -> OwnPrefetch | None:
+    """The project's method that prefetches `field` of the model `label`
+    into an attribute (``Prefetch('attribute_values', ...,
+    to_attr='_prefetched_attribute_values')``), if its manager or queryset
+    has one."""
+    model = model_for_label(label)
+    if model is None:
+        return None
+    manager = model._default_manager
+    queryset_class = getattr(manager, "_queryset_class", None)
+    classes = [*type(manager).__mro__, *(queryset_class.__mro__ if queryset_class else ())]
+    pattern = re.compile(
+        r"""Prefetch\(\s*['"]"""
+        + re.escape(field)
+        + r"""['"].{0,400}?to_attr\s*=\s*['"](\w+)['"]""",
+        re.S,
+    )
+    for klass in dict.fromkeys(classes):
+        for name, member in vars(klass).items():
+            code = getattr(member, "__code__", None)
+            if code is None or not is_user_file(code.co_filename):
+                continue
+            try:
+                source = inspect.getsource(member)
+            except (OSError, TypeError):
+                continue
+            found = pattern.search(source)
+            if found is not None:
+                where = Location(display_path(code.co_filename), code.co_firstlineno, name)
+                return OwnPrefetch(f"{klass.__name__}.{name}", found.group(1), where)
+    return None
+
+
+def using_own_prefetch(own: OwnPrefetch, field: str, where: str) -> str:
+    """The fix's opening when the project has its own prefetch of `field`."""
+    method = own.method.rsplit(".", 1)[-1]
+    return (
+        f"the project's {own.method}() (at {own.location}) prefetches {field} into "
+        f"{own.to_attr}, which the project's code reads: call .{method}() {where}, if what "
+        "it loads is what this code reads"
+    )

@@ -640,6 +640,37 @@ def test_a_refined_reread_whose_rows_are_not_read_further_adds_nothing(library):
     assert "each Book it loads" not in finding.fix.text
 
 
+def _stocked_once(publisher):
+    return list(publisher.stocks.filter(count__gt=0))  # stocked-one
+
+
+def _stocked_twice(publisher):
+    return list(publisher.stocks.filter(count__gt=0))  # stocked-two
+
+
+def test_a_refined_reread_the_project_prefetches_itself_names_the_projects_method(library):
+    # oscar's product page: children.public() read again, which the
+    # project's prefetch_public_children() prefetches into the attribute
+    # get_public_children() looks for.
+    from tests.testapp.models import PublisherQuerySet, Stock
+
+    publisher = Publisher.objects.order_by("pk").first()
+    Stock.objects.create(partner=publisher, sku="s", code="c", count=1)
+    with djperf.capture() as rec:
+        for shown in Publisher.objects.filter(pk=publisher.pk):  # stocked-publisher
+            _stocked_once(shown)
+            _stocked_twice(shown)
+    [finding] = of(rec, "duplicate-query")
+    first = PublisherQuerySet.prefetch_counted_stocks.__code__.co_firstlineno
+    assert (
+        "the project's PublisherQuerySet.prefetch_counted_stocks() (at "
+        f"tests/testapp/models.py:{first}) prefetches stocks into _prefetched_counted_stocks, "
+        "which the project's code reads: call .prefetch_counted_stocks() on the queryset at "
+        f"{line(HERE, 'stocked-publisher')}, if what it loads is what this code reads; else "
+        "the reads come from separate places"
+    ) in finding.fix.text
+
+
 def _tags_b(book):
     return list(book.tags.filter(name__startswith="t"))  # tags-one
 

@@ -425,6 +425,44 @@ def test_a_refined_manager_keeps_its_filter_in_the_prefetch(library):
     )
 
 
+def _counted(publisher):
+    return list(publisher.stocks.filter(count__gt=0))  # counted-stocks
+
+
+def _stock_publishers():
+    from tests.testapp.models import Stock
+
+    for number, publisher in enumerate(Publisher.objects.order_by("pk")[:3]):
+        Stock.objects.create(partner=publisher, sku=f"s{number}", code=f"c{number}", count=1)
+
+
+def test_a_refined_manager_the_project_prefetches_itself_names_the_projects_method(library):
+    # oscar's product.get_attribute_values(): the project's
+    # prefetch_attribute_values() fills the attribute it reads first.
+    from tests.testapp.models import PublisherQuerySet
+
+    _stock_publishers()
+    with djperf.capture() as rec:
+        for publisher in Publisher.objects.all():  # publishers
+            _counted(publisher)
+    finding = one(rec)
+    method = PublisherQuerySet.prefetch_counted_stocks
+    assert finding.fix.text.startswith(
+        "the project's PublisherQuerySet.prefetch_counted_stocks() (at "
+        f"tests/testapp/models.py:{method.__code__.co_firstlineno}) prefetches stocks into "
+        "_prefetched_counted_stocks, which the project's code reads: call "
+        f".prefetch_counted_stocks() on the queryset at {line(HERE, 'publishers')}, if what "
+        "it loads is what this code reads; else .prefetch_related(Prefetch('stocks', "
+    )
+
+
+def test_a_refined_manager_the_project_does_not_prefetch_gets_the_prefetch_alone(library):
+    with djperf.capture() as rec:
+        for author in Author.objects.all():
+            list(author.books.filter(title__startswith="B"))
+    assert one(rec).fix.text.startswith(".prefetch_related(Prefetch('books', ")
+
+
 def test_a_refined_manager_keeps_a_module_constant_in_the_prefetch(library):
     with djperf.capture() as rec:
         for author in Author.objects.all():

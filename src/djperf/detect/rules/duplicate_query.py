@@ -19,7 +19,13 @@ from djperf.detect._loops import (
     reached_unnamed,
     repeating_loop,
 )
-from djperf.detect._models import model_for_table, short, statement_table
+from djperf.detect._models import (
+    model_for_table,
+    own_prefetch,
+    short,
+    statement_table,
+    using_own_prefetch,
+)
 from djperf.detect._source import (
     cache_clearing_methods,
     closing_parenthesis,
@@ -663,6 +669,16 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
         f"getattr({owner}, {attribute!r}, None) and the query as now for {owner}s from "
         "elsewhere"
     )
+    own = own_prefetch(sets[0][0].model, field)
+    if own is not None:
+        # The project's own prefetch of this relation, into an attribute
+        # its readers look for (oscar's prefetch_public_children()).
+        places = (
+            f"on the queryset {_where_loaded(loaded[0][0])}"
+            if len(loaded) == 1 and loaded[0][1] == field
+            else f"on the queryset that loads the {owner}"
+        )
+        text = f"{using_own_prefetch(own, field, places)}; else {text}"
     if "..." in refined:
         # The filter's values are not known here: the same at every read
         # (a flag), or given by each call (an offer's id).

@@ -29,9 +29,11 @@ from djperf.detect._models import (
     bare_select_related_paths,
     covers,
     model_for_label,
+    own_prefetch,
     resolve,
     select_related_lookup,
     short,
+    using_own_prefetch,
 )
 from djperf.detect._source import (
     closing_parenthesis,
@@ -551,6 +553,17 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
             f"also serves them, read getattr({owner}, {attribute!r}, None) and keep the "
             "refined query for when it is None"
         )
+    own = own_prefetch(load.model, load.field)
+    if own is not None:
+        # The project prefetches this relation its own way, into an
+        # attribute its readers look for (oscar's get_attribute_values()
+        # merging a child's values with its parent's): its method first.
+        where = (
+            f"on the queryset at {site}"
+            if site is not None and lookup == load.field
+            else f"on the queryset that loads the {owner}s"
+        )
+        text = f"{using_own_prefetch(own, load.field, where)}; else {text}"
     return Fix("Prefetch", lookup, text)
 
 
