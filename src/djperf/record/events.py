@@ -248,6 +248,9 @@ class Evaluation:
     # ("book__publisher") -> how many of its rows had one (not NULL). None
     # until its rows are all built, or for a bare select_related().
     joined: dict[str, int] | None = None
+    # Run by iterator() (a chunked fetch): its rows fill no result cache, so
+    # evaluating the same queryset again queries again.
+    chunked: bool = False
 
     @property
     def select_related_all(self) -> bool:

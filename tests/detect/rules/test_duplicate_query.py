@@ -671,6 +671,40 @@ def test_a_refined_reread_the_project_prefetches_itself_names_the_projects_metho
     ) in finding.fix.text
 
 
+class _BooksByTitle:
+    # As oscar's QuerysetCache: one queryset, walked by .iterator() on
+    # demand, and evaluated whole by another reader.
+    def __init__(self, author):
+        self.books = author.books.all()
+        self.rows = self.books.iterator()
+
+    def find(self, title):
+        for book in self.rows:  # iterated-rows
+            if book.title == title:
+                return book
+        return None
+
+    def all(self):
+        return list(self.books)  # listed-rows
+
+
+def test_a_reread_because_one_read_went_through_iterator_says_so(library):
+    cache = _BooksByTitle(Author.objects.get(name="A0"))
+    with djperf.capture() as rec:
+        cache.all()
+        cache.find("B00")
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        f"no code: the read at {line(HERE, 'iterated-rows')} runs through .iterator(), which "
+        "keeps no rows in the queryset's result cache, so the read at "
+        f"{line(HERE, 'listed-rows')} fetches the same author.books rows again. Where both "
+        "read one queryset object (kept on an object, as a cache keeps it), evaluate it once, "
+        "list(queryset), and read that list at both instead of calling .iterator() on it; "
+        "where each builds its own queryset, keep the rows once for the author and read them "
+        "at both"
+    )
+
+
 def _tags_b(book):
     return list(book.tags.filter(name__startswith="t"))  # tags-one
 

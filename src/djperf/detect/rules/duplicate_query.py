@@ -549,7 +549,16 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
         # (Templates only: one render, where a {% with %} around an include
         # spans the reads.)
         in_python = any(path.endswith(".py") for path, _ in places)
-        if refined and separate and (in_python or _called_again(sets)):
+        chunked = [
+            load.location
+            for loads in sets
+            for load in loads
+            if load.evaluation is not None and load.evaluation.chunked and load.location
+        ]
+        if chunked and len(set(_read_at(sets))) > 1:
+            # One read through iterator(): nothing kept for the other.
+            fix = Fix("reuse", field, _iterated_again(owner, field, chunked[0], sets))
+        elif refined and separate and (in_python or _called_again(sets)):
             # A variable at one read serves no other: the reads are in
             # other functions, or in other calls of one.
             fix = Fix(
@@ -599,6 +608,21 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
             fix=fix,
             duration=duration,
         )
+
+
+def _iterated_again(owner: str, field: str, chunked: Location, sets: list[list[LazyLoad]]) -> str:
+    """The same rows read again because one read went through iterator(),
+    which fills no result cache (oscar's QuerysetCache iterating the
+    attribute values that initialize() evaluates too)."""
+    others = sorted({line for line in _read_at(sets) if line != chunked}, key=str)
+    return (
+        f"no code: the read at {chunked} runs through .iterator(), which keeps no rows in "
+        f"the queryset's result cache, so the read at {', '.join(map(str, others))} fetches "
+        f"the same {owner}.{field} rows again. Where both read one queryset object (kept on "
+        "an object, as a cache keeps it), evaluate it once, list(queryset), and read that list "
+        "at both instead of calling .iterator() on it; where each builds its own queryset, "
+        f"keep the rows once for the {owner} and read them at both"
+    )
 
 
 def _place(line: Location) -> tuple[str, str]:

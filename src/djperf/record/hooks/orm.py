@@ -155,6 +155,7 @@ def begin_evaluation(
             for lookup in lookups or ()
             if getattr(lookup, "to_attr", None)
         ),
+        chunked=chunked,
     )
     new_load: LazyLoad | None = None
     if step is not None and label not in BOOKKEEPING_MODELS:
