@@ -363,6 +363,27 @@ def test_a_count_per_row_is_counted_in_the_parents_query(library):
     assert finding.fix.text.startswith("Book.objects.annotate(chapter_count=Count('chapter'))")
 
 
+def test_a_count_per_row_asked_again_for_the_same_objects_says_an_annotation_is_not_enough(
+    library,
+):
+    # oscar's available(): offer.combinations.count() per basket line and
+    # applied offer, the same two offers counted again and again.
+    books = list(Book.objects.order_by("pk")[:2])
+    with djperf.capture() as rec:
+        for _ in range(4):
+            for book in books:
+                book.chapter_set.count()  # counted-again
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text == (
+        "Book.objects.annotate(chapter_count=Count('chapter'))  # then read .chapter_count; "
+        "but the 8 queries asked for only 2 values, each again: the same Book objects counted "
+        "again. The annotation serves only Book objects loaded from a queryset that has it, "
+        "so every place that loads the ones read here needs it; keeping each result where the "
+        "calls meet (a dictionary by key for the request, or a cached_property on Book when "
+        "one object is read again) serves them wherever they come from"
+    )
+
+
 def test_an_existence_test_per_row_is_an_exists_annotation(library):
     with djperf.capture() as rec:
         for book in Book.objects.all():
@@ -403,7 +424,13 @@ def test_a_many_to_many_count_or_test_per_row_is_annotated_by_its_name(library):
         "Book.objects.annotate(has_tags=Exists(Book.tags.through.objects.filter("
         "book=OuterRef('pk'))))  # then read .has_tags",
         "Book.objects.annotate(tags_count=Count('tags'))  # then read .tags_count",
-        "Tag.objects.annotate(books_count=Count('books'))  # then read .books_count",
+        # (Each tag counted twice: the same objects asked again.)
+        "Tag.objects.annotate(books_count=Count('books'))  # then read .books_count; but the 6 "
+        "queries asked for only 3 values, each again: the same Tag objects counted again. The "
+        "annotation serves only Tag objects loaded from a queryset that has it, so every place "
+        "that loads the ones read here needs it; keeping each result where the calls meet (a "
+        "dictionary by key for the request, or a cached_property on Tag when one object is "
+        "read again) serves them wherever they come from",
     ]
 
 

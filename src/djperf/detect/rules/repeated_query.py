@@ -160,6 +160,7 @@ def _one_query_per_value(
         or _once_per_write(_in_the_calling_loop(fix, queries), queries)
     )
     fix = _computed_again(fix, queries)
+    fix = _annotated_but_asked_again(fix, queries, model)
     # (A receiver's reads after each save already say why no batch fits.)
     rewritten_at = (
         None if fix.text.startswith("no code") else _each_after_a_write(recording, queries, table)
@@ -447,6 +448,31 @@ def _computed_again(fix: Fix, queries: list[Query]) -> Fix:
         "those objects; first share one object per row between the code that reads it (or "
         "keep the results where the objects come from): djperf cannot see where the others "
         "were made",
+        model=fix.model,
+        omits=fix.omits,
+    )
+
+
+def _annotated_but_asked_again(fix: Fix, queries: list[Query], model: Any) -> Fix:
+    """An annotation per object, when the queries asked again for the same
+    few objects (oscar's offer.combinations.count(), 10 queries for 2
+    offers, per basket line and applied offer): it serves only objects
+    loaded from a queryset that has it, and the same objects reach the
+    code from wherever it got them; a result kept per object serves all."""
+    values = len({q.params_key for q in queries})
+    if fix.method != "annotate" or values * 2 > len(queries) or "asked for only" in fix.text:
+        return fix
+    # (The parent: the model whose rows the annotation goes on.)
+    name = fix.text.partition(".objects.annotate(")[0] or "the model"
+    return Fix(
+        fix.method,
+        fix.lookup,
+        f"{fix.text}; but the {len(queries)} queries asked for only {values} values, each "
+        f"again: the same {name} objects counted again. The annotation serves only {name} "
+        "objects loaded from a queryset that has it, so every place that loads the ones "
+        "read here needs it; keeping each result where the calls meet (a dictionary by key "
+        f"for the request, or a cached_property on {name} when one object is read again) "
+        "serves them wherever they come from",
         model=fix.model,
         omits=fix.omits,
     )
