@@ -1134,3 +1134,20 @@ def counter_upsert(location: Location) -> tuple[int, int] | None:
             if creates and location.line in (statement.lineno, creates[0]):
                 return statement.lineno, creates[0]
     return None
+
+
+def receiver_path(calls: list[Location], functions: list[str]) -> str | None:
+    """How the object a method runs on is reached from the first line's
+    function: each line in `calls` calls the method named at the same index
+    of `functions` (``self.can_apply_condition(line)`` then
+    ``self.range.contains_product(product)`` give ``self.range``). None when
+    a call is not on `self` or an attribute path of it (a local's method:
+    djperf cannot say what object that is)."""
+    path = "self"
+    for line, function in zip(calls, functions, strict=True):
+        text = source_line(line)
+        found = re.search(r"(?<![\w.])(self(?:\.\w+)*)\." + re.escape(function) + r"\(", text)
+        if found is None:
+            return None
+        path += found.group(1)[len("self") :]
+    return path

@@ -384,6 +384,68 @@ def test_a_count_per_row_asked_again_for_the_same_objects_says_an_annotation_is_
     )
 
 
+class _TitleShelf:
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    @property
+    def books(self):
+        return Book.objects.filter(title__startswith=self.prefix)
+
+    def holds(self, book_id):
+        return self.books.filter(id=book_id).exists()  # holds-query
+
+
+class _ShelfRule:
+    def __init__(self, shelf):
+        self.shelf = shelf
+
+    def applies(self, book_id):
+        return self.shelf.holds(book_id)  # rule-holds
+
+    def satisfied(self, ids):
+        found = []
+        for book_id in ids:
+            found.append(self.applies(book_id))  # rule-loop
+        return found
+
+    def checked_by_hand(self, ids):
+        shelf = self.shelf
+        found = []
+        for book_id in ids:
+            found.append(shelf.holds(book_id))  # local-loop
+        return found
+
+
+def test_batched_code_on_self_is_written_as_the_loops_function_reaches_that_object(library):
+    # oscar's Condition.is_satisfied() looping over lines, reaching
+    # Range.contains_product() through self.range: the batch runs in
+    # is_satisfied(), where the range is self.range, not self.
+    ids = list(Book.objects.values_list("pk", flat=True))
+    rule = _ShelfRule(_TitleShelf("B"))
+    with djperf.capture() as rec:
+        rule.satisfied(ids)
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith(
+        "present = set(self.shelf.books.filter(id__in=values).values_list('id', flat=True))  "
+        "# self.shelf: the object holds() runs on, from satisfied()  # then test: value in "
+        f"present  # holds() sends one query per call, and the loop at {line(HERE, 'rule-loop')}"
+    )
+
+
+def test_batched_code_on_self_reached_through_a_local_says_what_self_is(library):
+    ids = list(Book.objects.values_list("pk", flat=True))
+    rule = _ShelfRule(_TitleShelf("B"))
+    with djperf.capture() as rec:
+        rule.checked_by_hand(ids)
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith(
+        "present = set(self.books.filter(id__in=values).values_list('id', flat=True))  # self "
+        "here is the object holds() runs on: in checked_by_hand() reach it as the calls "
+        "between do  # then test: value in present"
+    )
+
+
 def test_an_existence_test_per_row_is_an_exists_annotation(library):
     with djperf.capture() as rec:
         for book in Book.objects.all():

@@ -31,6 +31,7 @@ from djperf.detect._source import (
     manager_write,
     own_relation_query,
     probe_loop,
+    receiver_path,
     shaping_calls,
     source_line,
 )
@@ -333,9 +334,10 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
         return Fix(
             fix.method,
             fix.lookup,
-            f"{fix.text}  # {location.function}() sends one query per call, and "
-            f"{described(loop, location)} repeats the calls: collect the values in that loop, "
-            "run this once before it, and hand the results down" + _asked_again(queries, loop),
+            f"{_seen_from_the_loop(fix.text, loop, location)}  # {location.function}() sends "
+            f"one query per call, and {described(loop, location)} repeats the calls: collect "
+            "the values in that loop, run this once before it, and hand the results down"
+            + _asked_again(queries, loop),
             model=fix.model,
             omits=fix.omits,
         )
@@ -451,6 +453,29 @@ def _computed_again(fix: Fix, queries: list[Query]) -> Fix:
         model=fix.model,
         omits=fix.omits,
     )
+
+
+def _seen_from_the_loop(text: str, loop: Loop, location: Location) -> str:
+    """The batched code, written at the line, as the loop's function sees
+    it: its ``self`` is the object the line's method runs on, which the
+    loop reaches through the calls between (oscar's is_satisfied() calling
+    ``self.range.contains_product()``: ``self.range.product_queryset``)."""
+    code, hash_, rest = text.partition("  # ")
+    if "self." not in code or loop.depth < 1 or not loop.line.path.endswith(".py"):
+        return text
+    calls = [loop.line, *loop.through]
+    path = receiver_path(calls, [line.function for line in loop.through] + [location.function])
+    if path == "self":
+        return text
+    if path is None:
+        note = (
+            f"  # self here is the object {location.function}() runs on: in "
+            f"{loop.line.function}() reach it as the calls between do"
+        )
+    else:
+        code = re.sub(r"(?<![\w.])self\.", f"{path}.", code)
+        note = f"  # {path}: the object {location.function}() runs on, from {loop.line.function}()"
+    return f"{code}{note}{hash_}{rest}"
 
 
 def _annotated_but_asked_again(fix: Fix, queries: list[Query], model: Any) -> Fix:
