@@ -705,6 +705,58 @@ def test_a_reread_because_one_read_went_through_iterator_says_so(library):
     )
 
 
+def _nav_count():
+    return Book.objects.count()  # nav-count
+
+
+def _menu_count():
+    return Book.objects.count()  # menu-count
+
+
+def _paged_books(nav_tags):
+    # babybuddy's list views: the paginator counts the filtered list, and
+    # two nav tags count every child.
+    from django.test import RequestFactory
+    from django.views.generic import ListView
+
+    class BookList(ListView):
+        model = Book
+        paginate_by = 2
+        ordering = "pk"
+
+        def get_context_data(self, **kwargs):
+            return super().get_context_data(**kwargs)  # paged-count
+
+    view = BookList()
+    view.setup(RequestFactory().get("/"))
+    view.object_list = view.get_queryset()
+    with djperf.capture() as rec:
+        view.get_context_data()
+        for tag in nav_tags:
+            tag()
+    return rec
+
+
+def test_a_list_views_paginator_count_is_left_out_of_the_shared_count(library):
+    rec = _paged_books([_nav_count, _menu_count])
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text == (
+        f"the copies run at {line(HERE, 'nav-count')} and {line(HERE, 'menu-count')}: get the "
+        "result once per request and hand it to each (an argument, a context variable, or a "
+        f"value cached on the request); the one at {line(HERE, 'paged-count')} is the count of "
+        "the list the view pages, which the request's filters narrow: the same as the others "
+        "only while nothing is filtered: leave it out"
+    )
+
+
+def test_a_paginator_count_and_one_other_count_have_no_one_result_to_share(library):
+    rec = _paged_books([_nav_count])
+    [finding] = of(rec, "duplicate-query")
+    assert finding.fix.text.startswith(
+        f"no code: the one at {line(HERE, 'paged-count')} is the count of the list the view pages"
+    )
+
+
 def _tags_b(book):
     return list(book.tags.filter(name__startswith="t"))  # tags-one
 

@@ -178,11 +178,26 @@ def _reuse(
             + _dropped_with(reader)
         )
     elif len(places) >= 2:
-        listed = ", ".join(map(str, places[:-1])) + f" and {places[-1]}"
+        # A list view's paginator counts the list it shows, filtered by the
+        # request: equal to a count of every row only while nothing is.
+        paged = [p for p in places if COUNT.match(first.fingerprint) and _pages_a_list(p)]
+        others = [p for p in places if p not in paged]
+        listed = ", ".join(map(str, others[:-1])) + f" and {others[-1]}" if others else ""
         text = (
             f"the copies run at {listed}: get {what} once per request and hand it to each "
             "(an argument, a context variable, or a value cached on the request)"
         )
+        if paged:
+            view = (
+                f"the one at {', '.join(map(str, paged))} is the count of the list the view "
+                "pages, which the request's filters narrow: the same as the others only while "
+                "nothing is filtered"
+            )
+            text = (
+                f"{text}; {view}: leave it out"
+                if len(others) >= 2
+                else f"no code: {view}, so there is no one result to share; leave them"
+            )
     elif (
         places
         and places[0].function != "<module>"
@@ -622,6 +637,15 @@ def _iterated_again(owner: str, field: str, chunked: Location, sets: list[list[L
         "an object, as a cache keeps it), evaluate it once, list(queryset), and read that list "
         "at both instead of calling .iterator() on it; where each builds its own queryset, "
         f"keep the rows once for the {owner} and read them at both"
+    )
+
+
+def _pages_a_list(line: Location) -> bool:
+    """Whether the line hands a list view's queryset to Django's paging (a
+    generic view's get_context_data() or paginate_queryset()): its COUNT is
+    the paginator's."""
+    return line.path.endswith(".py") and bool(
+        re.search(r"\b(?:get_context_data|paginate_queryset)\(", source_line(line))
     )
 
 
