@@ -33,3 +33,10 @@ def evaluate(queryset: Any) -> list[Any]:
 def all_of(model: Any) -> Any:
     """A test building a queryset of its own to hand to the application."""
     return model.objects.all()  # built-by-the-test
+
+
+def review(book: Any) -> Any:
+    """A test writing a row of its own for an object the application made."""
+    from tests.testapp.models import Review
+
+    return Review.objects.create(book=book, rating=5)  # test-writes

@@ -446,6 +446,28 @@ def test_batched_code_on_self_reached_through_a_local_says_what_self_is(library)
     )
 
 
+def test_a_receivers_per_save_test_asked_again_keeps_its_no_code_text_whole(library):
+    # oscar's search index prepare() per Product save: no code, and the
+    # values asked again must not splice an annotation clause into it.
+    from django.db.models.signals import post_save
+
+    def reviewed(sender, instance, **kwargs):
+        instance.reviews.exists()  # per-save-test
+
+    books = list(Book.objects.order_by("pk")[:3])
+    post_save.connect(reviewed, sender=Book)
+    try:
+        with djperf.capture() as rec:
+            for _ in range(2):
+                for book in books:
+                    book.save()
+    finally:
+        post_save.disconnect(reviewed, sender=Book)
+    [finding] = of(rec, "repeated-query")
+    assert finding.fix.text.startswith("no code for this line: ")
+    assert "counted again" not in finding.fix.text
+
+
 def test_an_existence_test_per_row_is_an_exists_annotation(library):
     with djperf.capture() as rec:
         for book in Book.objects.all():

@@ -1189,6 +1189,37 @@ def test_rows_another_call_of_the_pass_points_at_the_new_ones_wait_for_the_bulk_
     assert Review.objects.filter(book__title__startswith="row ").count() == 4
 
 
+def _book_then_review(title, author):
+    book = Book(title=title, author=author)
+    book.save()  # book-then-review
+    _first_review(book)
+
+
+def test_rows_a_named_next_call_writes_are_not_named_again(library):
+    # oscar's place_order(): what create_line_models() does next with each
+    # line (create_line_price_models(...)) is named already.
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(4):
+            _book_then_review(f"then {number}", author)
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Book"]
+    assert "do what _book_then_review() did with each one: _first_review(book)" in (
+        finding.fix.text
+    )
+    assert "point to" not in finding.fix.text
+
+
+def test_rows_test_code_writes_pointing_at_the_new_ones_are_not_the_passs(library):
+    from tests import as_tests
+
+    author = Author.objects.first()
+    with djperf.capture() as rec:
+        for number in range(4):
+            as_tests.review(_new_book(f"tested {number}", author))
+    [finding] = [f for f in of(rec, "write-in-loop") if f.model == "testapp.Book"]
+    assert "point to" not in finding.fix.text
+
+
 def test_rows_of_other_tables_not_pointing_at_the_new_ones_are_not_named(library):
     author = Author.objects.first()
     with djperf.capture() as rec:

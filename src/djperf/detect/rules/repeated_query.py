@@ -485,10 +485,17 @@ def _annotated_but_asked_again(fix: Fix, queries: list[Query], model: Any) -> Fi
     loaded from a queryset that has it, and the same objects reach the
     code from wherever it got them; a result kept per object serves all."""
     values = len({q.params_key for q in queries})
-    if fix.method != "annotate" or values * 2 > len(queries) or "asked for only" in fix.text:
+    if (
+        fix.method != "annotate"
+        or fix.text.startswith("no code")
+        or values * 2 > len(queries)
+        or "asked for only" in fix.text
+    ):
         return fix
     # (The parent: the model whose rows the annotation goes on.)
-    name = fix.text.partition(".objects.annotate(")[0] or "the model"
+    name = fix.text.partition(".objects.annotate(")[0]
+    if not name.isidentifier():
+        return fix
     return Fix(
         fix.method,
         fix.lookup,

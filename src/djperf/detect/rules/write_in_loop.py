@@ -687,8 +687,13 @@ def _rows_pointing_at_them(
             continue
         name = _describe(other, table)
         where = _user_line(write) or write.location
-        # (What the function did next with each row is named already.)
-        if name not in seen and source_line(where).strip() not in fix.text:
+        # (What the code did next with each row is named already when a
+        # line on the way to the write is; a test's own writes are not the
+        # pass's.)
+        named = any(
+            (text := source_line(line).strip()) and text in fix.text for line in lines_of(write)
+        )
+        if name not in seen and not named and not in_test_code(where):
             seen[name] = where
     if not seen:
         return fix
