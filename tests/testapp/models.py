@@ -23,6 +23,17 @@ class PublisherQuerySet(models.QuerySet["Publisher"]):
             )
         )
 
+    def prefetch_titled_books(
+        self, queryset: models.QuerySet[Book] | None = None
+    ) -> PublisherQuerySet:
+        """One that takes the queryset of the rows it prefetches (as oscar's
+        prefetch_public_children(queryset=None))."""
+        if queryset is None:
+            queryset = Book.objects.filter(title__startswith="B")
+        return self.prefetch_related(
+            models.Prefetch("book_set", queryset=queryset, to_attr="_prefetched_titled_books")
+        )
+
 
 class Publisher(models.Model):
     name = models.CharField(max_length=100)

@@ -179,6 +179,9 @@ class OwnPrefetch:
     method: str  # "ProductQuerySet.prefetch_attribute_values"
     to_attr: str
     location: Location
+    # It takes the queryset of the rows it prefetches (oscar's
+    # prefetch_public_children(queryset=None)): what those rows need goes there.
+    takes_queryset: bool = False
 
 
 @functools.lru_cache(maxsize=256)
@@ -211,7 +214,8 @@ def own_prefetch(label: str, field: str) -> OwnPrefetch | None:
             found = pattern.search(source)
             if found is not None:
                 where = Location(display_path(code.co_filename), code.co_firstlineno, name)
-                return OwnPrefetch(f"{klass.__name__}.{name}", found.group(1), where)
+                takes = "queryset" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+                return OwnPrefetch(f"{klass.__name__}.{name}", found.group(1), where, takes)
     return None
 
 

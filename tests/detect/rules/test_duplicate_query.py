@@ -757,6 +757,34 @@ def test_a_paginator_count_and_one_other_count_have_no_one_result_to_share(libra
     )
 
 
+def _titled(publisher):
+    return list(publisher.book_set.filter(title__startswith="B"))  # titled-one
+
+
+def _titled_reviewed(publisher):
+    books = list(publisher.book_set.filter(title__startswith="B"))  # titled-two
+    for book in books:
+        list(book.reviews.all())  # titled-reviews
+    return books
+
+
+def test_the_projects_prefetch_taking_a_queryset_gets_what_its_rows_need_there(library):
+    # oscar's product page: prefetch_public_children(queryset=...) must
+    # bring the children's stock records, which the strategy reads next.
+    publisher = Publisher.objects.filter(book__isnull=False).first()
+    with djperf.capture() as rec:
+        for shown in Publisher.objects.filter(pk=publisher.pk):
+            _titled(shown)
+            _titled_reviewed(shown)
+    [finding] = [f for f in of(rec, "duplicate-query") if f.field == "book_set"]
+    assert finding.fix.text.startswith("the project's PublisherQuerySet.prefetch_titled_books()")
+    assert finding.fix.text.endswith(
+        f"; each Book it loads is then read for reviews at {line(HERE, 'titled-reviews')}, one "
+        "at a time: give that Prefetch's queryset (or, with prefetch_titled_books(), its "
+        "queryset= argument) .prefetch_related('reviews') too, or each still loads its own"
+    )
+
+
 def _tags_b(book):
     return list(book.tags.filter(name__startswith="t"))  # tags-one
 

@@ -456,6 +456,27 @@ def test_a_refined_manager_the_project_prefetches_itself_names_the_projects_meth
     )
 
 
+def _all_publishers():
+    return Publisher.objects.all()  # publishers-built
+
+
+def test_the_projects_prefetch_on_a_queryset_another_function_builds_names_the_loop_too(
+    library,
+):
+    # oscar's attribute_summary() per child of get_public_children(): the
+    # method serves other callers, who would run the prefetch's queries too.
+    _stock_publishers()
+    with djperf.capture() as rec:
+        for publisher in _all_publishers():  # publishers-looped
+            _counted(publisher)
+    assert (
+        f".prefetch_counted_stocks() on the queryset at {line(HERE, 'publishers-built')} (or "
+        f"where the loop at {line(HERE, 'publishers-looped')} takes it: other callers of "
+        "_all_publishers() would run its queries too), if what it loads is what this code "
+        "reads; else "
+    ) in one(rec).fix.text
+
+
 def test_a_refined_manager_the_project_does_not_prefetch_gets_the_prefetch_alone(library):
     with djperf.capture() as rec:
         for author in Author.objects.all():

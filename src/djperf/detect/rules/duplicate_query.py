@@ -20,6 +20,7 @@ from djperf.detect._loops import (
     repeating_loop,
 )
 from djperf.detect._models import (
+    OwnPrefetch,
     model_for_table,
     own_prefetch,
     short,
@@ -576,10 +577,12 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
         elif refined and separate and (in_python or _called_again(sets)):
             # A variable at one read serves no other: the reads are in
             # other functions, or in other calls of one.
+            own = own_prefetch(sets[0][0].model, field)
             fix = Fix(
                 "Prefetch",
                 field,
-                _refined_once(owner, field, refined, sets) + _read_on_its_rows(recording, sets),
+                _refined_once(owner, field, refined, sets)
+                + _read_on_its_rows(recording, sets, own),
             )
         elif refined:
             # .filter(), .order_by(), a slice, .last(): the same rows again,
@@ -738,7 +741,9 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
     return text
 
 
-def _read_on_its_rows(recording: Recording, sets: list[list[LazyLoad]]) -> str:
+def _read_on_its_rows(
+    recording: Recording, sets: list[list[LazyLoad]], own: OwnPrefetch | None = None
+) -> str:
     """What the code reads next on each row the re-read loads, one row at a
     time (a product page's children, then each child's stock records): the
     Prefetch that replaces the re-read must load that too, or its rows load
@@ -762,9 +767,16 @@ def _read_on_its_rows(recording: Recording, sets: list[list[LazyLoad]]) -> str:
         f"{field} at {location}" if location is not None else field
         for field, (_, location) in found.items()
     )
+    # (The project's own prefetch, when it takes the queryset of its rows,
+    # carries it there: oscar's prefetch_public_children(queryset=...).)
+    method = (
+        f" (or, with {own.method.rsplit('.', 1)[-1]}(), its queryset= argument)"
+        if own is not None and own.takes_queryset
+        else ""
+    )
     return (
         f"; each {related} it loads is then read for {where}, one at a time: give that "
-        f"Prefetch's queryset {''.join(calls)} too, or each still loads its own"
+        f"Prefetch's queryset{method} {''.join(calls)} too, or each still loads its own"
     )
 
 

@@ -563,6 +563,15 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
             if site is not None and lookup == load.field
             else f"on the queryset that loads the {owner}s"
         )
+        looped = root.location if (root := root_of(load)) is not None else None
+        if site is not None and looped is not None and _elsewhere(looped, site):
+            # The queryset comes from a function of its own (oscar's
+            # get_public_children()): its other callers would run the
+            # prefetch's queries too, where the loop here need not share them.
+            where += (
+                f" (or where the loop at {looped} takes it: other callers of "
+                f"{site.function}() would run its queries too)"
+            )
         text = f"{using_own_prefetch(own, load.field, where)}; else {text}"
     return Fix("Prefetch", lookup, text)
 
