@@ -461,7 +461,7 @@ def _fix(
     verb: str, model: Any, statement: Query, relation: bool, location: Location | None = None
 ) -> Fix:
     fix = _bulk_fix(verb, model, statement, location)
-    skipped = _pre_saveskipped_by_bulk(model, fix.lookup.split(",") if fix.lookup else None)
+    skipped = _pre_save_skipped(model, fix.lookup.split(",") if fix.lookup else None)
     if fix.method == "bulk_update" and skipped:
         # What each save() did in its fields' pre_save(), which bulk_update
         # does not run.
@@ -510,7 +510,7 @@ def _formset_fix(formset: str, verb: str, model: Any) -> Fix:
             f"; they skip {', '.join(everywhere)}, connected for every model: check they do "
             f"nothing for {name}"
         )
-    losses += _pre_saveskipped_by_bulk(model, None)
+    losses += _pre_save_skipped(model, None)
     # (Its own method: no code to apply, and no loop of the project's to move it to.)
     return Fix(
         "formset_save",
@@ -652,7 +652,7 @@ def _found_or_new(fix: Fix, model: Any, location: Location | None) -> Fix:
         f"{name}.objects.bulk_update(found, [<the fields set>]), after looking them up at "
         f"once ({_looked_up_at_once(model, lookup)}); a value repeated in the rows is one "
         "object: the later row changes the one the earlier made or found"
-        + _pre_saveskipped_by_bulk(model, None)
+        + _pre_save_skipped(model, None)
     )
     joined = "; " if "  # " in fix.text or fix.text.startswith("no code") else "  # "
     return Fix(fix.method, fix.lookup, f"{fix.text}{joined}{split}", fix.model, fix.omits)
@@ -773,7 +773,7 @@ def _unique_sets(model: Any) -> list[tuple[str, ...]]:
     return found
 
 
-def _pre_saveskipped_by_bulk(model: Any, fields: list[str] | None) -> str:
+def _pre_save_skipped(model: Any, fields: list[str] | None) -> str:
     """What bulk_update leaves undone that save() does in the fields'
     pre_save(): an auto_now date it does not set, a FileField's new file it
     does not store. `fields`: those written, or None for any."""
