@@ -581,7 +581,7 @@ def _manager_rereads(recording: Recording, count: int, warn_from: int) -> Iterab
             fix = Fix(
                 "Prefetch",
                 field,
-                _refined_once(owner, field, refined, sets)
+                _refined_once(owner, field, refined, sets, own)
                 + _read_on_its_rows(recording, sets, own),
             )
         elif refined:
@@ -677,7 +677,9 @@ def _called_again(sets: list[list[LazyLoad]]) -> bool:
     return loop is not None and loop.depth > 0
 
 
-def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad]]) -> str:
+def _refined_once(
+    owner: str, field: str, refined: str, sets: list[list[LazyLoad]], own: OwnPrefetch | None
+) -> str:
     """A refined related manager read again from separate functions or
     calls: no variable spans them. With the refinement's values known, a
     Prefetch into an attribute serves every read; with values that differ
@@ -720,7 +722,6 @@ def _refined_once(owner: str, field: str, refined: str, sets: list[list[LazyLoad
         f"getattr({owner}, {attribute!r}, None) and the query as now for {owner}s from "
         "elsewhere"
     )
-    own = own_prefetch(sets[0][0].model, field)
     if own is not None:
         # The project's own prefetch of this relation, into an attribute
         # its readers look for (oscar's prefetch_public_children()).
