@@ -84,6 +84,18 @@ class Note(models.Model):
         return self.text
 
 
+class BookQuerySet(models.QuerySet["Book"]):
+    def prefetch_ordered_chapters(self) -> BookQuerySet:
+        """The project's own prefetch of chapter_set, into an attribute."""
+        return self.prefetch_related(
+            models.Prefetch(
+                "chapter_set",
+                queryset=Chapter.objects.order_by("title"),
+                to_attr="_prefetched_ordered_chapters",
+            )
+        )
+
+
 class Book(models.Model):
     title = models.CharField(max_length=100)
     # Forward FK with a related_name: author.books
@@ -95,6 +107,8 @@ class Book(models.Model):
     # A big column to defer.
     summary = models.TextField(default="")
     notes = GenericRelation(Note)
+
+    objects = BookQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.title

@@ -477,6 +477,27 @@ def test_the_projects_prefetch_on_a_queryset_another_function_builds_names_the_l
     ) in one(rec).fix.text
 
 
+def _publisher_books(publisher):
+    return publisher.book_set.order_by("title")  # publisher-books
+
+
+def test_the_projects_prefetch_on_a_refined_managers_rows_names_the_loop_that_took_them(
+    library,
+):
+    # oscar's children from get_public_children() (self.children.public()),
+    # looped by the dashboard form: the method serves other callers too.
+    publisher = Publisher.objects.filter(book__isnull=False).first()
+    with djperf.capture() as rec:
+        for book in _publisher_books(publisher):  # publisher-books-loop
+            list(book.chapter_set.order_by("title"))
+    assert (
+        ".prefetch_ordered_chapters() on the queryset at "
+        f"{line(HERE, 'publisher-books')} (or where the loop at "
+        f"{line(HERE, 'publisher-books-loop')} takes it: other callers of _publisher_books() "
+        "would run its queries too)"
+    ) in one(rec).fix.text
+
+
 def test_a_refined_manager_the_project_does_not_prefetch_gets_the_prefetch_alone(library):
     with djperf.capture() as rec:
         for author in Author.objects.all():

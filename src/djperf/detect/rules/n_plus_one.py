@@ -563,7 +563,11 @@ def _prefetch_object_fix(load: LazyLoad) -> Fix:
             if site is not None and lookup == load.field
             else f"on the queryset that loads the {owner}s"
         )
-        looped = root.location if (root := root_of(load)) is not None else None
+        # (Where the rows were iterated: the refined manager's evaluation
+        # when they came from one, else the root's.)
+        fresh_rows = _fresh_queryset(load)
+        evaluated = fresh_rows[0] if fresh_rows is not None else root_of(load)
+        looped = evaluated.location if evaluated is not None else None
         if site is not None and looped is not None and _elsewhere(looped, site):
             # The queryset comes from a function of its own (oscar's
             # get_public_children()): its other callers would run the
