@@ -785,6 +785,25 @@ def test_the_projects_prefetch_taking_a_queryset_gets_what_its_rows_need_there(l
     )
 
 
+def test_a_refined_reread_names_the_loading_queryset_beside_objects_the_code_made(library):
+    # oscar's select_stockrecord(): products a test's factory made (no
+    # queryset loaded them) beside the page's own, which get_object() loaded.
+    made = Author.objects.create(name="made here")
+    Book.objects.create(title="B made", author=made)
+    with djperf.capture() as rec:
+        for shown in Author.objects.filter(name="A0"):  # loads-one-author
+            _first_b_book(shown)
+            _b_books(shown)
+        _first_b_book(made)
+        _b_books(made)
+    [finding] = of(rec, "duplicate-query")
+    assert (
+        f"to_attr='selected_books')) on the queryset at {line(HERE, 'loads-one-author')}, "
+        "which loads the author"
+    ) in finding.fix.text
+    assert "the query as now for authors from elsewhere" in finding.fix.text
+
+
 def _tags_b(book):
     return list(book.tags.filter(name__startswith="t"))  # tags-one
 
