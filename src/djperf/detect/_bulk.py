@@ -90,3 +90,12 @@ def _users(receiver: Any) -> bool:
     """Whether the receiver is the project's own code (or cannot be told)."""
     code = getattr(getattr(receiver, "__func__", receiver), "__code__", None)
     return code is None or is_user_file(code.co_filename)
+
+
+def for_every_model(receivers: list[str], model: Any) -> str:
+    """How a fix names the receivers a package connected for every model,
+    which a bulk form skips too: "the post_save receiver
+    haystack...handle_save, connected for every model: check they do
+    nothing for Product"."""
+    name = short(model._meta.label) if model is not None else "the model"
+    return f"{', '.join(receivers)}, connected for every model: check they do nothing for {name}"

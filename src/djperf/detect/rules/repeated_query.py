@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djperf._format import duration as shown
-from djperf.detect._bulk import skipped_by_bulk
+from djperf.detect._bulk import for_every_model, skipped_by_bulk
 from djperf.detect._loops import (
     Loop,
     called_from,
@@ -113,10 +113,7 @@ def _through_losses(model: Any) -> str:
             "the rows at once, or keep the calls"
         )
     if everywhere:
-        text += (
-            f"; it skips {', '.join(everywhere)}, connected for every model: check they do "
-            f"nothing for {short(model._meta.label)}"
-        )
+        text += f"; it skips {for_every_model(everywhere, model)}"
     return text
 
 

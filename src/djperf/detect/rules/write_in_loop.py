@@ -18,7 +18,7 @@ from typing import Any
 from django.db import models
 
 from djperf._format import duration as shown
-from djperf.detect._bulk import skipped_by_bulk
+from djperf.detect._bulk import for_every_model, skipped_by_bulk
 from djperf.detect._loops import (
     Loop,
     described,
@@ -506,10 +506,7 @@ def _formset_fix(formset: str, verb: str, model: Any) -> Fix:
             "objects at once, or keep the formset's save()"
         )
     if everywhere:
-        losses += (
-            f"; they skip {', '.join(everywhere)}, connected for every model: check they do "
-            f"nothing for {name}"
-        )
+        losses += f"; they skip {for_every_model(everywhere, model)}"
     losses += _pre_save_skipped(model, None)
     # (Its own method: no code to apply, and no loop of the project's to move it to.)
     return Fix(
@@ -1064,11 +1061,7 @@ def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
     # The code, and the comment that goes with it (how to move the loop's work).
     code, _, comment = fix.text.partition("  # ")
     if not skipped and everywhere:
-        name = short(model._meta.label) if model is not None else "the model"
-        note = (
-            f"skips {', '.join(everywhere)}, connected for every model: "
-            f"check they do nothing for {name}"
-        )
+        note = f"skips {for_every_model(everywhere, model)}"
         return Fix(fix.method, fix.lookup, f"{code}  # {f'{comment}; ' if comment else ''}{note}")
     if not skipped:
         return fix
@@ -1076,11 +1069,7 @@ def _with_losses(fix: Fix, verb: str, model: Any) -> Fix:
     # call: it stays, after the losses. A package's receiver connected for
     # every model stays named: a search index updated on each save is one.)
     if everywhere:
-        name = short(model._meta.label)
-        general = (
-            f"skips {', '.join(everywhere)}, connected for every model: "
-            f"check they do nothing for {name}"
-        )
+        general = f"skips {for_every_model(everywhere, model)}"
         comment = f"{comment}; {general}" if comment else general
     return Fix(
         fix.method,
