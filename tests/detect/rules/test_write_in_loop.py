@@ -637,6 +637,32 @@ def test_writes_a_third_party_library_makes_get_a_fix_about_the_call(library, se
     assert {q.via for q in rec.queries if q.fingerprint.startswith("INSERT")} == {"thumbs"}
 
 
+def test_a_librarys_writes_each_for_its_own_item_say_there_is_nothing_to_reuse(
+    library, settings, tmp_path
+):
+    # oscar's thumbnails: sorl fills its cache once per image, and deletes
+    # each deleted image's thumbnails once: no call repeats another's work.
+    source = (
+        "from tests.testapp.models import Tag\n"
+        "def remember(name):\n"
+        "    return Tag.objects.create(name=name)\n"
+    )
+    with third_party_package(settings, tmp_path, "thumbs", source) as thumbs:
+        with djperf.capture() as rec:
+            for name in ("a", "b", "c"):
+                thumbs.remember(name)
+        [finding] = of(rec, "write-in-loop")
+        assert "each call here wrote rows no other call wrote" in finding.fix.text
+        with djperf.capture() as again:
+            for _ in range(3):
+                thumbs.remember("same")
+    # The same values written by every call: what one returned can be kept.
+    [repeated] = of(again, "write-in-loop")
+    assert repeated.fix.text.endswith(
+        "call it once for all the items, or keep and reuse what it returns"
+    )
+
+
 def test_a_librarys_related_manager_writing_one_objects_rows_per_call(library, settings, tmp_path):
     # django-taggit's instance.tags.add(...): one object's rows per call, so
     # "call it once for all the items" cannot be done; the rows of all the

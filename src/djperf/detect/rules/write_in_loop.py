@@ -245,7 +245,9 @@ def _one_write_per_row(
     elif (upsert := _upsert(location, [op[0] for op in operations])) is not None:
         fix = upsert
     elif operations[0][0].via is not None and not _a_packages_save(operations[0][0]):
-        fix = _call_once(operations[0][0].via, verb, location, model)
+        fix = _call_once(
+            operations[0][0].via, verb, location, model, _each_its_own([op[0] for op in operations])
+        )
     else:
         # The class a save() saved, when the statement writes its table (a
         # receiver run inside another model's save() writes its own).
@@ -1014,7 +1016,21 @@ def _a_packages_save(statement: Query) -> bool:
     )
 
 
-def _call_once(library: str, verb: str, location: Location | None, model: Any = None) -> Fix:
+def _each_its_own(statements: list[Query]) -> bool:
+    """Whether no two of the writes were of the same row or values (a
+    thumbnail cache filled once per image, each image's thumbnails deleted
+    once): nothing one call wrote is written again."""
+    keys = [q.where_key if q.where_key is not None else q.params_key for q in statements]
+    return None not in keys and len(set(keys)) == len(keys)
+
+
+def _call_once(
+    library: str,
+    verb: str,
+    location: Location | None,
+    model: Any = None,
+    each_its_own: bool = False,
+) -> Fix:
     """Writes a third-party library makes, one per call: no ORM bulk form
     reaches inside it. A library's related manager writing one object's
     rows per call (django-taggit's ``instance.tags.add(...)``) cannot take
@@ -1035,6 +1051,18 @@ def _call_once(library: str, verb: str, location: Location | None, model: Any = 
             "rows per call: write those of all the objects together",
         )
         return _with_losses(fix, "delete" if method in ("remove", "clear") else "insert", model)
+    if each_its_own:
+        # (A cache filled once per image, an image's thumbnails deleted once:
+        # no call repeats another's work.)
+        return Fix(
+            "call_once",
+            None,
+            f"the {verb}s are {library}'s, one per call at {location}: call it once for all "
+            f"the items if {library} has a call that takes many; each call here wrote rows no "
+            "other call wrote, so there is nothing to keep and reuse, and without such a call "
+            f"these writes are what {library} costs per item (fewer items, or the call moved "
+            "off the request, are the only levers)",
+        )
     return Fix(
         "call_once",
         None,
