@@ -158,7 +158,7 @@ def _one_query_per_value(
         or _once_per_write(_in_the_calling_loop(fix, queries), queries)
     )
     fix = _computed_again(fix, queries)
-    fix = _annotated_but_asked_again(fix, queries, model)
+    fix = _annotated_but_asked_again(fix, queries)
     # (A receiver's reads after each save already say why no batch fits.)
     rewritten_at = (
         None if fix.text.startswith("no code") else _each_after_a_write(recording, queries, table)
@@ -475,7 +475,7 @@ def _seen_from_the_loop(text: str, loop: Loop, location: Location) -> str:
     return f"{code}{note}{hash_}{rest}"
 
 
-def _annotated_but_asked_again(fix: Fix, queries: list[Query], model: Any) -> Fix:
+def _annotated_but_asked_again(fix: Fix, queries: list[Query]) -> Fix:
     """An annotation per object, when the queries asked again for the same
     few objects (oscar's offer.combinations.count(), 10 queries for 2
     offers, per basket line and applied offer): it serves only objects
