@@ -88,11 +88,27 @@ def loops() -> dict[str, Callable[[], object]]:
     def wide_text() -> object:
         return [len(bio.text) for bio in Bio.objects.all()]
 
+    keys: list[int] = []
+
+    def get_in_loop() -> object:
+        # One get() per book: the per-query cost (the queryset, its
+        # statement, the stack walks), which a row loop spreads thin.
+        if not keys:
+            keys.extend(Book.objects.order_by("pk").values_list("pk", flat=True))
+        return [Book.objects.get(pk=pk).title for pk in keys]
+
+    def n_plus_one() -> object:
+        # A lazy load per book: the per-load cost, and an n-plus-one
+        # finding (its fix read from the source) at the scope's exit.
+        return [book.author.name for book in Book.objects.all()]
+
     return {
         "plain": plain,
         "select_related FK": select_related,
         "prefetched M2M": prefetched_m2m,
         "wide text read": wide_text,
+        "get() in loop": get_in_loop,
+        "N+1 loop": n_plus_one,
     }
 
 

@@ -83,11 +83,13 @@ def get(key: str) -> Any:
 _first_cwd: Path | None = None
 
 
+@cache
 def root() -> Path:
     """The directory locations are shown relative to: DJPERF["ROOT"], or the
     current directory when djperf first needed it. (Remembered: a test that
     changes directory must not turn the next locations absolute, nor leave
-    them so in djperf's per-file cache.)"""
+    them so in djperf's per-file cache. Resolved once per setting: the rules
+    ask for every line they read.)"""
     global _first_cwd
     value = get("ROOT")
     if value:
@@ -112,6 +114,7 @@ def on_change(listener: Callable[[], None]) -> None:
 
 def reset() -> None:
     user_settings.cache_clear()
+    root.cache_clear()
     for listener in _listeners:
         listener()
 

@@ -22,6 +22,7 @@ is looked for further out.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import NamedTuple, Protocol
 
-from djperf.detect._source import in_a_loop, loop_line, names, source_line
+from djperf.detect._source import in_a_loop, loop_line, names, remembering, source_line
 from djperf.detect._work import in_test_code
 from djperf.findings import Location
 
@@ -58,17 +59,37 @@ class Loop:
     through: tuple[Location, ...]
 
 
+# A function as the lines name it: (path, function name).
+Function = tuple[str, str]
+
+
 @dataclass
 class _Timeline:
     """The statements of the recording being judged, in the order they ran."""
 
     events: Sequence[Event]
     positions: dict[int, int] = field(default_factory=dict)
+    # (inner, outer) -> the positions, in order, of the statements that ran
+    # in `outer` and not inside `inner` (see `_one_pass_per_call`): found in
+    # one pass over the timeline, asked of every repeated query.
+    _returns: dict[tuple[Function, Function], list[int]] = field(default_factory=dict)
 
     def position(self, event: Event) -> int | None:
         if not self.positions:
             self.positions.update((id(e), i) for i, e in enumerate(self.events))
         return self.positions.get(id(event))
+
+    def outside(self, inner: Function, outer: Function) -> list[int]:
+        """The positions of the statements that ran in `outer` (one of the
+        functions on their way) and not inside `inner` called from there."""
+        found = self._returns.get((inner, outer))
+        if found is None:
+            found = self._returns[(inner, outer)] = []
+            for position, event in enumerate(self.events):
+                functions = [(line.path, line.function) for line in lines_of(event)]
+                if outer in functions and inner not in functions[: functions.index(outer)]:
+                    found.append(position)
+        return found
 
 
 _TIMELINE: ContextVar[_Timeline | None] = ContextVar("djperf_timeline", default=None)
@@ -79,7 +100,8 @@ def judging(statements: Sequence[Event]) -> Iterator[None]:
     """While the rules judge a recording: its statements, in order."""
     token = _TIMELINE.set(_Timeline(statements))
     try:
-        yield
+        with remembering():
+            yield
     finally:
         _TIMELINE.reset(token)
 
@@ -158,11 +180,10 @@ def _one_pass_per_call(queries: Sequence[Event], depth: int) -> bool:
         outer = (lines[depth + 1].path, lines[depth + 1].function)
         if inner == outer:
             return False  # a recursive call: no telling which frame is which
-        for between in timeline.events[start + 1 : end]:
-            functions = [(line.path, line.function) for line in lines_of(between)]
-            if outer in functions and inner not in functions[: functions.index(outer)]:
-                left += 1
-                break
+        returned = timeline.outside(inner, outer)
+        after = bisect_right(returned, start)
+        if after < len(returned) and returned[after] < end:
+            left += 1
     return left * 2 > len(placed) - 1
 
 

@@ -13,8 +13,10 @@ import os
 import re
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from djperf import conf
 from djperf.findings import Location
@@ -203,14 +205,38 @@ def names(location: Location, name: str) -> bool | None:
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
+# While the rules judge one recording (`remembering`): what was asked of the
+# source already. A long capture asks about the same few lines once per
+# repeated event; the files do not change while the rules run.
+_RUN: ContextVar[dict[Any, Any] | None] = ContextVar("djperf_source_run", default=None)
+
+
+@contextmanager
+def remembering() -> Iterator[None]:
+    """Answer each question about a file or a line once, until the block ends."""
+    token = _RUN.set({})
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
+
+
 def _changed(location: Location) -> tuple[str, int] | None:
     """The file at `location` and when it last changed (the cache key of
     what is read from it), or None when it cannot be read."""
+    run = _RUN.get()
+    key = ("changed", location.path)
+    if run is not None and key in run:
+        found: tuple[str, int] | None = run[key]
+        return found
     path = _absolute(location.path)
     try:
-        return path, os.stat(path).st_mtime_ns
+        found = path, os.stat(path).st_mtime_ns
     except OSError:
-        return None
+        found = None
+    if run is not None:
+        run[key] = found
+    return found
 
 
 def _module_at(location: Location) -> tuple[ast.Module, list[bytes]] | None:
@@ -518,6 +544,17 @@ def _loops_around(location: Location) -> list[tuple[int, int]] | None:
     """(first line of the repeating part, first line of its loop) of every
     loop of the line's own function that the line is in; None when the
     source cannot be read."""
+    run = _RUN.get()
+    if run is None:
+        return _find_loops_around(location)
+    key = ("loops", location)
+    if key not in run:
+        run[key] = _find_loops_around(location)
+    found: list[tuple[int, int]] | None = run[key]
+    return found
+
+
+def _find_loops_around(location: Location) -> list[tuple[int, int]] | None:
     shape = _shape_at(location)
     if shape is None:
         return None

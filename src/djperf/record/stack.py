@@ -273,6 +273,8 @@ DEFAULT_TEST_PATHS = (
 )
 # file name -> whether it is test code
 _test_files: dict[str, bool] = {}
+# path as locations show it -> whether it is test code
+_test_paths: dict[str, bool] = {}
 # Frames the walk looks through for the test code behind an event: deep
 # enough for a factory's save that runs a receiver that reindexes a search
 # engine (oscar's suite goes past 64 frames there, and a lost drive merges
@@ -283,8 +285,11 @@ _in_test_run = False
 
 def is_test_path(path: str) -> bool:
     """Whether the file at `path` (as locations show it) is test code."""
-    patterns = conf.get("TEST_PATHS") or DEFAULT_TEST_PATHS
-    return any(fnmatch(path, pattern) for pattern in patterns)
+    found = _test_paths.get(path)
+    if found is None:
+        patterns = conf.get("TEST_PATHS") or DEFAULT_TEST_PATHS
+        found = _test_paths[path] = any(fnmatch(path, pattern) for pattern in patterns)
+    return found
 
 
 def _is_test_file(filename: str) -> bool:
@@ -362,6 +367,7 @@ def reset() -> None:
     global _library_prefixes
     _verdicts.clear()
     _test_files.clear()
+    _test_paths.clear()
     _library_prefixes = None
 
 

@@ -10,15 +10,17 @@ as much as the rest of the capture together (measured: 1.09x against 1.03x on
 the plain 400-row loop of benchmarks/capture_overhead.py). Copies share the
 tag; pickling turns it into None.
 
-The row generators run once per row, so they are written for speed: locals
-only, no calls in the common cases, and the row count kept in a local that is
-stored when the evaluation is consumed or dropped. Measured in
-docs/benchmarks.md.
+A queryset's own fetch (``for``, ``list()``, ``len()``, a template) builds
+every row before user code sees one, so its rows are built first and then
+tagged in one plain loop over the list: no generator step per row. The rows
+of ``iterator()`` reach user code one by one, so they go through a generator
+that tags each as it goes by. Both are written for speed: locals only, no
+calls in the common cases. Measured in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -38,9 +40,6 @@ JoinPlan = tuple[JoinStep, ...]
 
 # The plan of a bare select_related(): follow whatever relation Django cached.
 ALL_JOINS: JoinPlan = ()
-# Called with an evaluation's last row once every row went by (unused-column
-# judges a list's rows there: see hooks/columns.py).
-LastRow = Callable[[Any], None]
 
 
 def provenance_of(instance: Any) -> Provenance | None:
@@ -117,40 +116,69 @@ def _model_at(model: Any, path: str) -> Any:
     return model
 
 
+def tag_all(
+    rows: list[Any],
+    evaluation: Evaluation,
+    provenance: Provenance,
+    plan: JoinPlan | None,
+    model: Any,
+) -> None:
+    """Tag every row of a fetched list (with its joined instances)."""
+    evaluation.rows = len(rows)
+    if plan is None and not _guarded(model):
+        for obj in rows:
+            obj._djperf_source = provenance
+    elif (
+        plan
+        and len(plan) == 1
+        and not plan[0][3]
+        and not _guarded(model)
+        and not (_guarded(plan[0][4]))
+    ):
+        _, key, joined, _, _ = plan[0]
+        brought = 0
+        for obj in rows:
+            obj._djperf_source = provenance
+            child = obj._state.fields_cache.get(key)
+            if child is not None:
+                child._djperf_source = joined
+                brought += 1
+        evaluation.joined = {joined.path: brought}
+    else:
+        # The rarer shapes: the generators' own loops, run to the end.
+        for _ in tagging(iter(rows), evaluation, provenance, plan, model):
+            pass
+
+
 def tagging(
     rows: Iterator[Any],
     evaluation: Evaluation,
     provenance: Provenance,
     plan: JoinPlan | None,
     model: Any,
-    last_row: LastRow | None = None,
 ) -> Iterator[Any]:
-    """Rows of `evaluation`, each tagged (with its joined instances) as it goes
-    by; `last_row` is called with the last one once all went by."""
+    """Rows of `evaluation`, each tagged (with its joined instances) as it goes by."""
     if _guarded(model) or (plan and any(_guarded(step[4]) for step in plan)):
-        return _rows_on_state(rows, evaluation, provenance, plan, last_row)
+        return _rows_on_state(rows, evaluation, provenance, plan)
     if plan is None:
-        return _rows(rows, evaluation, provenance, last_row)
+        return _rows(rows, evaluation, provenance)
     if plan is ALL_JOINS:
-        return _rows_and_cached_joins(rows, evaluation, provenance, last_row)
+        return _rows_and_cached_joins(rows, evaluation, provenance)
     if len(plan) == 1 and not plan[0][3]:
-        return _rows_and_one_join(rows, evaluation, provenance, plan[0][1], plan[0][2], last_row)
-    return _rows_and_joins(rows, evaluation, provenance, plan, last_row)
+        return _rows_and_one_join(rows, evaluation, provenance, plan[0][1], plan[0][2])
+    return _rows_and_joins(rows, evaluation, provenance, plan)
 
 
 def _rows(
     rows: Iterator[Any],
     evaluation: Evaluation,
     provenance: Provenance,
-    last_row: LastRow | None,
 ) -> Iterator[Any]:
     count = 0
     try:
         for count, obj in enumerate(rows, 1):  # noqa: B007 - read in finally
             obj._djperf_source = provenance
             yield obj
-        if last_row is not None and count:
-            last_row(obj)
     finally:
         evaluation.rows = count
 
@@ -161,7 +189,6 @@ def _rows_and_one_join(
     provenance: Provenance,
     key: str,
     joined: Provenance,
-    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Rows with one select_related relation, the most common case."""
     count = brought = 0
@@ -173,8 +200,6 @@ def _rows_and_one_join(
                 child._djperf_source = joined
                 brought += 1
             yield obj
-        if last_row is not None and count:
-            last_row(obj)
     finally:
         evaluation.rows = count
         evaluation.joined = {joined.path: brought}
@@ -185,7 +210,6 @@ def _rows_and_joins(
     evaluation: Evaluation,
     provenance: Provenance,
     plan: JoinPlan,
-    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Rows with several or nested select_related relations."""
     count = 0
@@ -207,8 +231,6 @@ def _rows_and_joins(
                     child._djperf_source = joined
                     brought[step] += 1
             yield obj
-        if last_row is not None and count:
-            last_row(obj)
     finally:
         evaluation.rows = count
         evaluation.joined = _joined_rows(plan, brought)
@@ -218,7 +240,6 @@ def _rows_and_cached_joins(
     rows: Iterator[Any],
     evaluation: Evaluation,
     provenance: Provenance,
-    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Rows of a bare select_related(): follow whatever relation Django cached."""
     count = 0
@@ -227,8 +248,6 @@ def _rows_and_cached_joins(
             obj._djperf_source = provenance
             _tag_cached_joins(obj, provenance)
             yield obj
-        if last_row is not None and count:
-            last_row(obj)
     finally:
         evaluation.rows = count
 
@@ -263,7 +282,6 @@ def _rows_on_state(
     evaluation: Evaluation,
     provenance: Provenance,
     plan: JoinPlan | None,
-    last_row: LastRow | None,
 ) -> Iterator[Any]:
     """Any rows, tagged on their _state: for models with their own __setattr__."""
     count = 0
@@ -288,8 +306,6 @@ def _rows_on_state(
                         _tag_state(child, joined)
                         brought[step] += 1
             yield obj
-        if last_row is not None and count:
-            last_row(obj)
     finally:
         evaluation.rows = count
         if plan:

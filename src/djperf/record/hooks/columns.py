@@ -40,7 +40,7 @@ from django.db.models.query_utils import DeferredAttribute
 
 from djperf._errors import contain
 from djperf.record.events import Evaluation
-from djperf.record.tags import LastRow, provenance_of
+from djperf.record.tags import provenance_of
 
 # A sampled row's value at least this long makes its field watched.
 WATCH_FROM = 256
@@ -94,18 +94,16 @@ def _class_attribute(model: Any, name: str) -> Any:
     return None if owner is None else owner.__dict__[name]
 
 
-def judging_last_row(evaluation: Evaluation, fields: tuple[tuple[str, str], ...]) -> LastRow:
+def judge_last_row(
+    instance: Any, evaluation: Evaluation, fields: tuple[tuple[str, str], ...]
+) -> None:
     """For a queryset's own fetch (``QuerySet._fetch_all``), which builds
-    every row before user code sees one: judge the last row once all are
-    built, and watch from then on. Nothing is added per row."""
-
-    def last_row(instance: Any) -> None:
-        try:
-            _watch(type(instance), _judge(instance, fields), evaluation)
-        except Exception:
-            contain("wide columns")
-
-    return last_row
+    every row before user code sees one: judge the last row, `instance`, once
+    all are built, and watch from then on. Nothing is added per row."""
+    try:
+        _watch(type(instance), _judge(instance, fields), evaluation)
+    except Exception:
+        contain("wide columns")
 
 
 def streaming(

@@ -68,6 +68,13 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
         evaluation, provenance, load, plan = begin_evaluation(
             scopes, iterable.queryset, chunked=getattr(iterable, "chunked_fetch", False)
         )
+        # Called by QuerySet._fetch_all (through _model_iter): every row is
+        # built before user code sees one. sys._getframe raises when no
+        # Python frame is that far up: then it is not.
+        try:
+            whole = sys._getframe(2).f_code is _FETCH_ALL
+        except ValueError:
+            whole = False
     except Exception:
         contain("queryset evaluation")
         return original(iterable)  # type: ignore[no-any-return]
@@ -75,40 +82,40 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
     if load is not None:
         rows = _first_row_under(scopes, load, rows)
     model = iterable.queryset.model
-    last_row = None
+    wide: tuple[tuple[str, str], ...] = ()
     # Only a queryset's own rows (not a lazy load's, a prefetch's or a related
     # manager's, even from an untagged instance) can be deferred where built.
     if provenance.how == "row" and provenance.root is evaluation and not evaluation.internal:
         try:
-            wide, whole = _wide_columns(iterable)
+            wide = _wide_columns(iterable)
         except Exception:
             contain("wide columns")
-            wide = ()
-        if wide and whole:
-            last_row = columns.judging_last_row(evaluation, wide)
-        elif wide:
+    if not whole:
+        if wide:
             rows = columns.streaming(rows, evaluation, wide)
-    return tags.tagging(rows, evaluation, provenance, plan, model, last_row)
+        return tags.tagging(rows, evaluation, provenance, plan, model)
+    # A list: build it (the database's errors propagate), then tag it in one pass.
+    built = list(rows)
+    try:
+        tags.tag_all(built, evaluation, provenance, plan, model)
+        if wide and built:
+            columns.judge_last_row(built[-1], evaluation, wide)
+    except Exception:
+        contain("queryset evaluation")
+    return iter(built)
 
 
-def _wide_columns(iterable: Any) -> tuple[tuple[tuple[str, str], ...], bool]:
+def _wide_columns(iterable: Any) -> tuple[tuple[str, str], ...]:
     """The wide fields unused-column judges on this root evaluation's rows
-    (none for a raw or combined queryset: no defer() to suggest), and
-    whether its rows are all built before user code sees one."""
+    (none for a raw or combined queryset: no defer() to suggest)."""
     if not isinstance(iterable, ModelIterable):
-        return (), False
+        return ()
     queryset = iterable.queryset
     query = queryset.__dict__.get("_query") or queryset.query
     wide = columns.wide_fields(queryset.model)
     if not wide or getattr(query, "combinator", None) or post_init.has_listeners(queryset.model):
-        return (), False
-    # Called by QuerySet._fetch_all (through _model_iter and _evaluate).
-    # sys._getframe raises when no Python frame is that far up: then it is not.
-    try:
-        whole = sys._getframe(3).f_code is _FETCH_ALL
-    except ValueError:
-        whole = False
-    return wide, whole
+        return ()
+    return wide
 
 
 def begin_evaluation(
