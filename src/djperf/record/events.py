@@ -320,6 +320,15 @@ class Provenance(_DropOnCopy):
             )
         return child
 
+    def joins(self) -> list[tuple[Provenance, str]]:
+        """Every (provenance, relation name) a select_related() join reached
+        from this one, at any depth."""
+        found = []
+        for name, child in self._children.items():
+            found.append((self, name))
+            found += child.joins()
+        return found
+
     def __repr__(self) -> str:
         root = self.root.model if self.root is not None else None
         return f"<Provenance {self.how} root={root} path={self.path!r}>"

@@ -30,7 +30,7 @@ from django.db.models.signals import post_init
 from djperf._errors import contain
 from djperf.record import tags
 from djperf.record.events import Evaluation, LazyLoad, Provenance
-from djperf.record.hooks import admin, built, columns, relations
+from djperf.record.hooks import admin, built, columns, relations, usage
 from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_LOAD, CURRENT_PREFETCH, WRITING, PrefetchStep
 from djperf.record.rewrite import QUERYSET_REWRITE
@@ -93,6 +93,8 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
     if not whole:
         if wide:
             rows = columns.streaming(rows, evaluation, wide)
+        if plan is not None:
+            _expect_joins(plan, provenance, built=False)
         return tags.tagging(rows, evaluation, provenance, plan, model)
     # A list: build it (the database's errors propagate), then tag it in one pass.
     built = list(rows)
@@ -100,9 +102,18 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
         tags.tag_all(built, evaluation, provenance, plan, model)
         if wide and built:
             columns.judge_last_row(built[-1], evaluation, wide)
+        if plan is not None and built:
+            _expect_joins(plan, provenance, built=True)
     except Exception:
         contain("queryset evaluation")
     return iter(built)
+
+
+def _expect_joins(plan: tags.JoinPlan, provenance: Provenance, *, built: bool) -> None:
+    try:
+        usage.expect_joins(plan, provenance, built=built)
+    except Exception:
+        contain("relation use")
 
 
 def _wide_columns(iterable: Any) -> tuple[tuple[str, str], ...]:
@@ -297,6 +308,9 @@ def _prefetch_one_level(instances: Any, prefetcher: Any, lookup: Any, level: int
             # loop, an N+1).
             own = load = _per_object_load(scopes, instances[0], name)
         step = PrefetchStep(parent=tags.provenance_of(instances[0]), name=name, load=load)
+        if not (lookup.to_attr and level == lookup.prefetch_to.count(LOOKUP_SEP)):
+            # (A to_attr list is a plain attribute: its reads are not seen.)
+            usage.expect_prefetch(step.parent, name, prefetcher)
     except Exception:
         contain("prefetch_related")
         return _original_prefetch_one_level(instances, prefetcher, lookup, level)

@@ -9,10 +9,16 @@ no instance ever used shows as unused.
 
 Reading a relation is the hot path of a select_related loop, and asking a
 related manager for its queryset the hot path of a prefetch loop, so these
-wrappers (and BaseManager.get_queryset's, which notes where querysets are
-built) are installed only while at least one capture is open: djperf
-installed but idle pays nothing for them. A use is noted once per relation
-and provenance, not once per access.
+wrappers are installed only while a use is still to be seen: an evaluation
+under a capture that joined a relation, or a prefetch that filled one,
+expects a first read of it from its instances (`expect`); once every
+expected read has been seen, the wrappers come off, and a loop's other rows
+read the relation at Django's own cost. The first read is all unused-eager-load
+needs: a use is noted once per relation and provenance, not once per access.
+djperf installed but idle, or capturing with nothing eager to watch, pays
+nothing for them. (BaseManager.get_queryset's wrapper, which notes where
+querysets are built, and select_related's and prefetch_related's are on
+while any capture is open.)
 
 It also notes a lazily loaded forward relation read again on its instance
 after the load (``feeding.child`` loaded in ``clean()``, read again by an
@@ -45,10 +51,10 @@ from djperf.record.hooks._state import CURRENT_PREFETCH
 from djperf.record.hooks.built import noting_where_built, noting_where_eager
 from djperf.record.scope import active, stacks_wanted
 from djperf.record.stack import locate
-from djperf.record.tags import TAG, provenance_of
+from djperf.record.tags import ALL_JOINS, TAG, JoinPlan, provenance_of
 
 if TYPE_CHECKING:
-    from djperf.record.events import LazyLoad
+    from djperf.record.events import LazyLoad, Provenance
 
 _patches = Patches()
 _open_scopes = 0
@@ -75,6 +81,100 @@ def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
         used = owner.used
         for name in names:
             used.add(source.joined(name))
+    if _expected:
+        _seen(source, names)
+
+
+# (provenance, relation name): a relation an eager load gave the instances of
+# that provenance, whose first read is still to be seen.
+_expected: set[tuple[Provenance, str]] = set()
+# How many of them are read through a related manager (the rest through a
+# descriptor): the manager wrappers come off when none is left.
+_expected_by_manager = 0
+_descriptor_patches = Patches()
+_manager_patches = Patches()
+# Related manager classes wrapped in _manager_patches.
+_managers_watched: set[type] = set()
+
+
+def expect(provenance: Provenance | None, name: str, manager_class: type | None = None) -> None:
+    """Instances of `provenance` were given relation `name` by an eager load
+    (a select_related join; a prefetch, read through `manager_class` for a
+    reverse foreign key or a many-to-many): watch for its first read."""
+    global _expected_by_manager
+    if provenance is None or not _open_scopes or (provenance, name) in _expected:
+        return
+    with _lock:
+        if not _open_scopes or (provenance, name) in _expected:
+            return
+        _expected.add((provenance, name))
+        if manager_class is None:
+            if not _descriptor_patches:
+                _watch_descriptors()
+            return
+        _expected_by_manager += 1
+        names = _managers.get(manager_class)
+        if names is not None and manager_class not in _managers_watched:
+            _managers_watched.add(manager_class)
+            _manager_patches.wrap(manager_class, "get_queryset", _noting_manager_use(names))
+
+
+def expect_joins(plan: JoinPlan, provenance: Provenance, *, built: bool) -> None:
+    """The relations a select_related join plan gave rows of `provenance`
+    (`built`: all of them built and tagged already)."""
+    if plan is ALL_JOINS:
+        # A bare select_related() follows whatever Django cached: the joins
+        # are known from the tagged rows, and until they are all built, not
+        # at all (an iterator()'s: watched while the captures last).
+        if not built:
+            expect(provenance, "*")
+        for parent, name in provenance.joins():
+            expect(parent, name)
+        return
+    for parent_slot, key, _, attribute, _ in plan:
+        # A FilteredRelation alias is a plain attribute: its reads are not seen.
+        if not attribute:
+            expect(provenance if parent_slot == 0 else plan[parent_slot - 1][2], key)
+
+
+def expect_prefetch(parent: Provenance | None, name: str, prefetcher: Any) -> None:
+    """The relation `name` a prefetch gave instances of `parent`, fetched by
+    `prefetcher` (a descriptor, or a related manager)."""
+    if isinstance(prefetcher, (ForwardManyToOneDescriptor, ReverseOneToOneDescriptor)):
+        expect(parent, name)
+        return
+    names = _managers.get(type(prefetcher))
+    if names is not None:
+        expect(parent, names[0], type(prefetcher))
+
+
+def _seen(source: Provenance, names: tuple[str, ...]) -> None:
+    """`source`'s instances read the relation `names` name: no need to watch
+    for it any more, nor for anything once nothing is expected."""
+    global _expected_by_manager
+    with _lock:
+        for name in names:
+            if (source, name) in _expected:
+                _expected.discard((source, name))
+                if type(names) is _ManagerNames:
+                    _expected_by_manager -= 1
+        if _expected_by_manager <= 0 and _manager_patches:
+            _manager_patches.undo()
+            _managers_watched.clear()
+        if not _expected and not _watching:
+            _descriptor_patches.undo()
+
+
+class _ManagerNames(tuple[str, ...]):
+    """The names of a relation read through a related manager (the key its
+    uses are noted under)."""
+
+    __slots__ = ()
+
+
+def _watch_descriptors() -> None:
+    _descriptor_patches.wrap(ForwardManyToOneDescriptor, "__get__", _noting_descriptor_use)
+    _descriptor_patches.wrap(ReverseOneToOneDescriptor, "__get__", _noting_descriptor_use)
 
 
 # The instance attribute holding its lazily loaded forward relations still
@@ -100,7 +200,13 @@ def watch_reads(load: LazyLoad) -> None:
     instance = load.instance
     if instance is None:
         return
-    _watching = True
+    if not _watching:
+        with _lock:
+            if not _open_scopes:
+                return
+            _watching = True
+            if not _descriptor_patches:
+                _watch_descriptors()
     data = instance.__dict__
     loaded = data.get(LOADED)
     if loaded is None:
@@ -197,9 +303,7 @@ _managers: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDic
 def watch_manager(manager_class: type, field: str) -> None:
     """Register a related manager class Django just built (see relations.py)."""
     with _lock:
-        _managers[manager_class] = (field,)
-        if _open_scopes:
-            _patches.wrap(manager_class, "get_queryset", _noting_manager_use((field,)))
+        _managers[manager_class] = _ManagerNames((field,))
 
 
 def _asking_joins(original: Any) -> Any:
@@ -218,23 +322,29 @@ def scope_opened() -> None:
         if _open_scopes == 1:
             columns.opened()
         if _open_scopes == 1 and not _patches:
-            _patches.wrap(ForwardManyToOneDescriptor, "__get__", _noting_descriptor_use)
-            _patches.wrap(ReverseOneToOneDescriptor, "__get__", _noting_descriptor_use)
             _patches.wrap(BaseManager, "get_queryset", noting_where_built)
             _patches.wrap(QuerySet, "select_related", _asking_joins)
             _patches.wrap(QuerySet, "prefetch_related", _asking_prefetches)
-            for manager_class, names in list(_managers.items()):
-                _patches.wrap(manager_class, "get_queryset", _noting_manager_use(names))
 
 
 def scope_closed() -> None:
-    global _open_scopes, _watching
+    global _open_scopes
     with _lock:
         _open_scopes = max(0, _open_scopes - 1)
         if _open_scopes == 0:
             _patches.undo()
+            _stop_watching()
             columns.release()
-            _watching = False
+
+
+def _stop_watching() -> None:
+    global _watching, _expected_by_manager
+    _descriptor_patches.undo()
+    _manager_patches.undo()
+    _managers_watched.clear()
+    _expected.clear()
+    _expected_by_manager = 0
+    _watching = False
 
 
 def install() -> None:
@@ -245,6 +355,7 @@ def uninstall() -> None:
     global _open_scopes
     with _lock:
         _patches.undo()
+        _stop_watching()
         _open_scopes = 0
         _managers.clear()
     _names.clear()
