@@ -75,10 +75,11 @@ class capture:
         close_scope(rec)
         hooks.scope_closed()
         rec.findings = registry.run(rec)
-        try:
-            rec.eager_loads = unused_eager_load.eager_loads(rec)
-        except Exception:
-            contain("eager-load sites")
+        if rec.evaluations:
+            try:
+                rec.eager_loads = unused_eager_load.eager_loads(rec)
+            except Exception:
+                contain("eager-load sites")
 
     async def __aenter__(self) -> Recording:
         return self.__enter__()
@@ -107,6 +108,8 @@ def _checked_thresholds(
     thresholds: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, dict[str, Any]]:
     registry.check_settings()
+    if not thresholds:
+        return {}
     _rule_ids(thresholds)
     for rule, values in thresholds.items():
         registry.thresholds(rule, values)  # raises on an unknown threshold

@@ -116,3 +116,26 @@ def test_one_finding_per_problem_however_many_requests_showed_it():
     assert (merged.count, merged.duration, merged.severity) == (5, 1.5, "warning")
     assert merged.message.startswith("m Seen 2 times in this capture")
     assert other.message == "elsewhere"
+
+
+def test_a_rule_is_not_shown_a_recording_without_what_it_reads():
+    rule = registry.Rule("test_http_only", reads=("http_calls",))
+    shown = []
+
+    @rule.detects
+    def http_only(recording, thresholds):
+        shown.append(recording)
+        return []
+
+    try:
+        with djperf.capture(detectors=["test-http-only"]):
+            list(Author.objects.all())
+    finally:
+        registry.unregister("test-http-only")
+    assert shown == []
+
+
+def test_a_rule_must_read_lists_a_recording_has():
+    with pytest.raises(ValueError, match="reads must name some of"):
+        registry.Rule("test_typo", reads=("query",))
+    assert "test-typo" not in registry.rules()

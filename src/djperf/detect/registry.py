@@ -5,14 +5,17 @@ creates a `Rule` from its own name (the id cannot drift from the module) and
 decorates its detector, a pure function from a Recording to findings::
 
     # djperf/detect/rules/n_plus_one.py
-    rule = Rule(__name__, count=2)
+    rule = Rule(__name__, reads=("lazy_loads",), count=2)
 
     @rule.detects
     def n_plus_one(recording: Recording, thresholds: Thresholds) -> Iterable[Finding]:
         ...
         yield rule.finding(message=..., severity="warning", ...)
 
-The keyword arguments are the rule's thresholds and their defaults; the
+``reads`` names the Recording's lists the detector looks at: a recording
+with all of them empty is not shown to it (an empty scope, or a test with no
+HTTP call, costs nothing for the rules that could find nothing). The other
+keyword arguments are the rule's thresholds and their defaults; the
 ``DJPERF["THRESHOLDS"]`` setting overrides them for the project and
 ``capture(thresholds=...)`` for one capture. ``rule.finding`` builds a
 Finding with the rule's id already set. Adding a rule is three files (the
@@ -42,6 +45,8 @@ Detector = Callable[[Recording, Thresholds], Iterable[Finding]]
 
 _rules: dict[str, Rule] = {}
 _loaded = False
+# The Recording's lists of events a rule may read.
+RECORDED = ("queries", "lazy_loads", "evaluations", "http_calls", "cache_calls")
 
 
 class Rule:
@@ -52,8 +57,14 @@ class Rule:
     ``n-plus-one``). Creating a Rule registers it.
     """
 
-    def __init__(self, module: str, **defaults: Any) -> None:
+    def __init__(
+        self, module: str, *, reads: tuple[str, ...] | None = None, **defaults: Any
+    ) -> None:
         self.id = module.rsplit(".", 1)[-1].replace("_", "-")
+        if reads is not None and (not reads or set(reads) - set(RECORDED)):
+            raise ValueError(f"rule {self.id!r}: reads must name some of {RECORDED}, not {reads}")
+        # None: shown every recording.
+        self.reads = reads
         self.defaults: dict[str, Any] = dict(defaults)
         self.detector: Detector | None = None
         # Finding(rule=<this id>, ...): every finding of the rule carries its id.
@@ -179,6 +190,8 @@ def run(recording: Recording) -> list[Finding]:
         for rule_id, rule in sorted(_rules.items()):
             if rule.detector is None or (selected is not None and rule_id not in selected):
                 continue
+            if rule.reads is not None and not any(getattr(recording, n) for n in rule.reads):
+                continue  # nothing it looks at was recorded
             try:
                 limits = thresholds(rule_id, recording.options.thresholds.get(rule_id))
                 findings.extend(_one_per_problem(_tests_own(rule.detector(recording, limits))))

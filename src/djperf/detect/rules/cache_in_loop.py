@@ -21,7 +21,7 @@ from djperf.findings import Finding, Fix, Location
 from djperf.record.events import CacheCall
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=5, warn_from=2)
+rule = Rule(__name__, reads=("cache_calls",), count=5, warn_from=2)
 
 # Django's cache API: one key per call -> the call that takes many.
 _BATCHED = {

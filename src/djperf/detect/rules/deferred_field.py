@@ -15,7 +15,7 @@ from djperf.findings import Finding, Fix, Location
 from djperf.record.events import Evaluation, LazyLoad
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=2, warn_from=2)
+rule = Rule(__name__, reads=("lazy_loads",), count=2, warn_from=2)
 
 
 @rule.detects

@@ -18,7 +18,7 @@ _TIMEOUT_FIX = {
 }
 
 
-rule = Rule(__name__, count=1)
+rule = Rule(__name__, reads=("http_calls",), count=1)
 
 
 @rule.detects

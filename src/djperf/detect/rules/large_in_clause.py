@@ -12,7 +12,7 @@ from djperf.findings import Finding, Fix, Location
 from djperf.record.events import Query
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=200)
+rule = Rule(__name__, reads=("queries",), count=200)
 
 _IN_VALUES = re.compile(
     r"\bIN\s*\(\s*((?:%s|\?|%\(\w+\)s)(?:\s*,\s*(?:%s|\?|%\(\w+\)s))*)\s*\)", re.I

@@ -55,7 +55,7 @@ from djperf.record.events import Evaluation, LazyLoad, Query
 from djperf.record.scope import Recording
 from djperf.record.work import Drive
 
-rule = Rule(__name__, count=2, warn_from=2)
+rule = Rule(__name__, reads=("lazy_loads",), count=2, warn_from=2)
 
 # Relations Django 6.1's fetch modes cover (reverse FK and M2M are not).
 _FETCH_MODE_KINDS = frozenset(

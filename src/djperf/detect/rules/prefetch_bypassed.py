@@ -12,7 +12,7 @@ from djperf.detect.registry import Rule, Thresholds
 from djperf.findings import Finding, Fix
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=1, warn_from=2)
+rule = Rule(__name__, reads=("lazy_loads",), count=1, warn_from=2)
 
 
 @rule.detects

@@ -19,7 +19,7 @@ from djperf.findings import Finding, Fix
 from djperf.record.events import HttpCall
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=3, warn_from=2)
+rule = Rule(__name__, reads=("http_calls",), count=3, warn_from=2)
 
 
 @rule.detects

@@ -50,7 +50,7 @@ from djperf.record.events import Evaluation, Query
 from djperf.record.scope import Recording
 from djperf.record.work import Drive
 
-rule = Rule(__name__, count=5, warn_from=2)
+rule = Rule(__name__, reads=("queries",), count=5, warn_from=2)
 
 _WHERE_COLUMN = re.compile(r"\bWHERE\s+\(?\s*(?:([\w\"`]+)\.)?([\w\"`]+)\s*(=|IN)\s", re.I)
 # Reading a table chunk by chunk (Paginator pages, keyset batches

@@ -12,7 +12,7 @@ from djperf.findings import Finding, Fix
 from djperf.record.events import HttpCall
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=2, saving=0.05)
+rule = Rule(__name__, reads=("http_calls",), count=2, saving=0.05)
 
 
 @rule.detects

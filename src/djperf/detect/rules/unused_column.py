@@ -12,7 +12,7 @@ from djperf.findings import Finding, Fix, Location
 from djperf.record.events import Evaluation
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=10, bytes=32_000)
+rule = Rule(__name__, reads=("evaluations",), count=10, bytes=32_000)
 
 
 @rule.detects

@@ -15,7 +15,7 @@ from djperf.findings import EagerLoad, EagerMethod, Finding, Fix, Location
 from djperf.record.events import Evaluation
 from djperf.record.scope import Recording
 
-rule = Rule(__name__, count=1)
+rule = Rule(__name__, reads=("evaluations",), count=1)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from djperf.record.events import Query
 from djperf.record.scope import Recording
 from djperf.record.work import Drive
 
-rule = Rule(__name__, count=3, warn_from=2)
+rule = Rule(__name__, reads=("queries",), count=3, warn_from=2)
 
 _SET_COLUMNS = re.compile(r"^UPDATE \S+ SET (.*?)(?: WHERE |$)", re.S)
 _ASSIGNED = re.compile(r"(?:^|,\s*)(?:\w+\.)?(\w+)\s*=")

@@ -4,8 +4,9 @@
 - orm:       queryset evaluations and prefetches; tags instances with their provenance
 - writes:    operations (deletes, bulk_*, related managers' set/add...) and their reads
 - columns:   which wide (text, binary, JSON) columns a queryset's rows read
-- usage:     which select_related / prefetch_related relations were used, and
-             (with built) where each queryset was built; only while a capture is open
+- usage:     which select_related / prefetch_related relations were used (watched
+             only until an eager load's first read), and (with built) where each
+             queryset was built
 - relations: lazy loads of every relation kind and of deferred fields
 - threads:   the user line behind an ``await`` that hops to a worker thread
 - http:      outbound HTTP (requests, httpx, urllib3, urllib.request) and its timeout

@@ -3,9 +3,10 @@
 A queryset is often built in one place (a manager method, a view's
 ``get_queryset()``) and evaluated in another (a template's ``{% for %}``); a
 finding names both, and its fix goes where the queryset is built.
-``BaseManager.get_queryset`` is wrapped only while a capture is open (usage.py
-installs it with the relation-use wrappers): it notes the user line on the
-Query, and ``Query.clone()`` carries it to every refinement. So are
+``BaseManager.get_queryset`` is wrapped (usage.py installs it with the
+relation-use wrappers; while no capture is open it returns at once): it
+notes the user line on the Query, and ``Query.clone()`` carries it to every
+refinement. So are
 ``QuerySet.select_related`` and ``prefetch_related``: each notes the line that
 asked for its lookups, where an unused eager load is to be removed.
 """

@@ -17,8 +17,8 @@ read the relation at Django's own cost. The first read is all unused-eager-load
 needs: a use is noted once per relation and provenance, not once per access.
 djperf installed but idle, or capturing with nothing eager to watch, pays
 nothing for them. (BaseManager.get_queryset's wrapper, which notes where
-querysets are built, and select_related's and prefetch_related's are on
-while any capture is open.)
+querysets are built, and select_related's and prefetch_related's are
+installed once with djperf, and return at once while no capture is open.)
 
 It also notes a lazily loaded forward relation read again on its instance
 after the load (``feeding.child`` loaded in ``clean()``, read again by an
@@ -261,7 +261,7 @@ def _noting_descriptor_use(original: Any) -> Any:
             # select_related("bio") found no row still used the join.
             if instance is not None:
                 # The common case in two lookups: a tagged instance whose relation
-                # is already noted (wrapper installed only while a capture is open).
+                # is already noted (wrapper installed only while a read is expected).
                 data = instance.__dict__
                 source = data.get(TAG)
                 if source is None or self not in source.seen:
@@ -315,16 +315,12 @@ def _asking_prefetches(original: Any) -> Any:
 
 
 def scope_opened() -> None:
-    """A capture scope opened: watch relation reads while any is open."""
+    """A capture scope opened: relation reads may be watched while any is open."""
     global _open_scopes
     with _lock:
         _open_scopes += 1
         if _open_scopes == 1:
             columns.opened()
-        if _open_scopes == 1 and not _patches:
-            _patches.wrap(BaseManager, "get_queryset", noting_where_built)
-            _patches.wrap(QuerySet, "select_related", _asking_joins)
-            _patches.wrap(QuerySet, "prefetch_related", _asking_prefetches)
 
 
 def scope_closed() -> None:
@@ -332,7 +328,6 @@ def scope_closed() -> None:
     with _lock:
         _open_scopes = max(0, _open_scopes - 1)
         if _open_scopes == 0:
-            _patches.undo()
             _stop_watching()
             columns.release()
 
@@ -348,7 +343,14 @@ def _stop_watching() -> None:
 
 
 def install() -> None:
-    """Nothing until a scope opens (see scope_opened)."""
+    """Where querysets are built and their eager loads asked for: wrapped
+    once, each wrapper returning at once when no capture is open (a
+    ContextVar read per queryset built); relation reads: see `expect`."""
+    if _patches:
+        return
+    _patches.wrap(BaseManager, "get_queryset", noting_where_built)
+    _patches.wrap(QuerySet, "select_related", _asking_joins)
+    _patches.wrap(QuerySet, "prefetch_related", _asking_prefetches)
 
 
 def uninstall() -> None:
