@@ -19,7 +19,10 @@ the loop: only the loop is counted. Conditions, as in capture_overhead.py:
 
 - bare:      Django alone, djperf's hooks not installed;
 - idle:      djperf installed (as by INSTALLED_APPS), no capture active;
-- capturing: inside djperf.capture() (stacks on, every rule at exit).
+- capturing: inside djperf.capture() (stacks on, every rule at exit);
+- recording: with ``--split``, inside djperf.capture(detectors=[]): the
+             recording alone, no rule run at exit (capturing less this is
+             what the rules cost).
 
 It prints instructions per loop and the ratio to bare. ``--src PATH`` measures
 the djperf of another source tree (benchmarks/compare_revisions.py uses it).
@@ -40,6 +43,7 @@ import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CONDITIONS = ("bare", "idle", "capturing")
@@ -98,20 +102,28 @@ def child(loop_name: str, condition: str, number: int, rows: int, library: Path)
         hooks.install()
     loop()
     loop()
-    if condition == "capturing":
+
+    def scope() -> Any:
+        if condition == "capturing":
+            return djperf.capture()
+        if condition == "recording":
+            return djperf.capture(detectors=[])
+        return contextlib.nullcontext()
+
+    if condition in ("capturing", "recording"):
         # The same capture once first: what the first capture of a process
         # pays once (imports, patterns compiled for its first findings,
         # caches) is not the per-loop cost.
-        with djperf.capture():
+        with scope():
             for _ in range(number):
                 loop()
     callgrind = ctypes.CDLL(str(library))
     gc.collect()
     gc.disable()
-    scope = djperf.capture() if condition == "capturing" else contextlib.nullcontext()
+    measured = scope()
     callgrind.djperf_start()
     callgrind.djperf_toggle()
-    with scope:
+    with measured:
         for _ in range(number):
             loop()
     callgrind.djperf_toggle()
@@ -187,12 +199,14 @@ def measure(
     src: Path | None = None,
     jobs: int = 2,
     scope: bool = False,
+    split: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Instructions per loop run: {loop: {condition: instructions}}; with
     `scope`, also {EMPTY_SCOPE: {"capturing": instructions per empty scope}}."""
     work = Path(tempfile.mkdtemp(prefix="djperf-shim-"))
     library = shim(work)
-    tasks = [(loop, condition) for loop in loops for condition in CONDITIONS]
+    conditions = (*CONDITIONS, "recording") if split else CONDITIONS
+    tasks = [(loop, condition) for loop in loops for condition in conditions]
     if scope:
         tasks.append((EMPTY_SCOPE, "capturing"))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -213,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=400)
     parser.add_argument("--src", type=Path, default=None, help="another djperf source tree")
     parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at once")
+    parser.add_argument(
+        "--split", action="store_true", help="also count the recording alone (no rules at exit)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("LOOP", "CONDITION"), help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -221,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     loops = [name.strip() for name in args.loops.split(",")]
     results = measure(
-        loops, number=args.number, rows=args.rows, src=args.src, jobs=args.jobs, scope=True
+        loops,
+        number=args.number,
+        rows=args.rows,
+        src=args.src,
+        jobs=args.jobs,
+        scope=True,
+        split=args.split,
     )
     empty = results.pop(EMPTY_SCOPE)["capturing"]
     print(
@@ -235,6 +258,16 @@ def main(argv: list[str] | None = None) -> int:
             f"  {loop:<18} {bare:14,.0f} {counted['idle']:14,.0f} {counted['capturing']:14,.0f}"
             f"   {counted['idle'] / bare:8.4f}x {counted['capturing'] / bare:8.4f}x"
         )
+    if args.split:
+        print("  the recording alone (no rules at exit), and the rules' share of capturing:")
+        for loop, counted in results.items():
+            rules = (counted["capturing"] - counted["recording"]) / (
+                counted["capturing"] - counted["bare"]
+            )
+            print(
+                f"  {loop:<18} {counted['recording']:14,.0f}"
+                f"   {counted['recording'] / counted['bare']:8.4f}x   rules {rules:6.1%}"
+            )
     print(f"  an empty capture scope, opened and closed: {empty:,.0f} instructions")
     for condition, budget in BUDGET.items():
         ratios = {

@@ -20,6 +20,13 @@ from djperf.record import hooks
 from djperf.record.scope import Options, Recording, close_scope, open_scope
 
 
+class _Setting:
+    """The default of an option whose None means something: read the setting."""
+
+
+_SETTING = _Setting()
+
+
 class capture:
     """Record the queries, queryset evaluations and lazy loads of a block.
 
@@ -33,6 +40,11 @@ class capture:
 
     Works as ``async with`` too. Scopes nest; each records what happens inside
     it. Query parameters are stored only with ``capture_params=True``.
+
+    A recording holds at most ``max_memory_mb`` (default
+    ``DJPERF["MAX_MEMORY_MB"]``, 50) of events: past it, repeats of an event
+    already seen are counted in ``rec.summaries`` rather than kept, and
+    ``rec.summarized`` is true. ``None`` keeps every event.
     """
 
     def __init__(
@@ -42,7 +54,19 @@ class capture:
         stacks: bool | None = None,
         detectors: Iterable[str] | None = None,
         thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+        max_memory_mb: float | _Setting | None = _SETTING,
     ) -> None:
+        if isinstance(max_memory_mb, _Setting):
+            max_memory_mb = conf.get("MAX_MEMORY_MB")
+        if max_memory_mb is not None and (
+            isinstance(max_memory_mb, bool)
+            or not isinstance(max_memory_mb, (int, float))
+            or max_memory_mb <= 0
+        ):
+            raise ValueError(
+                f"max_memory_mb must be a positive number of megabytes or None, "
+                f"not {max_memory_mb!r}"
+            )
         self.options = Options(
             capture_params=(
                 bool(conf.get("CAPTURE_PARAMS")) if capture_params is None else capture_params
@@ -50,6 +74,7 @@ class capture:
             stacks=bool(conf.get("STACKS")) if stacks is None else stacks,
             detectors=None if detectors is None else _rule_ids(detectors),
             thresholds=_checked_thresholds(thresholds or {}),
+            max_memory=None if max_memory_mb is None else int(max_memory_mb * 1024 * 1024),
         )
         self.recording: Recording | None = None
 

@@ -8,6 +8,7 @@
         "USER_PATHS": [],            # user code even inside site-packages
         "TEST_PATHS": None,          # glob patterns of test code (None: the defaults)
         "THRESHOLDS": {"n-plus-one": {"count": 3}},   # per rule, see docs/rules/
+        "MAX_MEMORY_MB": 50,         # one capture's events; past it, repeats are counted
     }
 
 Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
@@ -33,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     # conftest.py (djperf.record.stack.DEFAULT_TEST_PATHS).
     "TEST_PATHS": None,
     "THRESHOLDS": {},
+    # The most memory one capture's recording holds, in MB; past it, repeats
+    # of an event already seen are counted, not kept. None: no cap.
+    "MAX_MEMORY_MB": 50,
 }
 
 _listeners: list[Callable[[], None]] = []
@@ -73,6 +77,7 @@ _TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("USER_PATHS", (list, tuple), "a list of paths"),
     ("TEST_PATHS", (list, tuple, type(None)), "a list of glob patterns, or None"),
     ("THRESHOLDS", (dict,), "a dict of rule ids to dicts of thresholds"),
+    ("MAX_MEMORY_MB", (int, float, type(None)), "a number of megabytes, or None"),
 )
 
 

@@ -8,18 +8,50 @@ kept). Files are parsed once each, and only when a finding asks.
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import linecache
 import os
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from djperf import conf
 from djperf.findings import Location
+
+# (function, file, when it last changed, location, arguments) -> its answer:
+# the questions the rules ask of a line depend on the file's text alone, and
+# a long capture asks them once per repeated event. Bounded, and cleared when
+# full, like the parse cache.
+_answers: dict[tuple[Any, ...], Any] = {}
+_ANSWERS = 8192
+_Question = TypeVar("_Question", bound=Callable[..., Any])
+
+
+def _per_line(question: _Question) -> _Question:
+    """Answer `question(location, *args)` once per version of the file."""
+
+    @functools.wraps(question)
+    def asked(location: Location, *args: Any) -> Any:
+        changed = _changed(location)
+        if changed is None:
+            return question(location, *args)
+        key = (question, changed, location, args)
+        if key in _answers:
+            answer = _answers[key]
+        else:
+            if len(_answers) >= _ANSWERS:
+                _answers.clear()
+            answer = _answers[key] = question(location, *args)
+        # A caller may change a list or dict it was given: never the kept one.
+        return copy.copy(answer) if isinstance(answer, (list, dict)) else answer
+
+    return asked  # type: ignore[return-value]
+
 
 # Calls that take a related object only to compare or store its key.
 _KEYED_CALLS = frozenset(
@@ -40,6 +72,7 @@ _KEYED_CALLS = frozenset(
 )
 
 
+@_per_line
 def key_only_rewrite(location: Location, field: str, attname: str, pk: str) -> str | None:
     """The line at `location` with every read of ``<x>.<field>`` replaced by
     ``<x>.<attname>``, when each of them uses the related object only for its
@@ -106,7 +139,7 @@ def _span(tree: ast.AST, line: int) -> tuple[int, int]:
     over a queryset written across lines reports its first line), else the
     line alone."""
     found = (line, line)
-    for node in ast.walk(tree):
+    for node in _nodes_at(tree, line):
         if (
             isinstance(node, _SIMPLE)
             and node.end_lineno is not None
@@ -188,6 +221,7 @@ def source_line(location: Location) -> str:
     return linecache.getline(_absolute(location.path), location.line)
 
 
+@_per_line
 def names(location: Location, name: str) -> bool | None:
     """Whether the statement at `location` (a template's line, or the whole
     Python statement the line is in) names `name` as a word: a call of a
@@ -249,6 +283,7 @@ def _module_at(location: Location) -> tuple[ast.Module, list[bytes]] | None:
 _NARROWING = frozenset({"filter", "exclude"})
 
 
+@_per_line
 def narrowing_calls(location: Location, manager: str) -> str | None:
     """The ``.filter(...)`` and ``.exclude(...)`` calls chained on the related
     manager ``<x>.<manager>`` at `location`, as the user wrote them
@@ -353,6 +388,7 @@ def _module_names(tree: ast.Module) -> frozenset[str]:
     return frozenset(names)
 
 
+@_per_line
 def constant_keywords(location: Location) -> dict[str, str]:
     """The keyword arguments of the queryset calls at `location` whose values
     mean the same anywhere in the module (see `narrowing_calls`), as written:
@@ -568,6 +604,7 @@ def _find_loops_around(location: Location) -> list[tuple[int, int]] | None:
     ]
 
 
+@_per_line
 def probe_loop(location: Location) -> int | None:
     """The first line of the ``while`` loop the query at `location` tests to
     end, trying one candidate per pass until one is free: the loop's own
@@ -607,6 +644,7 @@ def _spans(node: ast.AST, line: int) -> bool:
     return start is not None and end is not None and start <= line <= end
 
 
+@_per_line
 def used_after(location: Location) -> str | None:
     """What the code does next with the object the line at `location`
     created (``instance = Note.objects.create(...)`` then
@@ -685,6 +723,7 @@ def _saves(statement: ast.stmt, name: str) -> bool:
     )
 
 
+@_per_line
 def counted_then_iterated(location: Location) -> tuple[str, int] | None:
     """``alerts.count()`` at `location`, then ``for alert in alerts:`` later in
     the same function: the name and the loop's line, when both statements
@@ -743,6 +782,7 @@ def _assigns(statement: ast.stmt, name: str) -> bool:
     )
 
 
+@_per_line
 def cache_clearing_methods(location: Location) -> list[str]:
     """The methods of the class the line at `location` is in whose names say
     they drop the object's cached state (``invalidate_cached_queryset()``,
@@ -793,6 +833,7 @@ def in_a_cached_property(location: Location) -> bool:
     return function is not None and function[2] == "cached_property"
 
 
+@_per_line
 def constant_call_arguments(location: Location) -> bool | None:
     """Whether every argument of the keyed queryset call at `location`
     (``get_or_create(name="Books", defaults={...})``) means the same on every
@@ -823,6 +864,7 @@ def constant_call_arguments(location: Location) -> bool | None:
 _MANAGER_WRITES = frozenset({"add", "set", "remove", "clear"})
 
 
+@_per_line
 def manager_write(location: Location) -> tuple[str, str] | None:
     """``("tags", "add")`` when the statement at `location` calls a related
     manager's write on one object (``instance.tags.add(*tags)``), else None."""
@@ -847,6 +889,7 @@ def manager_write(location: Location) -> tuple[str, str] | None:
 _SHAPING = ("select_related", "prefetch_related", "only", "defer", "values", "values_list")
 
 
+@_per_line
 def shaping_calls(location: Location) -> str:
     """The ``.select_related(...)``, ``.prefetch_related(...)``, ``.only(...)``,
     ``.defer(...)``, ``.values(...)`` and ``.values_list(...)`` calls of the
@@ -1027,6 +1070,7 @@ def closing_parenthesis(text: str, start: int) -> int:
 _SELF = re.compile(r"^self(?:\.(?:pk|id))?$")
 
 
+@_per_line
 def own_relation_query(location: Location) -> tuple[str, str, str] | None:
     """``Through.objects.select_related('release').filter(issue_id=self.id)``
     in a method of a class: the class's name, the keyword naming the object's
@@ -1096,6 +1140,7 @@ def _innermost_function(
     return functions[-1] if functions else None
 
 
+@_per_line
 def found_or_new(location: Location) -> str | None:
     """``item.save()`` where the function got ``item`` either from the
     database (``item = Product.objects.get(upc=upc)``) or made it new
@@ -1128,6 +1173,7 @@ def found_or_new(location: Location) -> str | None:
     return found if new else None
 
 
+@_per_line
 def counter_upsert(location: Location) -> tuple[int, int] | None:
     """``affected = rows.update(n=F('n') + 1)`` then ``if not affected:
     Model.objects.create(...)``: one row made or bumped per call, by hand.

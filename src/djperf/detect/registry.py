@@ -197,9 +197,31 @@ def run(recording: Recording) -> list[Finding]:
                 findings.extend(_one_per_problem(_tests_own(rule.detector(recording, limits))))
             except Exception:
                 contain(f"detector {rule_id}")
+    if recording.summaries:
+        findings = [_noting_summaries(f, recording) for f in findings]
     # Most costly first: time when it was measured, then how often.
     findings.sort(key=lambda f: (-f.duration, -f.count))
     return findings
+
+
+def _noting_summaries(finding: Finding, recording: Recording) -> Finding:
+    """`finding`, saying how many more events like its own the recording
+    only counted (it held its memory budget): the rule judged the kept ones."""
+    rule = _rules.get(finding.rule)
+    kinds = rule.reads if rule is not None and rule.reads is not None else RECORDED
+    more = sum(
+        summary.count
+        for summary in recording.summaries.values()
+        if summary.count and summary.kind in kinds and summary.location == finding.location
+    )
+    if not more:
+        return finding
+    return dataclasses.replace(
+        finding,
+        message=f"{finding.message} Past the capture's memory budget (max_memory_mb), "
+        f"{more} more events like these at this line were counted, not kept: "
+        "the numbers above are of the kept ones.",
+    )
 
 
 def _tests_own(findings: Iterable[Finding]) -> Iterable[Finding]:

@@ -403,3 +403,61 @@ class LazyLoad:
     @property
     def duration(self) -> float:
         return sum(q.duration for q in self.queries)
+
+
+# The shape of each kind of event: what the rules group events by, less the
+# values (a query's parameters, a call's URL), which only its exemplars keep.
+# A recording past its memory budget counts the repeats of a shape instead of
+# keeping them (Recording.keep).
+
+
+def query_shape(query: Query) -> tuple[Any, ...]:
+    return (
+        query.fingerprint,
+        query.alias,
+        query.location,
+        query.caller,
+        query.outer,
+        query.role,
+        query.request,
+        query.drive,
+        query.via,
+        query.saved_model,
+    )
+
+
+def evaluation_shape(evaluation: Evaluation) -> tuple[Any, ...]:
+    return (
+        evaluation.model,
+        evaluation.location,
+        evaluation.built,
+        evaluation.select_related,
+        evaluation.prefetch_related,
+        evaluation.deferral,
+        evaluation.path,
+        evaluation.internal,
+        evaluation.chunked,
+    )
+
+
+def lazy_load_shape(load: LazyLoad) -> tuple[Any, ...]:
+    return (
+        load.model,
+        load.field,
+        load.location,
+        load.origin,
+        load.lookup,
+        load.refined,
+        load.bypassed_prefetch,
+        load.request,
+        load.drive,
+        load.via,
+    )
+
+
+def http_call_shape(call: HttpCall) -> tuple[Any, ...]:
+    return (call.library, call.method, call.location, call.request, call.drive)
+
+
+def cache_call_shape(call: CacheCall) -> tuple[Any, ...]:
+    return (call.backend, call.command, call.location, call.request, call.drive, call.via)

@@ -15,7 +15,7 @@ floor records and never looks at findings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,45 @@ class Options:
     detectors: frozenset[str] | None = None
     # Per-rule thresholds: {"n-plus-one": {"count": 3}}.
     thresholds: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Bytes of events a recording holds before it summarizes repeats (None: no cap).
+    max_memory: int | None = 50 * 1024 * 1024
+
+
+# What one kept event costs a recording, in bytes, with what it alone holds
+# (its Locations and SQL text are shared with the events of the same line and
+# shape). Measured by benchmarks/capture_memory.py; an estimate that keeps
+# the cap honest to within a few tens of percent, not an accounting.
+EVENT_BYTES = {
+    "queries": 520,
+    "evaluations": 640,
+    "lazy_loads": 900,
+    "http_calls": 500,
+    "cache_calls": 400,
+}
+# Events of one shape kept past the budget before the rest are only counted:
+# more than any repetition rule's threshold, so a repeat past the budget is
+# still seen.
+EXEMPLARS = 20
+
+
+@dataclass(slots=True, eq=False)
+class Summary:
+    """Events of one shape a recording only counted: it held its budget.
+
+    ``exemplar`` is the first event of the shape kept past the budget (its
+    line, its SQL); ``count`` and ``duration`` are those of the events not
+    kept, which the rules never saw one by one.
+    """
+
+    kind: str  # "queries", "evaluations", "lazy_loads", "http_calls", "cache_calls"
+    exemplar: Any
+    kept: int = 0
+    count: int = 0
+    duration: float = 0.0
+
+    @property
+    def location(self) -> Any:
+        return getattr(self.exemplar, "location", None)
 
 
 class Recording:
@@ -57,11 +96,47 @@ class Recording:
         self.duration = 0.0
         self.open = True
         self.started = 0.0
+        # Past its budget, events of a shape already kept EXEMPLARS times are
+        # counted here instead (see `keep`).
+        self.summaries: dict[Hashable, Summary] = {}
+        self.held = 0
+        self._budget = options.max_memory
+
+    @property
+    def summarized(self) -> bool:
+        """Whether some events were only counted (the recording held its budget)."""
+        return any(summary.count for summary in self.summaries.values())
+
+    def keep(self, kind: str, event: Any, shape: Any = None) -> None:
+        """Add `event` to the list `kind` (``"queries"`` ...), or, once the
+        recording holds its budget, count it in the summary of its shape
+        (`shape`: a callable giving the event's shape key)."""
+        held = self.held = self.held + EVENT_BYTES[kind]
+        budget = self._budget
+        if budget is None or held <= budget or shape is None:
+            getattr(self, kind).append(event)
+            return
+        key = (kind, shape(event))
+        summary = self.summaries.get(key)
+        if summary is None:
+            summary = self.summaries[key] = Summary(kind, event)
+        if summary.kept < EXEMPLARS:
+            summary.kept += 1
+            getattr(self, kind).append(event)
+            return
+        summary.count += 1
+        summary.duration += getattr(event, "duration", 0.0)
+        if kind == "evaluations":
+            # Its instances' uses count for the shape's kept evaluations.
+            event.used = summary.exemplar.used
 
     def __repr__(self) -> str:
+        summarized = sum(summary.count for summary in self.summaries.values())
         return (
             f"<Recording {len(self.queries)} queries, {len(self.lazy_loads)} lazy loads, "
-            f"{len(self.findings)} findings>"
+            f"{len(self.findings)} findings"
+            + (f", {summarized} events summarized" if summarized else "")
+            + ">"
         )
 
 

@@ -632,3 +632,15 @@ def test_fetch_peers_counts_only_the_peers_it_fetches(library_with_portraits):
         books[3].publisher = Publisher.objects.first()  # one publisher already known
         [book.publisher for book in books]
     assert [(x.field, x.peers) for x in rec.lazy_loads] == [("author", 6), ("publisher", 5)]
+
+
+def test_a_prefetch_with_no_capture_open_marks_nothing(library_with_portraits):
+    # Its per-instance querysets get their rows from the prefetch: marking
+    # them would cost djperf idle on every prefetch (docs/benchmarks.md).
+    authors = list(Author.objects.prefetch_related("books"))
+    assert authors[0]._prefetched_objects_cache["books"]._query.__dict__.get(relations.MARK) is None
+    with djperf.capture():
+        authors = list(Author.objects.prefetch_related("books"))
+    # Capturing, they are marked: a .filter() of one is a load that bypassed it.
+    marked = authors[0]._prefetched_objects_cache["books"]._query.__dict__.get(relations.MARK)
+    assert marked is not None

@@ -45,6 +45,10 @@ OPERATION: ContextVar[Operation | None] = ContextVar("djperf_operation", default
 WRITING: ContextVar[bool] = ContextVar("djperf_writing", default=False)
 
 CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", default=None)
+# True while a prefetch_related level runs with no capture open: the related
+# manager querysets it builds, one per instance, get their results from it
+# and are not marked (see relations.py).
+PREFETCHING_IDLE: ContextVar[bool] = ContextVar("djperf_prefetching_idle", default=False)
 CURRENT_PREFETCH: ContextVar[PrefetchStep | None] = ContextVar(
     "djperf_current_prefetch", default=None
 )

@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from djperf._errors import contain
-from djperf.record.events import CacheCall
+from djperf.record.events import CacheCall, cache_call_shape
 from djperf.record.hooks._patch import Patches
 from djperf.record.scope import Recording, active, stacks_wanted
 from djperf.record.stack import Site, locate
@@ -83,7 +83,7 @@ def _record(
     )
     for rec in scopes:
         if rec.open:
-            rec.cache_calls.append(call)
+            rec.keep("cache_calls", call, cache_call_shape)
 
 
 def _keys(command: str, args: tuple[Any, ...]) -> int:

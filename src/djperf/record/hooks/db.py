@@ -25,7 +25,7 @@ from django.db.backends.signals import connection_created
 
 from djperf._errors import contain
 from djperf.findings import Location
-from djperf.record.events import Query, QueryRole
+from djperf.record.events import Query, QueryRole, query_shape
 from djperf.record.hooks._state import (
     CHANGELIST,
     CURRENT_LOAD,
@@ -137,9 +137,9 @@ def record_query(
         if rec.options.capture_params:
             if with_params is None:
                 with_params = dataclasses.replace(plain, params=_freeze(params, many))
-            rec.queries.append(with_params)
+            rec.keep("queries", with_params, query_shape)
         else:
-            rec.queries.append(plain)
+            rec.keep("queries", plain, query_shape)
     if load is not None:
         load.queries.append(plain)
 

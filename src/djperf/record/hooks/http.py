@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from djperf._errors import contain
-from djperf.record.events import HttpCall
+from djperf.record.events import HttpCall, http_call_shape
 from djperf.record.hooks._patch import Patches
 from djperf.record.scope import Recording, active, stacks_wanted
 from djperf.record.stack import is_user_file, user_site
@@ -151,7 +151,7 @@ class _Call:
         )
         for rec in self.scopes:
             if rec.open:
-                rec.http_calls.append(call)
+                rec.keep("http_calls", call, http_call_shape)
 
 
 Describe = Callable[..., tuple[str, Any, float | None]]

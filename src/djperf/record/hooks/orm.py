@@ -29,10 +29,16 @@ from django.db.models.signals import post_init
 
 from djperf._errors import contain
 from djperf.record import tags
-from djperf.record.events import Evaluation, LazyLoad, Provenance
+from djperf.record.events import Evaluation, LazyLoad, Provenance, evaluation_shape
 from djperf.record.hooks import admin, built, columns, relations, usage
 from djperf.record.hooks._patch import Patches
-from djperf.record.hooks._state import CURRENT_LOAD, CURRENT_PREFETCH, WRITING, PrefetchStep
+from djperf.record.hooks._state import (
+    CURRENT_LOAD,
+    CURRENT_PREFETCH,
+    PREFETCHING_IDLE,
+    WRITING,
+    PrefetchStep,
+)
 from djperf.record.rewrite import QUERYSET_REWRITE
 from djperf.record.scope import Recording, active, stacks_wanted
 from djperf.record.stack import is_user_file, user_location
@@ -207,7 +213,7 @@ def begin_evaluation(
         evaluation.path = provenance.path
     for rec in scopes:
         if rec.open:
-            rec.evaluations.append(evaluation)
+            rec.keep("evaluations", evaluation, evaluation_shape)
     plan = tags.join_plan(select, model, query, provenance) if select else None
     return evaluation, provenance, new_load, plan
 
@@ -294,8 +300,14 @@ def _prefetch_paths(lookups: Any) -> tuple[str, ...]:
 
 def _prefetch_one_level(instances: Any, prefetcher: Any, lookup: Any, level: int) -> Any:
     scopes = active()
-    if not instances or not scopes:
+    if not instances:
         return _original_prefetch_one_level(instances, prefetcher, lookup, level)
+    if not scopes:
+        idle = PREFETCHING_IDLE.set(True)
+        try:
+            return _original_prefetch_one_level(instances, prefetcher, lookup, level)
+        finally:
+            PREFETCHING_IDLE.reset(idle)
     try:
         # prefetch_to, not prefetch_through: with Prefetch(to_attr=...) the
         # instances land under the to_attr name, and later lookups go through it.

@@ -21,7 +21,10 @@ belong to it. A *mark* is put on the Query of a queryset a related manager
 (or a 5.2 descriptor) builds for one instance; Query.clone() copies it, so
 when that queryset, or a ``.filter()`` of it, is evaluated later, the ORM
 hook in orm.py records the load. Marks are set whether or not a capture is
-active, so a queryset built before a capture and evaluated inside it counts.
+active, so a queryset built before a capture and evaluated inside it counts;
+but not in a prefetch run with no capture open, which builds one such
+queryset per instance and fills its results itself (marking them cost djperf
+idle about 1% of a prefetch loop: docs/benchmarks.md).
 
 FETCH_RAISE is never wrapped: Django's FieldFetchBlocked goes through
 untouched, and no fetch mode's behaviour changes.
@@ -47,10 +50,10 @@ from django.db.models.query_utils import DeferredAttribute
 
 from djperf._errors import contain
 from djperf.record import tags
-from djperf.record.events import LazyLoad, RelationKind, _DropOnCopy
+from djperf.record.events import LazyLoad, RelationKind, _DropOnCopy, lazy_load_shape
 from djperf.record.hooks import usage, writes
 from djperf.record.hooks._patch import Patches
-from djperf.record.hooks._state import CURRENT_LOAD
+from djperf.record.hooks._state import CURRENT_LOAD, PREFETCHING_IDLE
 from djperf.record.hooks.columns import WatchedColumn
 from djperf.record.scope import Recording, active, stacks_wanted
 from djperf.record.stack import locate
@@ -280,7 +283,7 @@ _KEYED = frozenset({"foreign_key", "one_to_one"})
 def record(scopes: tuple[Recording, ...], load: LazyLoad) -> None:
     for rec in scopes:
         if rec.open:
-            rec.lazy_loads.append(load)
+            rec.keep("lazy_loads", load, lazy_load_shape)
     if load.kind in _KEYED:
         usage.watch_reads(load)
 
@@ -518,25 +521,27 @@ def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
         # Django adds no instance hint here: the mark must name the instance.
         def _apply_generic_rel_filters(self: Any, queryset: Any) -> Any:
             queryset = original(self, queryset)
-            try:
-                _mark(queryset, info, self.instance)
-                queryset.__dict__[AS_HANDED_OUT] = True
-            except Exception:
-                contain("related manager")
+            if not PREFETCHING_IDLE.get():
+                try:
+                    _mark(queryset, info, self.instance)
+                    queryset.__dict__[AS_HANDED_OUT] = True
+                except Exception:
+                    contain("related manager")
             return queryset
 
         return _apply_generic_rel_filters
 
     # Reverse FK and M2M managers add the instance to the queryset's hints, so
     # the shared RelationInfo is the whole mark. This runs for every instance
-    # of a prefetch, capture or not: one attribute store, nothing allocated.
+    # of a prefetch: two attribute stores, nothing allocated; none idle.
     def _apply_rel_filters(self: Any, queryset: Any) -> Any:
         queryset = original(self, queryset)
-        try:
-            queryset._query._djperf_relation = info
-            queryset.__dict__[AS_HANDED_OUT] = True
-        except Exception:
-            contain("related manager")
+        if not PREFETCHING_IDLE.get():
+            try:
+                queryset._query._djperf_relation = info
+                queryset.__dict__[AS_HANDED_OUT] = True
+            except Exception:
+                contain("related manager")
         return queryset
 
     return _apply_rel_filters
