@@ -174,6 +174,10 @@ class CacheCall:
     outer: tuple[Location, ...] = ()
 
 
+# The empty set events share until they have something of their own.
+NOTHING: frozenset[Any] = frozenset()
+
+
 class _DropOnCopy:
     """Mixin for objects djperf attaches to the user's instances and queries.
 
@@ -219,8 +223,16 @@ class Evaluation:
     deferral: tuple[str, tuple[str, ...]] | None = None
     # Relation paths used from its instances ("book", "book__publisher",
     # "tags"): select_related or prefetch_related lookups not in here were
-    # never used.
-    used: set[str] = dataclasses.field(default_factory=set)
+    # never used. Empty and shared (NOTHING) until the first use: most
+    # evaluations have none, and a set each is 200 bytes a get() would hold.
+    used: set[str] | frozenset[str] = NOTHING
+
+    def note_used(self, path: str) -> None:
+        """Note that relation path `path` was read from its instances."""
+        if type(self.used) is not set:
+            self.used = set(self.used)
+        self.used.add(path)
+
     # Prefetch lookups stored with to_attr: read as plain attributes, their
     # use cannot be seen.
     prefetch_to_attr: tuple[str, ...] = ()
@@ -293,10 +305,13 @@ class Provenance(_DropOnCopy):
         # For a prefetch: the provenance of the instances it was made for
         # (a basket's lines, for their prefetched attributes).
         self.parent = parent
-        self._children: dict[str, Provenance] = {}
+        # The provenances of the instances select_related joined to these
+        # (None until one: most instances join nothing).
+        self._children: dict[str, Provenance] | None = None
         # Relations already noted as used from instances of this provenance
         # (see hooks/usage.py): each is noted once, not once per access.
-        self.seen: set[object] = set()
+        # Shared and empty until the first.
+        self.seen: set[object] | frozenset[object] = NOTHING
 
     def __reduce__(self) -> tuple[Any, tuple[()]]:
         if self.root is not None:
@@ -309,9 +324,12 @@ class Provenance(_DropOnCopy):
 
     def selected(self, name: str) -> Provenance:
         """The provenance of a related instance built by select_related(name)."""
-        child = self._children.get(name)
+        children = self._children
+        if children is None:
+            children = self._children = {}
+        child = children.get(name)
         if child is None:
-            child = self._children[name] = Provenance(
+            child = children[name] = Provenance(
                 root=self.root,
                 path=self.joined(name),
                 how="select_related",
@@ -324,7 +342,7 @@ class Provenance(_DropOnCopy):
         """Every (provenance, relation name) a select_related() join reached
         from this one, at any depth."""
         found = []
-        for name, child in self._children.items():
+        for name, child in (self._children or {}).items():
             found.append((self, name))
             found += child.joins()
         return found

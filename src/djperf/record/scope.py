@@ -128,7 +128,10 @@ class Recording:
         summary.duration += getattr(event, "duration", 0.0)
         if kind == "evaluations":
             # Its instances' uses count for the shape's kept evaluations.
-            event.used = summary.exemplar.used
+            exemplar = summary.exemplar
+            if type(exemplar.used) is not set:
+                exemplar.used = set(exemplar.used)
+            event.used = exemplar.used
 
     def __repr__(self) -> str:
         summarized = sum(summary.count for summary in self.summaries.values())

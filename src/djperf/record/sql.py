@@ -69,11 +69,13 @@ _IN_LIST = re.compile(
 _ROW = r"\((?:[^()]|\([^()]*\))*\)"
 _VALUES = re.compile(rf"\b(VALUES ?{_ROW})(?:, ?{_ROW})+", re.IGNORECASE)
 
-# SQL text -> fingerprint, one cache per quoting convention. Bounded by entries
-# and by characters (an IN list of each length is a new text), and cleared
-# when full, so memory stays bounded in a long-running process. Texts too long
-# to be worth keeping are fingerprinted every time.
-_caches: dict[bool, dict[str, str]] = {False: {}, True: {}}
+# SQL text -> (that text, its fingerprint), one cache per quoting convention.
+# The text kept is the first one seen: events of one statement share it
+# rather than each holding a copy. Bounded by entries and by characters (an
+# IN list of each length is a new text), and cleared when full, so memory
+# stays bounded in a long-running process. Texts too long to be worth keeping
+# are fingerprinted every time.
+_caches: dict[bool, dict[str, tuple[str, str]]] = {False: {}, True: {}}
 _CACHE_SIZE = 4096
 _CACHE_CHARS = 2_000_000
 _LONGEST_CACHED = 4096
@@ -86,19 +88,24 @@ def fingerprint(sql: str, *, backslash_escapes: bool = False) -> str:
     `backslash_escapes` is for MySQL and MariaDB, whose strings also escape a
     quote with a backslash; standard SQL does not.
     """
+    return shared(sql, backslash_escapes=backslash_escapes)[1]
+
+
+def shared(sql: str, *, backslash_escapes: bool = False) -> tuple[str, str]:
+    """`sql` as a text equal to it that other events share, and its fingerprint."""
     global _cached_chars
     cache = _caches[backslash_escapes]
     cached = cache.get(sql)
     if cached is not None:
         return cached
-    result = _fingerprint(sql, backslash_escapes)
+    result = (sql, _fingerprint(sql, backslash_escapes))
     if len(sql) <= _LONGEST_CACHED:
         if len(cache) >= _CACHE_SIZE or _cached_chars >= _CACHE_CHARS:
             _caches[False].clear()
             _caches[True].clear()
             _cached_chars = 0
         cache[sql] = result
-        _cached_chars += len(sql) + len(result)
+        _cached_chars += len(sql) + len(result[1])
     return result
 
 

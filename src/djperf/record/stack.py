@@ -353,6 +353,22 @@ def _drive_of(callee: FrameType, location: Location) -> Drive:
     return Drive(location, None)
 
 
+# (path, line, function) -> its Location: the events of one line share one
+# rather than each holding its own. Bounded, and cleared when full.
+_locations: dict[tuple[str, int, str], Location] = {}
+_LOCATIONS = 65536
+
+
+def _location(path: str, line: int, function: str) -> Location:
+    key = (path, line, function)
+    found = _locations.get(key)
+    if found is None:
+        if len(_locations) >= _LOCATIONS:
+            _locations.clear()
+        found = _locations[key] = Location(path, line, function)
+    return found
+
+
 def display_path(filename: str) -> str:
     """`filename` relative to the project root when it is inside it."""
     root = str(conf.root())
@@ -368,6 +384,7 @@ def reset() -> None:
     _verdicts.clear()
     _test_files.clear()
     _test_paths.clear()
+    _locations.clear()
     _library_prefixes = None
 
 
@@ -460,7 +477,7 @@ def locate(frame: FrameType, *, drive: bool = False, caller: bool = False) -> Si
         if path:
             if path not in _SENTINELS:
                 if not _passes_request_on(current):
-                    here = Location(path, current.f_lineno, code.co_name)
+                    here = _location(path, current.f_lineno, code.co_name)
                     via, call = _library_call(outer, here)
                     lines, sent, crossed = _user_lines(current.f_back) if caller else ((), None, 0)
                     return Site(
@@ -617,7 +634,7 @@ def _user_lines(frame: FrameType | None) -> tuple[tuple[Location, ...], int | No
             if skipped:
                 crossed |= 1 << len(found)
                 skipped = False
-            found.append(Location(path, current.f_lineno, code.co_name))
+            found.append(_location(path, current.f_lineno, code.co_name))
             if len(found) == _CALLERS_KEPT or _is_test_file(code.co_filename):
                 break
         else:

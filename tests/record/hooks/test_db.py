@@ -139,10 +139,10 @@ def test_debug_cursor_is_not_forced(author):
 
 
 def test_hook_error_is_logged_and_contained(author, monkeypatch, caplog):
-    def broken(sql):
+    def broken(sql, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(db_hook, "fingerprint", broken)
+    monkeypatch.setattr(db_hook, "shared", broken)
     monkeypatch.setattr(_errors, "_reported", set())
     with caplog.at_level(logging.ERROR, logger="djperf"), djperf.capture() as rec:
         names = [a.name for a in Author.objects.all()]

@@ -34,7 +34,7 @@ from djperf.record.hooks._state import (
     SAVING,
 )
 from djperf.record.scope import Recording, active, stacks_wanted
-from djperf.record.sql import fingerprint
+from djperf.record.sql import shared
 from djperf.record.stack import locate
 from djperf.record.work import REQUEST
 
@@ -93,7 +93,7 @@ def record_query(
         # duplicate-query a function called again from a loop.
         site = locate(sys._getframe(2), drive=request is None, caller=True)
         location, bookkeeping, drive, via, caller, library_call, outer, sent, crossed = site
-    shape = fingerprint(text, backslash_escapes=connection.vendor == "mysql")
+    text, shape = shared(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()
     operation = OPERATION.get()
     role: QueryRole | None

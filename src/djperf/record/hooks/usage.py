@@ -71,6 +71,8 @@ def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
     source = provenance_of(instance)
     if source is None or key in source.seen:
         return
+    if type(source.seen) is not set:
+        source.seen = set()
     source.seen.add(key)
     # The root evaluation keeps the uses; instances read through a related
     # manager of an object from no queryset the capture saw (a basket made by
@@ -78,9 +80,8 @@ def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
     # evaluation that built them keeps them, by the same full path.
     owner = source.root if source.root is not None else source.evaluation
     if owner is not None:
-        used = owner.used
         for name in names:
-            used.add(source.joined(name))
+            owner.note_used(source.joined(name))
     if _expected:
         _seen(source, names)
 
