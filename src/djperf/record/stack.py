@@ -391,6 +391,28 @@ def reset() -> None:
 conf.on_change(reset)
 
 
+def same_way_out(frame: FrameType, anchor: FrameType) -> bool:
+    """Whether a walk from `frame` finds what a walk from `anchor` found:
+    `anchor` is on `frame`'s stack, and every frame before it is library code
+    that leaves a walk's result as it was (Django's, djperf's, the standard
+    library's; no user line, third-party package, template or bookkeeping
+    app). A statement run by a queryset evaluation shares the evaluation's
+    walk this way, rather than walking out to the test again."""
+    verdicts = _verdicts
+    current: FrameType | None = frame
+    while current is not None:
+        if current is anchor:
+            return True
+        filename = current.f_code.co_filename
+        path = verdicts.get(filename)
+        if path is None:
+            path = _classify(filename)
+        if path:
+            return False
+        current = current.f_back
+    return False
+
+
 def user_location(frame: FrameType | None = None) -> Location | None:
     """The innermost line of user code that led here (see `locate`)."""
     return locate(sys._getframe(1) if frame is None else frame).location

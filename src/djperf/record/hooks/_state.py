@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
 from djperf.findings import Location
 from djperf.record.events import LazyLoad, Provenance, QueryRole
@@ -45,6 +47,13 @@ OPERATION: ContextVar[Operation | None] = ContextVar("djperf_operation", default
 WRITING: ContextVar[bool] = ContextVar("djperf_writing", default=False)
 
 CURRENT_LOAD: ContextVar[LazyLoad | None] = ContextVar("djperf_current_load", default=None)
+# While a queryset evaluation builds its rows: the frame its walk to the user
+# line started from, and what that walk found (a stack.Site). Its statement
+# shares it when nothing but library code runs between (stack.same_way_out).
+EVALUATION_SITE: ContextVar[tuple[FrameType, Any] | None] = ContextVar(
+    "djperf_evaluation_site", default=None
+)
+
 # True while a prefetch_related level runs with no capture open: the related
 # manager querysets it builds, one per instance, get their results from it
 # and are not marked (see relations.py).

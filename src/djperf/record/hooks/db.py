@@ -30,12 +30,13 @@ from djperf.record.hooks._state import (
     CHANGELIST,
     CURRENT_LOAD,
     CURRENT_PREFETCH,
+    EVALUATION_SITE,
     OPERATION,
     SAVING,
 )
 from djperf.record.scope import Recording, active, stacks_wanted
 from djperf.record.sql import shared
-from djperf.record.stack import locate
+from djperf.record.stack import locate, same_way_out
 from djperf.record.work import REQUEST
 
 _DISPATCH_UID = "djperf.record.hooks.db"
@@ -91,7 +92,12 @@ def record_query(
         # The line that called the query's function: write-in-loop tells a
         # loop (one calling line) from a helper called from several lines,
         # duplicate-query a function called again from a loop.
-        site = locate(sys._getframe(2), drive=request is None, caller=True)
+        frame = sys._getframe(2)
+        evaluating = EVALUATION_SITE.get()
+        if evaluating is not None and same_way_out(frame, evaluating[0]):
+            site = evaluating[1]
+        else:
+            site = locate(frame, drive=request is None, caller=True)
         location, bookkeeping, drive, via, caller, library_call, outer, sent, crossed = site
     text, shape = shared(text, backslash_escapes=connection.vendor == "mysql")
     load = CURRENT_LOAD.get()

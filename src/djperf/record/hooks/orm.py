@@ -35,13 +35,15 @@ from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import (
     CURRENT_LOAD,
     CURRENT_PREFETCH,
+    EVALUATION_SITE,
     PREFETCHING_IDLE,
     WRITING,
     PrefetchStep,
 )
 from djperf.record.rewrite import QUERYSET_REWRITE
 from djperf.record.scope import Recording, active, stacks_wanted
-from djperf.record.stack import is_user_file, user_location
+from djperf.record.stack import Site, is_user_file, locate, user_location
+from djperf.record.work import REQUEST
 
 # Content types are looked up (and cached) by Django while it loads a generic
 # relation; they are bookkeeping, never the objects a lazy load is about.
@@ -71,9 +73,6 @@ def _raw_iter(self: Any) -> Iterator[Any]:
 
 def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> Iterator[Any]:
     try:
-        evaluation, provenance, load, plan = begin_evaluation(
-            scopes, iterable.queryset, chunked=getattr(iterable, "chunked_fetch", False)
-        )
         # Called by QuerySet._fetch_all (through _model_iter): every row is
         # built before user code sees one. sys._getframe raises when no
         # Python frame is that far up: then it is not.
@@ -81,6 +80,12 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
             whole = sys._getframe(2).f_code is _FETCH_ALL
         except ValueError:
             whole = False
+        evaluation, provenance, load, plan, site = begin_evaluation(
+            scopes,
+            iterable.queryset,
+            chunked=getattr(iterable, "chunked_fetch", False),
+            whole=whole,
+        )
     except Exception:
         contain("queryset evaluation")
         return original(iterable)  # type: ignore[no-any-return]
@@ -102,8 +107,14 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
         if plan is not None:
             _expect_joins(plan, provenance, built=False)
         return tags.tagging(rows, evaluation, provenance, plan, model)
-    # A list: build it (the database's errors propagate), then tag it in one pass.
-    built = list(rows)
+    # A list: build it (the database's errors propagate), then tag it in one
+    # pass. Its statement runs in there, and shares the evaluation's walk.
+    shared = EVALUATION_SITE.set((sys._getframe(0), site)) if site is not None else None
+    try:
+        built = list(rows)
+    finally:
+        if shared is not None:
+            EVALUATION_SITE.reset(shared)
     try:
         tags.tag_all(built, evaluation, provenance, plan, model)
         if wide and built:
@@ -136,23 +147,33 @@ def _wide_columns(iterable: Any) -> tuple[tuple[str, str], ...]:
 
 
 def begin_evaluation(
-    scopes: tuple[Recording, ...], queryset: Any, *, chunked: bool = False
-) -> tuple[Evaluation, Provenance, LazyLoad | None, tags.JoinPlan | None]:
+    scopes: tuple[Recording, ...], queryset: Any, *, chunked: bool = False, whole: bool = False
+) -> tuple[Evaluation, Provenance, LazyLoad | None, tags.JoinPlan | None, Site | None]:
     """Record an evaluation of `queryset` and decide what its rows are tagged with.
 
     Returns the evaluation, the provenance of its rows, the lazy load it
     performs when it is one (a related manager's queryset: its statement must
-    be counted towards that load), and how to tag the instances it joins.
+    be counted towards that load), how to tag the instances it joins, and
+    the walk to its user line when it made the whole walk (with the drive and
+    the lines further out): for a list (`whole`), whose statement runs
+    before the rows are handed out, and for a load, which needs the drive.
     """
     model = queryset.model
     label = model._meta.label
     # QuerySet keeps its Query in _query (the .query property may apply a
     # deferred filter); RawQuerySet has only .query.
     query = queryset.__dict__.get("_query") or queryset.query
-    location = user_location() if stacks_wanted(scopes) else None
     step = CURRENT_PREFETCH.get()
     load = CURRENT_LOAD.get()
     mark = query.__dict__.get(relations.MARK)
+    site: Site | None = None
+    location = None
+    if stacks_wanted(scopes):
+        if whole or (mark is not None and step is None and load is None):
+            site = locate(sys._getframe(0), drive=REQUEST.get() is None, caller=True)
+            location = site.location
+        else:
+            location = user_location()
     rewrite = QUERYSET_REWRITE.get()
     if rewrite is not None and step is None and mark is None and load is None and location:
         # djperf.verify() is trying a fix at this root evaluation's origin:
@@ -198,7 +219,8 @@ def begin_evaluation(
     elif (
         mark is not None
         and not WRITING.get()
-        and (new_load := relations.marked_load(scopes, mark, queryset, evaluation)) is not None
+        and (new_load := relations.marked_load(scopes, mark, queryset, evaluation, site))
+        is not None
     ):
         provenance = loaded_provenance(new_load, evaluation)
     elif load is not None and load.evaluation is None and _loads_model(load, label):
@@ -215,7 +237,7 @@ def begin_evaluation(
         if rec.open:
             rec.keep("evaluations", evaluation, evaluation_shape)
     plan = tags.join_plan(select, model, query, provenance) if select else None
-    return evaluation, provenance, new_load, plan
+    return evaluation, provenance, new_load, plan, site
 
 
 def _loads_model(load: LazyLoad, label: str) -> bool:

@@ -56,7 +56,7 @@ from djperf.record.hooks._patch import Patches
 from djperf.record.hooks._state import CURRENT_LOAD, PREFETCHING_IDLE
 from djperf.record.hooks.columns import WatchedColumn
 from djperf.record.scope import Recording, active, stacks_wanted
-from djperf.record.stack import locate
+from djperf.record.stack import Site, locate
 from djperf.record.work import REQUEST
 
 # The attribute a marked Query carries.
@@ -236,7 +236,10 @@ def new_load(
     *,
     fetch_mode: str | None = None,
     peers: int = 1,
+    site: Site | None = None,
 ) -> LazyLoad:
+    """A load of `info` for `instance`; `site` is the walk already made to
+    its user line (with the drive), when the caller made it."""
     label = type(instance)._meta.label
     related = info.related_model
     if info.kind == "deferred_field":
@@ -244,8 +247,9 @@ def new_load(
     cache = instance.__dict__.get("_prefetched_objects_cache")
     request = REQUEST.get()
     location = drive = via = None
-    if stacks_wanted(scopes):
+    if site is None and stacks_wanted(scopes):
         site = locate(sys._getframe(0), drive=request is None)
+    if site is not None:
         location, drive, via = site.location, site.drive, site.via
     return LazyLoad(
         model=label,
@@ -330,7 +334,11 @@ def run_load(
 
 
 def marked_load(
-    scopes: tuple[Recording, ...], mark: Mark | RelationInfo, queryset: Any, evaluation: Any
+    scopes: tuple[Recording, ...],
+    mark: Mark | RelationInfo,
+    queryset: Any,
+    evaluation: Any,
+    site: Site | None = None,
 ) -> LazyLoad | None:
     """The lazy load performed by evaluating a marked queryset (called by orm.py).
 
@@ -343,7 +351,7 @@ def marked_load(
         info, instance = mark, queryset._hints.get("instance")
     if instance is None:
         return None
-    load = new_load(scopes, info, instance)
+    load = new_load(scopes, info, instance, site=site)
     load.related_model = evaluation.model
     load.evaluation = evaluation
     if info.kind in MANY_KINDS and AS_HANDED_OUT not in queryset.__dict__:
