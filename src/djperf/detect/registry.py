@@ -186,12 +186,19 @@ def run(recording: Recording) -> list[Finding]:
     _load()
     selected = recording.options.detectors
     findings: list[Finding] = []
+    shown = [
+        (rule_id, rule)
+        for rule_id, rule in sorted(_rules.items())
+        if rule.detector is not None
+        and (selected is None or rule_id in selected)
+        # Nothing it looks at was recorded: an empty scope runs no rule.
+        and (rule.reads is None or any(getattr(recording, name) for name in rule.reads))
+    ]
+    if not shown:
+        return findings
     with judging(recording.queries):
-        for rule_id, rule in sorted(_rules.items()):
-            if rule.detector is None or (selected is not None and rule_id not in selected):
-                continue
-            if rule.reads is not None and not any(getattr(recording, n) for n in rule.reads):
-                continue  # nothing it looks at was recorded
+        for rule_id, rule in shown:
+            assert rule.detector is not None
             try:
                 limits = thresholds(rule_id, recording.options.thresholds.get(rule_id))
                 findings.extend(_one_per_problem(_tests_own(rule.detector(recording, limits))))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
@@ -243,10 +244,17 @@ def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     _attach(connection)
 
 
+# Threads whose connections were attached since the last install(): a
+# connection made later is attached when it connects (connection_created).
+_attached = threading.local()
+_installs = 0
+
+
 def install() -> None:
+    global _installs
+    _installs += 1
     connection_created.connect(_on_connection_created, dispatch_uid=_DISPATCH_UID)
-    for connection in connections.all(initialized_only=True):
-        _attach(connection)
+    attach_current_thread()
 
 
 def uninstall() -> None:
@@ -257,6 +265,10 @@ def uninstall() -> None:
 
 
 def attach_current_thread() -> None:
-    """Attach to this thread's existing connections (they may predate install())."""
+    """Attach to this thread's existing connections (they may predate
+    install()); once per thread and install."""
+    if getattr(_attached, "install", None) == _installs:
+        return
     for connection in connections.all(initialized_only=True):
         _attach(connection)
+    _attached.install = _installs
