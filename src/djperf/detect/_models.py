@@ -162,6 +162,7 @@ _TABLE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def statement_table(fingerprint: str) -> str | None:
     """The table a statement reads or writes first (from its fingerprint)."""
     match = _TABLE.match(fingerprint)

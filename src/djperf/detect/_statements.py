@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from djperf.detect._models import short, statement_table
@@ -50,13 +51,16 @@ def reads_between_writes(
             if table:
                 writes[table.lower()] += 1
         elif id(query) in wanted:
-            tables = sorted(
-                {
-                    t.strip('"`').rsplit(".", 1)[-1].lower()
-                    for t in _TABLES.findall(query.fingerprint)
-                }
-            )
-            yield query, tuple(writes[table] for table in tables)
+            yield query, tuple(writes[table] for table in _read_tables(query.fingerprint))
+
+
+@lru_cache(maxsize=4096)
+def _read_tables(fingerprint: str) -> tuple[str, ...]:
+    """The tables a statement reads, by name, sorted: once per shape (a long
+    select_related statement takes a while to scan)."""
+    return tuple(
+        sorted({t.strip('"`').rsplit(".", 1)[-1].lower() for t in _TABLES.findall(fingerprint)})
+    )
 
 
 def manager(model: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from djperf._format import duration as shown
 from djperf.detect._models import model_for_table, short, statement_table
@@ -21,9 +22,11 @@ _IN_VALUES = re.compile(
 _DJANGOS_LISTS = frozenset({"prefetch", "bulk", "bookkeeping", "lazy_load", "relation_write"})
 
 
-def in_list_sizes(sql: str) -> list[int]:
-    """The number of values of each IN (%s, %s, ...) list of a statement."""
-    return [match.group(1).count(",") + 1 for match in _IN_VALUES.finditer(sql)]
+@lru_cache(maxsize=4096)
+def in_list_sizes(sql: str) -> tuple[int, ...]:
+    """The number of values of each IN (%s, %s, ...) list of a statement
+    (once per text: a long select_related statement takes a while to scan)."""
+    return tuple(match.group(1).count(",") + 1 for match in _IN_VALUES.finditer(sql))
 
 
 @rule.detects
