@@ -246,6 +246,11 @@ def _tests_own(findings: Iterable[Finding]) -> Iterable[Finding]:
 _NUMBERS = re.compile(r"\d+(?:\.\d+)?")
 
 
+@functools.lru_cache(maxsize=1024)
+def _numberless(message: str) -> str:
+    return _NUMBERS.sub("#", message)
+
+
 def _one_per_problem(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per problem, however many requests (or calls, or
     evaluations at one line) showed it: the same rule, place, fix and message
@@ -253,7 +258,7 @@ def _one_per_problem(findings: Iterable[Finding]) -> list[Finding]:
     problems: dict[tuple[Any, ...], list[Finding]] = {}
     for finding in findings:
         key = (
-            _NUMBERS.sub("#", finding.message),
+            _numberless(finding.message),
             finding.location,
             finding.origin,
             finding.model,

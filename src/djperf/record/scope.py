@@ -166,6 +166,8 @@ def live(scopes: tuple[Recording, ...]) -> tuple[Recording, ...]:
 
 def stacks_wanted(scopes: tuple[Recording, ...]) -> bool:
     """Whether any of `scopes` wants the user line of its events."""
+    if len(scopes) == 1:
+        return scopes[0].options.stacks
     return any(rec.options.stacks for rec in scopes)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from djperf._format import duration as shown
@@ -68,11 +69,16 @@ def repeated_query(recording: Recording, thresholds: Thresholds) -> Iterable[Fin
         for query in unit:
             groups[(query.fingerprint, query.location)].append(query)
         for (fingerprint, _), group in groups.items():
-            if _CHUNK.search(fingerprint):
+            if _chunked(fingerprint):
                 continue
             repetition = judge(group, thresholds["count"], _drive, library_call_of=_library_call)
             if repetition is not None and len({q.params_key for q in repetition.events}) >= 2:
                 yield _one_query_per_value(recording, repetition, thresholds["warn_from"])
+
+
+@lru_cache(maxsize=4096)
+def _chunked(fingerprint: str) -> bool:
+    return _CHUNK.search(fingerprint) is not None
 
 
 # What a package offers to load for many items at once, where djperf knows.
