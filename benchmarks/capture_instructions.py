@@ -4,18 +4,22 @@
 
 Wall time on a shared 2-core machine cannot tell 1.03x from 1.06x; an
 instruction count can, repeatably to a few tenths of a percent, whatever else
-the machine does. Each loop and condition runs in its own process:
+the machine does. Each loop runs in its own process, every condition one
+after another in it (one process layout for all: counts of separate
+processes differ by up to 1%, which a ratio would take for overhead):
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \\
-        python capture_instructions.py --child LOOP CONDITION
+        python capture_instructions.py --child LOOP bare,idle,capturing
 
-The child sets Django and the rows up uninstrumented, runs the loop twice to
-warm caches (and, for capturing, once inside a capture: the one-time costs of
-a process's first capture are not the loop's), collects garbage and disables
-the collector, then a tiny C shim
-(compiled at run time against the system's valgrind/callgrind.h) starts
-instrumentation and toggles collection on and off around ``--number`` runs of
-the loop: only the loop is counted. Conditions, as in capture_overhead.py:
+The child sets Django and the rows up uninstrumented; for each condition it
+installs or uninstalls djperf's hooks, runs the loop twice to warm caches
+(and, for capturing, once inside a capture: the one-time costs of a
+process's first capture are not the loop's), collects garbage and disables
+the collector, then a tiny C shim (compiled at run time against the system's
+valgrind/callgrind.h) starts instrumentation, toggles collection on and off
+around ``--number`` runs of the loop and dumps the count under the
+condition's name: only the loop is counted. Conditions, as in
+capture_overhead.py:
 
 - bare:      Django alone, djperf's hooks not installed;
 - idle:      djperf installed (as by INSTALLED_APPS), no capture active;
@@ -66,12 +70,13 @@ SHIM = """
 #include <valgrind/callgrind.h>
 void djperf_start(void) { CALLGRIND_START_INSTRUMENTATION; }
 void djperf_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+void djperf_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
 
 
 def shim(directory: Path) -> Path:
     """Compile the callgrind shim into `directory` (once) and return its path."""
-    library = directory / "djperf_callgrind.so"
+    library = directory / "djperf_callgrind_v2.so"
     if not library.exists():
         source = directory / "djperf_callgrind.c"
         source.write_text(SHIM)
@@ -81,8 +86,9 @@ def shim(directory: Path) -> Path:
     return library
 
 
-def child(loop_name: str, condition: str, number: int, rows: int, library: Path) -> None:
-    """Runs inside valgrind: set up, warm up, count `number` loops only."""
+def child(loop_name: str, conditions: list[str], number: int, rows: int, library: Path) -> None:
+    """Runs inside valgrind: set up, then for each condition warm up and
+    count `number` loops only, dumped under the condition's name."""
     sys.path.insert(0, str(HERE))
     from _setup import setup_django
 
@@ -92,45 +98,49 @@ def child(loop_name: str, condition: str, number: int, rows: int, library: Path)
     from djperf.record import hooks
 
     capture_overhead.populate(rows)
+    callgrind = ctypes.CDLL(str(library))
+    callgrind.djperf_dump.argtypes = [ctypes.c_char_p]
+    callgrind.djperf_start()
     if loop_name == EMPTY_SCOPE:
-        _count_empty_scopes(number, library)
+        _count_empty_scopes(number, callgrind)
         return
     loop = capture_overhead.loops()[loop_name]
-    if condition == "bare":
-        hooks.uninstall()
-    else:
-        hooks.install()
-    loop()
-    loop()
+    for condition in conditions:
+        if condition == "bare":
+            hooks.uninstall()
+        else:
+            hooks.install()
+        loop()
+        loop()
 
-    def scope() -> Any:
-        if condition == "capturing":
-            return djperf.capture()
-        if condition == "recording":
-            return djperf.capture(detectors=[])
-        return contextlib.nullcontext()
-
-    if condition in ("capturing", "recording"):
-        # The same capture once first: what the first capture of a process
-        # pays once (imports, patterns compiled for its first findings,
-        # caches) is not the per-loop cost.
-        with scope():
+        if condition in ("capturing", "recording"):
+            # The same capture once first: what the first capture of a process
+            # pays once (imports, patterns compiled for its first findings,
+            # caches) is not the per-loop cost.
+            with _scope(djperf, condition):
+                for _ in range(number):
+                    loop()
+        gc.collect()
+        gc.disable()
+        measured = _scope(djperf, condition)
+        callgrind.djperf_toggle()
+        with measured:
             for _ in range(number):
                 loop()
-    callgrind = ctypes.CDLL(str(library))
-    gc.collect()
-    gc.disable()
-    measured = scope()
-    callgrind.djperf_start()
-    callgrind.djperf_toggle()
-    with measured:
-        for _ in range(number):
-            loop()
-    callgrind.djperf_toggle()
-    gc.enable()
+        callgrind.djperf_toggle()
+        callgrind.djperf_dump(condition.encode())
+        gc.enable()
 
 
-def _count_empty_scopes(number: int, library: Path) -> None:
+def _scope(djperf: Any, condition: str) -> Any:
+    if condition == "capturing":
+        return djperf.capture()
+    if condition == "recording":
+        return djperf.capture(detectors=[])
+    return contextlib.nullcontext()
+
+
+def _count_empty_scopes(number: int, callgrind: Any) -> None:
     import djperf
     from djperf.record import hooks
 
@@ -138,22 +148,22 @@ def _count_empty_scopes(number: int, library: Path) -> None:
     for _ in range(number):
         with djperf.capture():
             pass
-    callgrind = ctypes.CDLL(str(library))
     gc.collect()
     gc.disable()
-    callgrind.djperf_start()
     callgrind.djperf_toggle()
     for _ in range(number):
         with djperf.capture():
             pass
     callgrind.djperf_toggle()
+    callgrind.djperf_dump(b"capturing")
     gc.enable()
 
 
 def count(
-    loop: str, condition: str, *, number: int, rows: int, src: Path | None, library: Path
-) -> int:
-    """Instructions of `number` runs of `loop` under `condition`, in a valgrind child."""
+    loop: str, conditions: list[str], *, number: int, rows: int, src: Path | None, library: Path
+) -> dict[str, int]:
+    """Instructions of `number` runs of `loop` under each of `conditions`,
+    in one valgrind child."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     if src is not None:
         env["PYTHONPATH"] = str(src)
@@ -169,7 +179,7 @@ def count(
                 __file__,
                 "--child",
                 loop,
-                condition,
+                ",".join(conditions),
                 "--number",
                 str(number),
                 "--rows",
@@ -183,12 +193,18 @@ def count(
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"{loop} / {condition} failed:\n{done.stderr[-3000:]}")
-        text = Path(out, "callgrind.out").read_text()
-    found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-    if found is None:
-        raise RuntimeError(f"{loop} / {condition}: no total in callgrind's output")
-    return int(found.group(1))
+            raise RuntimeError(f"{loop} failed:\n{done.stderr[-3000:]}")
+        counted: dict[str, int] = {}
+        for dump in Path(out).glob("callgrind.out*"):
+            text = dump.read_text()
+            reason = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.M)
+            total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+            if reason is not None and total is not None:
+                counted[reason.group(1)] = int(total.group(1))
+    missing = sorted(set(conditions) - set(counted))
+    if missing:
+        raise RuntimeError(f"{loop}: no count for {', '.join(missing)} in callgrind's output")
+    return counted
 
 
 def measure(
@@ -205,18 +221,18 @@ def measure(
     `scope`, also {EMPTY_SCOPE: {"capturing": instructions per empty scope}}."""
     work = Path(tempfile.mkdtemp(prefix="djperf-shim-"))
     library = shim(work)
-    conditions = (*CONDITIONS, "recording") if split else CONDITIONS
-    tasks = [(loop, condition) for loop in loops for condition in conditions]
+    conditions = [*CONDITIONS, "recording"] if split else list(CONDITIONS)
+    tasks = [(loop, conditions) for loop in loops]
     if scope:
-        tasks.append((EMPTY_SCOPE, "capturing"))
+        tasks.append((EMPTY_SCOPE, ["capturing"]))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         totals = pool.map(
             lambda task: count(*task, number=number, rows=rows, src=src, library=library),
             tasks,
         )
         results: dict[str, dict[str, float]] = {}
-        for (loop, condition), total in zip(tasks, totals, strict=True):
-            results.setdefault(loop, {})[condition] = total / number
+        for (loop, _), counted in zip(tasks, totals, strict=True):
+            results[loop] = {condition: total / number for condition, total in counted.items()}
     return results
 
 
@@ -230,11 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--split", action="store_true", help="also count the recording alone (no rules at exit)"
     )
-    parser.add_argument("--child", nargs=2, metavar=("LOOP", "CONDITION"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("LOOP", "CONDITIONS"), help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(*args.child, number=args.number, rows=args.rows, library=args.library)
+        loop_name, conditions = args.child
+        child(
+            loop_name,
+            conditions.split(","),
+            number=args.number,
+            rows=args.rows,
+            library=args.library,
+        )
         return 0
     loops = [name.strip() for name in args.loops.split(",")]
     results = measure(

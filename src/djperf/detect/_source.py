@@ -590,6 +590,7 @@ def _loops_around(location: Location) -> list[tuple[int, int]] | None:
     return found
 
 
+@_per_line
 def _find_loops_around(location: Location) -> list[tuple[int, int]] | None:
     shape = _shape_at(location)
     if shape is None:

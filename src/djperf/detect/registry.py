@@ -44,6 +44,8 @@ Thresholds = Mapping[str, Any]
 Detector = Callable[[Recording, Thresholds], Iterable[Finding]]
 
 _rules: dict[str, Rule] = {}
+# _rules sorted by id; emptied whenever a rule is registered or removed.
+_in_order: list[tuple[str, Rule]] = []
 _loaded = False
 # The Recording's lists of events a rule may read.
 RECORDED = ("queries", "lazy_loads", "evaluations", "http_calls", "cache_calls")
@@ -72,6 +74,7 @@ class Rule:
         if self.id in _rules:
             raise ValueError(f"rule {self.id!r} is already registered")
         _rules[self.id] = self
+        _in_order.clear()
         _configured.pop(self.id, None)
 
     def detects(self, detector: Detector) -> Detector:
@@ -85,6 +88,7 @@ class Rule:
 
 def unregister(rule: str) -> None:
     _rules.pop(rule, None)
+    _in_order.clear()
     _configured.pop(rule, None)
 
 
@@ -178,6 +182,13 @@ def rules() -> list[str]:
     return sorted(_rules)
 
 
+def _sorted_rules() -> list[tuple[str, Rule]]:
+    """The registered rules by id (kept until one is registered or removed)."""
+    if not _in_order:
+        _in_order[:] = sorted(_rules.items())
+    return _in_order
+
+
 def run(recording: Recording) -> list[Finding]:
     """Every finding of the selected rules, most costly first.
 
@@ -188,7 +199,7 @@ def run(recording: Recording) -> list[Finding]:
     findings: list[Finding] = []
     shown = [
         (rule_id, rule)
-        for rule_id, rule in sorted(_rules.items())
+        for rule_id, rule in _sorted_rules()
         if rule.detector is not None
         and (selected is None or rule_id in selected)
         # Nothing it looks at was recorded: an empty scope runs no rule.
