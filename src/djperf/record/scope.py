@@ -39,8 +39,10 @@ class Options:
 
 # What one kept event costs a recording, in bytes, with what it alone holds
 # (its Locations and SQL text are shared with the events of the same line and
-# shape). Measured by benchmarks/capture_memory.py; an estimate that keeps
-# the cap honest to within a few tens of percent, not an accounting.
+# statement). A query and an evaluation: measured by
+# benchmarks/capture_memory.py (about 1.0-1.2 kB of resident memory per
+# get()); the others estimated from their fields. An estimate that keeps the
+# cap honest to within a few tens of percent, not an accounting.
 EVENT_BYTES = {
     "queries": 520,
     "evaluations": 640,
