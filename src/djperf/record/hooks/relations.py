@@ -66,6 +66,8 @@ MARK = "_djperf_relation"
 # caller (.filter(), .order_by(), a slice, .get(), .first() ...): a refined
 # manager never reads prefetch_related's cache, and the fix is a Prefetch object.
 AS_HANDED_OUT = "_djperf_as_handed_out"
+# (Both are stored as plain attributes, never through __dict__: on Python
+# 3.12+ reaching an instance's __dict__ makes CPython build one for it.)
 MANY_KINDS = frozenset({"reverse_foreign_key", "many_to_many", "generic_relation"})
 
 _patches = Patches()
@@ -354,7 +356,7 @@ def marked_load(
     load = new_load(scopes, info, instance, site=site)
     load.related_model = evaluation.model
     load.evaluation = evaluation
-    if info.kind in MANY_KINDS and AS_HANDED_OUT not in queryset.__dict__:
+    if info.kind in MANY_KINDS and not getattr(queryset, AS_HANDED_OUT, False):
         load.refined = refinement(queryset.query, info)
     return load
 
@@ -403,9 +405,9 @@ def _mark(queryset: Any, info: RelationInfo | None, instance: Any) -> None:
     if info is None or instance is None:
         return
     if queryset._hints.get("instance") is instance:
-        queryset._query.__dict__[MARK] = info
+        queryset._query._djperf_relation = info
     else:
-        queryset._query.__dict__[MARK] = Mark(info, instance)
+        queryset._query._djperf_relation = Mark(info, instance)
 
 
 # -- Django 6.1: fetch modes --------------------------------------------------
@@ -532,7 +534,7 @@ def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
             if not PREFETCHING_IDLE.get():
                 try:
                     _mark(queryset, info, self.instance)
-                    queryset.__dict__[AS_HANDED_OUT] = True
+                    queryset._djperf_as_handed_out = True
                 except Exception:
                     contain("related manager")
             return queryset
@@ -547,7 +549,7 @@ def _marking_apply_rel_filters(original: Any, info: RelationInfo) -> Any:
         if not PREFETCHING_IDLE.get():
             try:
                 queryset._query._djperf_relation = info
-                queryset.__dict__[AS_HANDED_OUT] = True
+                queryset._djperf_as_handed_out = True
             except Exception:
                 contain("related manager")
         return queryset
