@@ -79,6 +79,9 @@ def test_unknown_detector_is_an_error():
         ("CAPTURE_PARAMS", "yes", "must be True or False, not str"),
         ("STACKS", 1, "must be True or False, not int"),
         ("ROOT", 3, "must be a path, not int"),
+        ("MAX_MEMORY_MB", "50", "must be a number of megabytes, or None, not str"),
+        ("MAX_MEMORY_MB", True, "must be a number of megabytes, or None, not bool"),
+        ("MAX_MEMORY_MB", 0, "must be more than 0, not 0"),
     ],
 )
 def test_setting_types_are_checked(settings, key, value, message):

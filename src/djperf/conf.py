@@ -62,10 +62,13 @@ def user_settings() -> dict[str, Any]:
         )
     merged = {**DEFAULTS, **configured}
     for key, kinds, expected in _TYPES:
-        if not isinstance(merged[key], kinds):
+        if not isinstance(merged[key], kinds) or (bool not in kinds and type(merged[key]) is bool):
             raise ConfigurationError(
                 f'DJPERF["{key}"] must be {expected}, not {type(merged[key]).__name__}'
             )
+    budget = merged["MAX_MEMORY_MB"]
+    if budget is not None and budget <= 0:
+        raise ConfigurationError(f'DJPERF["MAX_MEMORY_MB"] must be more than 0, not {budget!r}')
     return merged
 
 
