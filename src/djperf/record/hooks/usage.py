@@ -82,16 +82,17 @@ def note_use(instance: Any, key: object, names: tuple[str, ...]) -> None:
     if owner is not None:
         for name in names:
             owner.note_used(source.joined(name))
-    if _expected:
+    if _expected_reads or _expected_calls:
         _seen(source, names)
 
 
 # (provenance, relation name): a relation an eager load gave the instances of
-# that provenance, whose first read is still to be seen.
-_expected: set[tuple[Provenance, str]] = set()
-# How many of them are read through a related manager (the rest through a
-# descriptor): the manager wrappers come off when none is left.
-_expected_by_manager = 0
+# that provenance, whose first read is still to be seen: read through a
+# descriptor (a join, a prefetched foreign key), or asked of a related
+# manager (a prefetched reverse foreign key or many-to-many). Each kind's
+# wrappers come off when none of its kind is left.
+_expected_reads: set[tuple[Provenance, str]] = set()
+_expected_calls: set[tuple[Provenance, str]] = set()
 _descriptor_patches = Patches()
 _manager_patches = Patches()
 # Related manager classes wrapped in _manager_patches.
@@ -102,18 +103,17 @@ def expect(provenance: Provenance | None, name: str, manager_class: type | None 
     """Instances of `provenance` were given relation `name` by an eager load
     (a select_related join; a prefetch, read through `manager_class` for a
     reverse foreign key or a many-to-many): watch for its first read."""
-    global _expected_by_manager
-    if provenance is None or not _open_scopes or (provenance, name) in _expected:
+    expected = _expected_reads if manager_class is None else _expected_calls
+    if provenance is None or not _open_scopes or (provenance, name) in expected:
         return
     with _lock:
-        if not _open_scopes or (provenance, name) in _expected:
+        if not _open_scopes or (provenance, name) in expected:
             return
-        _expected.add((provenance, name))
+        expected.add((provenance, name))
         if manager_class is None:
             if not _descriptor_patches:
                 _watch_descriptors()
             return
-        _expected_by_manager += 1
         names = _managers.get(manager_class)
         if names is not None and manager_class not in _managers_watched:
             _managers_watched.add(manager_class)
@@ -151,18 +151,15 @@ def expect_prefetch(parent: Provenance | None, name: str, prefetcher: Any) -> No
 
 def _seen(source: Provenance, names: tuple[str, ...]) -> None:
     """`source`'s instances read the relation `names` name: no need to watch
-    for it any more, nor for anything once nothing is expected."""
-    global _expected_by_manager
+    for it any more, nor for anything of its kind once none is expected."""
+    expected = _expected_calls if type(names) is _ManagerNames else _expected_reads
     with _lock:
         for name in names:
-            if (source, name) in _expected:
-                _expected.discard((source, name))
-                if type(names) is _ManagerNames:
-                    _expected_by_manager -= 1
-        if _expected_by_manager <= 0 and _manager_patches:
+            expected.discard((source, name))
+        if not _expected_calls and _manager_patches:
             _manager_patches.undo()
             _managers_watched.clear()
-        if not _expected and not _watching:
+        if not _expected_reads and not _watching:
             _descriptor_patches.undo()
 
 
@@ -334,12 +331,12 @@ def scope_closed() -> None:
 
 
 def _stop_watching() -> None:
-    global _watching, _expected_by_manager
+    global _watching
     _descriptor_patches.undo()
     _manager_patches.undo()
     _managers_watched.clear()
-    _expected.clear()
-    _expected_by_manager = 0
+    _expected_reads.clear()
+    _expected_calls.clear()
     _watching = False
 
 
