@@ -133,7 +133,7 @@ def tag_all(
         and len(plan) == 1
         and not plan[0][3]
         and not _guarded(model)
-        and not (_guarded(plan[0][4]))
+        and not _guarded(plan[0][4])
     ):
         _, key, joined, _, _ = plan[0]
         brought = 0

@@ -109,21 +109,21 @@ def _evaluate(scopes: tuple[Recording, ...], iterable: Any, original: Any) -> It
         return tags.tagging(rows, evaluation, provenance, plan, model)
     # A list: build it (the database's errors propagate), then tag it in one
     # pass. Its statement runs in there, and shares the evaluation's walk.
-    shared = EVALUATION_SITE.set((sys._getframe(0), site)) if site is not None else None
+    sharing = EVALUATION_SITE.set((sys._getframe(0), site)) if site is not None else None
     try:
-        built = list(rows)
+        fetched = list(rows)
     finally:
-        if shared is not None:
-            EVALUATION_SITE.reset(shared)
+        if sharing is not None:
+            EVALUATION_SITE.reset(sharing)
     try:
-        tags.tag_all(built, evaluation, provenance, plan, model)
-        if wide and built:
-            columns.judge_last_row(built[-1], evaluation, wide)
-        if plan is not None and built:
+        tags.tag_all(fetched, evaluation, provenance, plan, model)
+        if wide and fetched:
+            columns.judge_last_row(fetched[-1], evaluation, wide)
+        if plan is not None and fetched:
             _expect_joins(plan, provenance, built=True)
     except Exception:
         contain("queryset evaluation")
-    return iter(built)
+    return iter(fetched)
 
 
 def _expect_joins(plan: tags.JoinPlan, provenance: Provenance, *, built: bool) -> None:
