@@ -39,7 +39,11 @@ def _modules_after(code: str) -> dict[str, list[str]]:
 def test_import_djperf_loads_no_django():
     new = _modules_after("import djperf")["new"]
     assert [m for m in new if m == "django" or m.startswith("django.")] == []
-    assert [m for m in new if m.startswith("djperf")] == ["djperf", "djperf.findings"]
+    assert [m for m in new if m.startswith("djperf")] == [
+        "djperf",
+        "djperf._format",
+        "djperf.findings",
+    ]
     assert len(new) <= MODULE_BUDGET, new
 
 
@@ -53,6 +57,8 @@ def test_import_djperf_loads_no_django():
         "djperf.report",
         "djperf.cli",
         "djperf.testing",
+        # Loaded by pytest before pytest-django configures Django.
+        "djperf.testing.pytest_plugin",
     ],
 )
 def test_what_the_linter_and_reports_use_loads_no_django(module):

@@ -18,3 +18,36 @@ def size(length: int) -> str:
     if length >= 999_500:  # from where whole kilobytes would round to "1000 kB"
         return f"{length / 1_000_000:.1f} MB"
     return f"{length / 1000:.0f} kB"
+
+
+def block(head: str, message: str, rows: list[tuple[str, str]], *, width: int = 80) -> str:
+    """A finding as plain text: its head line, its message and its labelled
+    rows, wrapped to `width` columns with an indent (the same block the
+    terminal report prints, so a failing test reads well without colours)::
+
+        n-plus-one  shop.Order.customer  x20  3.1 ms
+          Order.customer was loaded one order at a time: 20 queries, ...
+          at       shop/views.py:42  order_list
+          fix      .select_related('customer')
+    """
+    import textwrap
+
+    lines = [head]
+    lines += textwrap.wrap(
+        message,
+        width=width,
+        initial_indent="  ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or ["  "]
+    for label, value in rows:
+        lines += textwrap.wrap(
+            value,
+            width=width,
+            initial_indent=f"  {label:<8} ",
+            subsequent_indent=" " * 13,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [f"  {label}"]
+    return "\n".join(lines)

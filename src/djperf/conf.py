@@ -9,6 +9,8 @@
         "TEST_PATHS": None,          # glob patterns of test code (None: the defaults)
         "THRESHOLDS": {"n-plus-one": {"count": 3}},   # per rule, see docs/rules/
         "MAX_MEMORY_MB": 50,         # one capture's events; past it, repeats are counted
+        "TEST_MODE": None,           # DjperfRunner without flags: None, "report" or "strict"
+        "TEST_REPORT": None,         # DjperfRunner: write the findings as JSON to this file
     }
 
 Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
@@ -37,7 +39,14 @@ DEFAULTS: dict[str, Any] = {
     # The most memory one capture's recording holds, in MB; past it, repeats
     # of an event already seen are counted, not kept. None: no cap.
     "MAX_MEMORY_MB": 50,
+    # djperf.testing.DjperfRunner's mode when no --djperf flag is given:
+    # None (off), "report" (like --djperf) or "strict" (like --djperf-strict).
+    "TEST_MODE": None,
+    # ... and where it writes the JSON report (like --djperf-report FILE).
+    "TEST_REPORT": None,
 }
+
+TEST_MODES = (None, "report", "strict")
 
 _listeners: list[Callable[[], None]] = []
 
@@ -69,6 +78,10 @@ def user_settings() -> dict[str, Any]:
     budget = merged["MAX_MEMORY_MB"]
     if budget is not None and budget <= 0:
         raise ConfigurationError(f'DJPERF["MAX_MEMORY_MB"] must be more than 0, not {budget!r}')
+    if merged["TEST_MODE"] not in TEST_MODES:
+        raise ConfigurationError(
+            f'DJPERF["TEST_MODE"] must be None, "report" or "strict", not {merged["TEST_MODE"]!r}'
+        )
     return merged
 
 
@@ -81,6 +94,8 @@ _TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("TEST_PATHS", (list, tuple, type(None)), "a list of glob patterns, or None"),
     ("THRESHOLDS", (dict,), "a dict of rule ids to dicts of thresholds"),
     ("MAX_MEMORY_MB", (int, float, type(None)), "a number of megabytes, or None"),
+    ("TEST_MODE", (str, type(None)), 'None, "report" or "strict"'),
+    ("TEST_REPORT", (str, os.PathLike, type(None)), "a path, or None"),
 )
 
 

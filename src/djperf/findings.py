@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from djperf._format import block, duration
+
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
 
@@ -109,6 +111,32 @@ class Finding:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
 
+    def __str__(self) -> str:
+        """The block the terminal report prints, as plain text wrapped to 80 columns."""
+        return block(self.head(), self.message, self.rows())
+
+    def head(self) -> str:
+        """``n-plus-one  shop.Order.customer  x20  3.1 ms``: rule, what, how often, cost."""
+        return "  ".join(part for part in self.head_parts() if part)
+
+    def head_parts(self) -> tuple[str, str, str]:
+        """The head's rule, what (model and field, or model), and how often and cost."""
+        what = f"{self.model}.{self.field}" if self.model and self.field else self.model or ""
+        cost = f"  {duration(self.duration)}" if self.duration else ""  # none: unused-column
+        return self.rule, what, f"x{self.count}{cost}"
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The labelled lines under the message: at, origin, built, fix, or."""
+        rows = [("at", _where(self.location))]
+        if self.origin is not None and self.origin != self.location:
+            rows.append(("origin", _where(self.origin)))
+        if self.built is not None:
+            rows.append(("built", _where(self.built)))
+        if self.fix is not None:
+            rows.append(("fix", self.fix.text))
+        rows.extend(("or", alternative.text) for alternative in self.alternatives)
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
@@ -143,6 +171,10 @@ class Finding:
             alternatives=tuple(Fix.from_dict(f) for f in data.get("alternatives", ())),
             in_tests=bool(data.get("in_tests", False)),
         )
+
+
+def _where(location: Location | None) -> str:
+    return "unknown" if location is None else f"{location}  {location.function}"
 
 
 def _location(data: dict[str, Any] | None) -> Location | None:

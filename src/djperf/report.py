@@ -23,8 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from djperf._format import duration
-from djperf.findings import Finding, Location
+from djperf.findings import Finding
 
 if TYPE_CHECKING:
     # Only named in annotations: the report imports no Django (the linter will use it).
@@ -41,12 +40,6 @@ def sorted_by_cost(findings: Iterable[Finding]) -> list[list[Finding]]:
     ordered = [sorted(group, key=lambda f: (-f.duration, -f.count)) for group in groups.values()]
     ordered.sort(key=lambda group: (-sum(f.duration for f in group), group[0].rule))
     return ordered
-
-
-def _where(location: Location | None) -> str:
-    if location is None:
-        return "unknown"
-    return f"{location}  {location.function}"
 
 
 def _trials_by_finding(verification: Verification | None) -> dict[int, Trial]:
@@ -70,27 +63,16 @@ def render(
     trials = _trials_by_finding(verification)
     for group in sorted_by_cost(findings):
         for finding in group:
-            what = (
-                f"{finding.model}.{finding.field}"
-                if finding.model and finding.field
-                else finding.model or ""
-            )
+            # The same head, message and rows as str(finding), with colours.
+            rule, what, count = finding.head_parts()
             head = Text(pad)
-            head.append(finding.rule, style=f"bold {SEVERITY_STYLE[finding.severity]}")
+            head.append(rule, style=f"bold {SEVERITY_STYLE[finding.severity]}")
             if what:
                 head.append(f"  {what}", style="bold")
-            cost = f"  {duration(finding.duration)}" if finding.duration else ""
-            head.append(f"  x{finding.count}{cost}", style="dim")  # no time: unused-column
+            head.append(f"  {count}", style="dim")
             console.print(head)
             console.print(f"{pad}  {escape(finding.message)}", soft_wrap=False)
-            rows = [("at", _where(finding.location))]
-            if finding.origin is not None and finding.origin != finding.location:
-                rows.append(("origin", _where(finding.origin)))
-            if finding.built is not None:
-                rows.append(("built", _where(finding.built)))
-            if finding.fix is not None:
-                rows.append(("fix", finding.fix.text))
-            rows.extend(("or", alternative.text) for alternative in finding.alternatives)
+            rows = finding.rows()
             trial = trials.get(id(finding))
             if trial is not None:
                 rows.append(("proved" if trial.applied else "proof", _proof(trial)))

@@ -15,7 +15,8 @@ floor records and never looks at findings.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -187,3 +188,15 @@ def close_scope(rec: Recording) -> None:
     """
     rec.open = False
     ACTIVE.set(tuple(scope for scope in ACTIVE.get() if scope is not rec))
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Record nothing of the block in the scopes open here (a new scope
+    opened inside still records): the scaling assertion's populate() builds
+    test data, which is not the work of the test around it."""
+    token = ACTIVE.set(())
+    try:
+        yield
+    finally:
+        ACTIVE.reset(token)

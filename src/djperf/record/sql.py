@@ -82,6 +82,25 @@ _LONGEST_CACHED = 4096
 _cached_chars = 0
 
 
+# Statements Django sends to manage transactions and connections: not the
+# work of the code that ran them (Django's assertNumQueries counts them; the
+# query count assertions and verify() do not).
+TRANSACTION_STATEMENTS = (
+    "SAVEPOINT",
+    "RELEASE SAVEPOINT",
+    "ROLLBACK",
+    "BEGIN",
+    "COMMIT",
+    "START TRANSACTION",
+    "SET ",
+)
+
+
+def is_transaction(fingerprint: str) -> bool:
+    """Whether a statement (its fingerprint) manages a transaction or connection."""
+    return fingerprint.startswith(TRANSACTION_STATEMENTS)
+
+
 def fingerprint(sql: str, *, backslash_escapes: bool = False) -> str:
     """The shape of `sql`: equal for statements that differ only in values.
 

@@ -30,13 +30,7 @@ def assert_no_warnings(recording: Recording) -> None:
 
 
 def describe(findings: Iterable[Finding]) -> str:
-    """Findings as plain text, one block each: where, what, and the fix."""
+    """Findings as plain text: the blocks the terminal report prints (str(finding))."""
     findings = list(findings)
-    blocks = [f"djperf found {len(findings)} problem{'s' if len(findings) != 1 else ''}:"]
-    for finding in findings:
-        where = str(finding.location) if finding.location is not None else "(unknown line)"
-        blocks.append(f"{where}: {finding.message}")
-        blocks.append(f"  [{finding.rule}, {finding.severity}]")
-        if finding.fix is not None:
-            blocks.append(f"  fix: {finding.fix.text}")
-    return "\n".join(blocks)
+    head = f"djperf found {len(findings)} problem{'s' if len(findings) != 1 else ''}:"
+    return "\n".join([head, *(str(finding) for finding in findings)])

@@ -36,7 +36,7 @@ from djperf.record.hooks._state import (
     SAVING,
 )
 from djperf.record.scope import Recording, active, stacks_wanted
-from djperf.record.sql import shared
+from djperf.record.sql import is_transaction, shared
 from djperf.record.stack import locate, same_way_out
 from djperf.record.work import REQUEST
 
@@ -104,7 +104,7 @@ def record_query(
     load = CURRENT_LOAD.get()
     operation = OPERATION.get()
     role: QueryRole | None
-    if bookkeeping or shape.startswith(_TRANSACTION_STATEMENTS) or _MIGRATIONS in shape:
+    if bookkeeping or is_transaction(shape) or _MIGRATIONS in shape:
         role = "bookkeeping"
     elif load is not None:
         role = "lazy_load"
@@ -154,17 +154,6 @@ def record_query(
 # The table of applied migrations: Django's migration machinery reads it (a
 # project's `migrate` command, a TransactionTestCase's set-up).
 _MIGRATIONS = "django_migrations"
-
-# Statements Django sends to manage transactions and connections.
-_TRANSACTION_STATEMENTS = (
-    "SAVEPOINT",
-    "RELEASE SAVEPOINT",
-    "ROLLBACK",
-    "BEGIN",
-    "COMMIT",
-    "START TRANSACTION",
-    "SET ",
-)
 
 
 _WRITES = ("UPDATE", "DELETE")

@@ -1,0 +1,198 @@
+"""djperf's pytest plugin, registered by entry point (``pytest11``): nothing to
+add to a conftest.
+
+- the ``djperf`` fixture: ``assert_num_queries``, ``assert_max_queries``,
+  ``assert_constant_queries``, ``capture``, ``assert_no_warnings``;
+- ``--djperf``: every test's call runs under ``djperf.capture()``; the run
+  ends with a summary of the problems found, grouped by rule and line, each
+  with the tests that hit it and its fix. Test outcomes do not change;
+- ``--djperf-strict``: a test whose capture found a problem at warning level
+  or above fails, with the findings as its failure; an eager load no test of
+  the run used fails the run at the end;
+- ``--djperf-report FILE``: every finding with its test's node id, as JSON;
+- ``--djperf-show-test-code``: the summary also shows problems driven by
+  test code only (a test calling the application in a loop);
+- ``@pytest.mark.djperf(strict=True, ignore=["rule-id", ...])``: per test.
+
+The capture covers the test function (and, for a unittest TestCase, its
+setUp and tearDown), not pytest fixtures' set-up: fixtures build the data.
+With pytest-xdist, each worker sends its findings to the main process, which
+prints one summary and writes one report.
+
+Django is not imported until a test runs under capture (pytest-django
+configures it first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from djperf.testing.methods import DjperfAssertions
+from djperf.testing.session import Mode, TestCapture, TestSession
+
+_SESSION = pytest.StashKey[TestSession]()
+
+# The width the summary is wrapped to: it fits an 80-column terminal.
+_SUMMARY_WIDTH = 80
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("djperf", "djperf: Django performance problems in your tests")
+    group.addoption(
+        "--djperf",
+        action="store_true",
+        default=False,
+        help="Run every test under djperf.capture() and summarize the problems found "
+        "(test outcomes do not change).",
+    )
+    group.addoption(
+        "--djperf-strict",
+        action="store_true",
+        default=False,
+        help="Fail a test whose capture found a problem at warning level or above "
+        "(implies --djperf).",
+    )
+    group.addoption(
+        "--djperf-report",
+        metavar="FILE",
+        default=None,
+        help="Write every finding with its test id to FILE as JSON (implies --djperf).",
+    )
+    group.addoption(
+        "--djperf-show-test-code",
+        action="store_true",
+        default=False,
+        help="Also summarize problems driven by test code only.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "djperf(strict=None, ignore=()): run this test under djperf.capture(); strict=True "
+        "fails it on findings at warning level or above; ignore lists rule ids to leave out.",
+    )
+    mode = Mode(
+        capture=bool(config.getoption("djperf")),
+        strict=bool(config.getoption("djperf_strict")),
+        report=config.getoption("djperf_report"),
+        show_test_code=bool(config.getoption("djperf_show_test_code")),
+    )
+    config.stash[_SESSION] = TestSession(mode)
+
+
+@pytest.fixture(name="djperf")
+def djperf_fixture() -> DjperfAssertions:
+    """djperf's assertions: ``djperf.assert_num_queries(n)``,
+    ``djperf.assert_max_queries(n)``, ``djperf.assert_constant_queries(populate, action)``,
+    ``djperf.capture()``, ``djperf.assert_no_warnings(recording)``."""
+    return DjperfAssertions()
+
+
+def _marker_options(item: pytest.Item) -> tuple[bool | None, tuple[str, ...]] | None:
+    """The djperf marker's (strict, ignore), or None when the test has none."""
+    marker = item.get_closest_marker("djperf")
+    if marker is None:
+        return None
+    unknown = set(marker.kwargs) - {"strict", "ignore"}
+    if marker.args or unknown:
+        pytest.fail(
+            f"{item.nodeid}: @pytest.mark.djperf takes strict= and ignore= only "
+            f"(got {', '.join(map(repr, marker.args)) or ', '.join(sorted(unknown))})",
+            pytrace=False,
+        )
+    ignore = marker.kwargs.get("ignore", ())
+    if isinstance(ignore, str):
+        pytest.fail(
+            f"{item.nodeid}: @pytest.mark.djperf(ignore=...) takes a list of rule ids, "
+            f"e.g. ignore=[{ignore!r}]",
+            pytrace=False,
+        )
+    strict = marker.kwargs.get("strict")
+    return (None if strict is None else bool(strict)), tuple(ignore)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    session = item.config.stash[_SESSION]
+    options = _marker_options(item)
+    if not session.mode.on and options is None:
+        return (yield)
+    strict, ignore = options or (None, ())
+    _check_rule_ids(ignore, item)
+    capture = TestCapture()
+    try:
+        result = yield
+    except BaseException:
+        # The test failed or was skipped on its own: keep its findings, add nothing.
+        session.finish_test(item.nodeid, capture, strict=False, ignore=ignore)
+        raise
+    failure = session.finish_test(item.nodeid, capture, strict=strict, ignore=ignore)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
+    return result
+
+
+def _check_rule_ids(ignore: tuple[str, ...], item: pytest.Item) -> None:
+    if not ignore:
+        return
+    from djperf.detect import registry
+
+    unknown = sorted(set(ignore) - set(registry.rules()))
+    if unknown:
+        pytest.fail(
+            f"{item.nodeid}: @pytest.mark.djperf(ignore=...) names unknown rule id(s) "
+            f"{', '.join(unknown)}; known: {', '.join(registry.rules())}",
+            pytrace=False,
+        )
+
+
+# -- pytest-xdist: workers send their findings to the main process -------------------
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    dumped = getattr(node, "workeroutput", {}).get("djperf")
+    if dumped:
+        node.config.stash[_SESSION].suite.merge(dumped)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    djperf = config.stash[_SESSION]
+    if not djperf.mode.on:
+        return
+    if _is_worker(config):
+        config.workeroutput["djperf"] = djperf.suite.dumps()  # type: ignore[attr-defined]
+        return
+    djperf.write_report()
+    if djperf.suite_failure() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    djperf = config.stash[_SESSION]
+    if not djperf.mode.on or _is_worker(config):
+        return
+    terminalreporter.write_sep("=", "djperf")
+    for line in djperf.summary(width=_SUMMARY_WIDTH):
+        terminalreporter.write_line(line)
+    failing = djperf.suite_failure()
+    if failing:
+        terminalreporter.write_line("")
+        terminalreporter.write_line(
+            f"djperf strict mode: {len(failing)} eager load(s) that no test of the run used:",
+            red=True,
+        )
+        for block in failing:
+            for line in block.splitlines():
+                terminalreporter.write_line(line)
+    if djperf.mode.report is not None:
+        terminalreporter.write_line(f"djperf report: {djperf.mode.report}")

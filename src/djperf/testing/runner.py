@@ -1,0 +1,224 @@
+"""``manage.py test`` under djperf: ``DjperfRunner`` and ``DjperfRunnerMixin``.
+
+    # settings.py
+    TEST_RUNNER = "djperf.testing.DjperfRunner"
+
+    # or, on top of the project's own runner:
+    class Runner(DjperfRunnerMixin, TheirRunner):
+        pass
+
+Then ``manage.py test --djperf`` runs every test under ``djperf.capture()``
+and prints a summary of the problems found (test outcomes do not change,
+``--parallel`` included); ``--djperf-strict`` fails a test whose capture
+found a problem at warning level or above; ``--djperf-report FILE`` writes
+every finding with its test id as JSON. The same modes as settings, for a
+run without flags: ``DJPERF = {"TEST_MODE": "report" | "strict",
+"TEST_REPORT": "djperf.json"}``.
+
+A test's capture spans its setUp, the test method and its tearDown (not
+setUpClass or setUpTestData: those build the class's data). With
+``--parallel``, each worker process captures its own tests and sends their
+findings to the main process with the test's other results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import unittest
+from typing import TYPE_CHECKING, Any
+
+from django.test.runner import (
+    DiscoverRunner,
+    ParallelTestSuite,
+    RemoteTestResult,
+    RemoteTestRunner,
+)
+
+from djperf import conf
+from djperf.testing.session import Mode, TestCapture, TestSession
+
+# The run's mode, for --parallel worker processes (forked or spawned): they
+# inherit the environment, not the parent's objects.
+_MODE_VARIABLE = "DJPERF_TEST_RUNNER_MODE"
+
+
+class _CapturingResult:
+    """A unittest result that opens a capture when a test starts and closes
+    it when the test ends; in strict mode a passing test with problems is
+    reported as a failure instead."""
+
+    djperf_session: TestSession
+
+    if TYPE_CHECKING:  # given by the unittest result this class is mixed into
+
+        def addFailure(self, test: unittest.TestCase, err: Any) -> None: ...
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        self._djperf_capture: TestCapture | None = TestCapture()
+        super().startTest(test)  # type: ignore[misc]
+
+    def _djperf_finish(self, test: unittest.TestCase, *, passed: bool) -> str | None:
+        capture = getattr(self, "_djperf_capture", None)
+        if capture is None:
+            return None
+        self._djperf_capture = None
+        failure = self.djperf_session.finish_test(
+            test.id(), capture, strict=None if passed else False
+        )
+        self.djperf_sent(test)
+        return failure
+
+    def djperf_sent(self, test: unittest.TestCase) -> None:
+        """Hand the test's findings on (a --parallel worker sends them)."""
+
+    def addSuccess(self, test: unittest.TestCase) -> None:
+        failure = self._djperf_finish(test, passed=True)
+        if failure is not None:
+            # No traceback: the findings say where and what to change.
+            self.addFailure(test, (AssertionError, AssertionError(failure), None))
+            return
+        super().addSuccess(test)  # type: ignore[misc]
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        # Every other outcome: the test's own result stands.
+        self._djperf_finish(test, passed=False)
+        super().stopTest(test)  # type: ignore[misc]
+
+
+class DjperfRemoteTestResult(_CapturingResult, RemoteTestResult):
+    """A --parallel worker's result: sends each test's findings to the main
+    process as one more event, which its result's ``djperf_test`` receives."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.djperf_session = TestSession(Mode.from_json(os.environ[_MODE_VARIABLE]))
+
+    def djperf_sent(self, test: unittest.TestCase) -> None:
+        suite = self.djperf_session.suite
+        if suite.tests:
+            self.events.append(("djperf_test", self.test_index, suite.dumps()))
+            suite.tests.clear()
+
+
+class DjperfRemoteTestRunner(RemoteTestRunner):
+    resultclass = DjperfRemoteTestResult
+
+
+class DjperfParallelTestSuite(ParallelTestSuite):
+    runner_class = DjperfRemoteTestRunner
+
+
+class _MergingResult:
+    """The main process's result in a --parallel run: merges the workers' findings."""
+
+    djperf_session: TestSession
+
+    def djperf_test(self, test: unittest.TestCase, dumped: str) -> None:
+        self.djperf_session.suite.merge(dumped)
+
+
+class DjperfRunnerMixin:
+    """djperf's modes for any Django test runner::
+
+    class Runner(DjperfRunnerMixin, TheirRunner):
+        pass
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        djperf: bool = False,
+        djperf_strict: bool = False,
+        djperf_report: str | None = None,
+        djperf_show_test_code: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        setting = conf.get("TEST_MODE")
+        self.djperf_session = TestSession(
+            Mode(
+                capture=djperf or setting == "report",
+                strict=djperf_strict or setting == "strict",
+                report=djperf_report or _path(conf.get("TEST_REPORT")),
+                show_test_code=djperf_show_test_code,
+            )
+        )
+        if self.djperf_session.mode.on:
+            # --parallel workers (forked or spawned) read the mode from their
+            # environment and send their findings back as result events.
+            os.environ[_MODE_VARIABLE] = self.djperf_session.mode.to_json()
+            self.parallel_test_suite: type[ParallelTestSuite] = DjperfParallelTestSuite
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        super().add_arguments(parser)  # type: ignore[misc]
+        group = parser.add_argument_group("djperf")
+        group.add_argument(
+            "--djperf",
+            action="store_true",
+            help="Run every test under djperf.capture() and summarize the problems found "
+            "(test outcomes do not change).",
+        )
+        group.add_argument(
+            "--djperf-strict",
+            action="store_true",
+            help="Fail a test whose capture found a problem at warning level or above.",
+        )
+        group.add_argument(
+            "--djperf-report",
+            metavar="FILE",
+            help="Write every finding with its test id to FILE as JSON.",
+        )
+        group.add_argument(
+            "--djperf-show-test-code",
+            action="store_true",
+            help="Also summarize problems driven by test code only.",
+        )
+
+    def get_resultclass(self) -> type[unittest.TextTestResult] | None:
+        chosen = super().get_resultclass()  # type: ignore[misc]
+        session = self.djperf_session
+        if not session.mode.on:
+            return chosen  # type: ignore[no-any-return]
+        base = chosen or unittest.TextTestResult
+        # In a --parallel run the workers capture; this process only merges.
+        role = _MergingResult if getattr(self, "parallel", 1) > 1 else _CapturingResult
+        return type(f"Djperf{base.__name__}", (role, base), {"djperf_session": session})
+
+    def run_suite(self, suite: Any, **kwargs: Any) -> Any:
+        result = super().run_suite(suite, **kwargs)  # type: ignore[misc]
+        session = self.djperf_session
+        if session.mode.on:
+            self._djperf_print(session)
+            session.write_report()
+        return result
+
+    def suite_result(self, suite: Any, result: Any, **kwargs: Any) -> int:
+        failed: int = super().suite_result(suite, result, **kwargs)  # type: ignore[misc]
+        return failed + len(self.djperf_session.suite_failure())
+
+    def _djperf_print(self, session: TestSession) -> None:
+        out = sys.stderr
+        out.write("\n" + " djperf ".center(80, "=") + "\n")
+        for line in session.summary():
+            out.write(line + "\n")
+        failing = session.suite_failure()
+        if failing:
+            out.write(
+                f"\ndjperf strict mode: {len(failing)} eager load(s) that no test of the "
+                "run used:\n"
+            )
+            out.write("\n".join(failing) + "\n")
+        if session.mode.report is not None:
+            out.write(f"djperf report: {session.mode.report}\n")
+
+
+class DjperfRunner(DjperfRunnerMixin, DiscoverRunner):
+    """Django's DiscoverRunner with djperf's modes: ``TEST_RUNNER =
+    "djperf.testing.DjperfRunner"``, then ``manage.py test --djperf``."""
+
+
+def _path(value: str | os.PathLike[str] | None) -> str | None:
+    return None if value is None else os.fspath(value)

@@ -1,0 +1,142 @@
+"""One run of a test suite under djperf: a capture around each test, the
+findings collected, strict mode's verdict, the summary and the JSON report.
+
+The pytest plugin and the manage.py runner each hold one ``TestSession``;
+they differ only in where a test starts and ends and how its failure is
+reported. Test outcomes never change except in strict mode, and an error
+inside djperf is logged and leaves the test alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from djperf._errors import contain
+from djperf.findings import Finding
+from djperf.testing.counting import findings_text
+from djperf.testing.suite import SuiteFindings, problem_findings
+
+if TYPE_CHECKING:
+    from djperf._capture import capture
+
+# Rules judged over the whole run rather than per test: strict mode fails the
+# run on them at the end, never one test (another test may use the load).
+SUITE_RULES = frozenset({"unused-eager-load"})
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What the user asked of djperf for this run."""
+
+    # Every test runs under capture (--djperf, or implied by the others).
+    capture: bool = False
+    # A test with findings at warning level or above fails (--djperf-strict).
+    strict: bool = False
+    # Where the JSON report goes (--djperf-report FILE).
+    report: str | None = None
+    # Show findings driven by test code only (--djperf-show-test-code).
+    show_test_code: bool = False
+
+    @property
+    def on(self) -> bool:
+        return self.capture or self.strict or self.report is not None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "capture": self.capture,
+                "strict": self.strict,
+                "report": self.report,
+                "show_test_code": self.show_test_code,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Mode:
+        return cls(**json.loads(text))
+
+
+class TestCapture:
+    """The capture around one test."""
+
+    def __init__(self) -> None:
+        self.scope: capture | None = None
+        try:
+            from djperf._capture import capture
+
+            scope = capture()
+            scope.__enter__()
+            self.scope = scope
+        except Exception:
+            contain("test capture")
+
+    def close(self) -> tuple[list[Finding], list[Any]]:
+        """Close the capture: its findings and eager-load sites."""
+        scope, self.scope = self.scope, None
+        if scope is None or scope.recording is None:
+            return [], []
+        try:
+            scope.__exit__(None, None, None)
+        except Exception:
+            contain("test capture")
+            return [], []
+        return list(scope.recording.findings), list(scope.recording.eager_loads)
+
+
+class TestSession:
+    """djperf's part of one test run."""
+
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
+        self.suite = SuiteFindings()
+
+    def finish_test(
+        self,
+        test: str,
+        capture: TestCapture,
+        *,
+        strict: bool | None = None,
+        ignore: Iterable[str] = (),
+    ) -> str | None:
+        """Close `test`'s capture and keep its findings; in strict mode, the
+        failure text when the test must fail (None when it passes)."""
+        findings, eager_loads = capture.close()
+        ignored = set(ignore)
+        kept = [finding for finding in findings if finding.rule not in ignored]
+        self.suite.add(test, kept, eager_loads)
+        if not (self.mode.strict if strict is None else strict):
+            return None
+        problems = problem_findings(kept, SUITE_RULES)
+        if not problems:
+            return None
+        return findings_text(problems, "in this test (djperf strict mode)")
+
+    def suite_failure(self) -> list[str]:
+        """Strict mode: the lines of the findings judged over the suite that
+        fail the run (an eager load no test used)."""
+        if not self.mode.strict:
+            return []
+        failing = [
+            problem
+            for problem in self.suite.problems()
+            if problem.finding.rule in SUITE_RULES and problem_findings([problem.finding])
+        ]
+        return [str(problem.finding) for problem in failing]
+
+    def summary(self, width: int = 80) -> list[str]:
+        return self.suite.summary(show_test_code=self.mode.show_test_code, width=width)
+
+    def write_report(self) -> str | None:
+        """Write the JSON report when one was asked for; its path."""
+        if self.mode.report is None:
+            return None
+        path = Path(self.mode.report)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(self.suite.report(), indent=1) + "\n", encoding="utf-8")
+        return os.fspath(path)

@@ -1,0 +1,109 @@
+"""A throwaway Django project for the black-box tests of the pytest plugin and
+the manage.py runner: a shop app (authors and books) whose views read the
+author the slow way and the fast way, written into a temporary directory.
+
+Its tests live under ``tests/`` (test code to djperf), its views under
+``shop/`` (application code).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+SETTINGS = """
+SECRET_KEY = "black-box"
+INSTALLED_APPS = ["django.contrib.contenttypes", "shop"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "shop.sqlite3"}}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+USE_TZ = True
+"""
+
+MODELS = """
+from django.db import models
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=100)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+"""
+
+VIEWS = """
+from shop.models import Author, Book
+
+
+def titles_slow():
+    return [(book.title, book.author.name) for book in Book.objects.all()]  # slow-loop
+
+
+def titles_fast():
+    return [(b.title, b.author.name) for b in Book.objects.select_related("author")]
+
+
+def titles_joined(read):
+    books = list(Book.objects.select_related("author"))  # joined-site
+    if read:
+        return [book.author.name for book in books]
+    return [book.title for book in books]
+
+
+def titles_never_read():
+    return [book.title for book in Book.objects.select_related("author")]  # unused-site
+
+
+def make_books(n):
+    author = Author.objects.create(name="A")
+    for i in range(n):
+        Book.objects.create(title=f"B{i}", author=Author.objects.create(name=f"A{i}"))
+    return author
+"""
+
+
+def line_of(marker: str) -> int:
+    """The line of VIEWS holding `marker` (shop/views.py's line numbers)."""
+    for number, text in enumerate(VIEWS.splitlines(), start=1):
+        if marker in text:
+            return number
+    raise LookupError(marker)
+
+
+def write(root: Path, tests: dict[str, str], *, manage: bool = False) -> None:
+    """The shop project in `root`, with test modules `tests` (name -> source)."""
+    files = {
+        "shop_settings.py": SETTINGS,
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/views.py": VIEWS,
+        "tests/__init__.py": "",
+    }
+    if manage:
+        files["manage.py"] = MANAGE
+    else:
+        files["pytest.ini"] = PYTEST_INI
+    files.update({f"tests/{name}.py": source for name, source in tests.items()})
+    for name, source in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+
+
+PYTEST_INI = """
+[pytest]
+DJANGO_SETTINGS_MODULE = shop_settings
+addopts = -p no:cacheprovider -p no:randomly
+"""
+
+MANAGE = """
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop_settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
