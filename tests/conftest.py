@@ -20,6 +20,9 @@ from shopsite.databases import server_address
 from tests.helpers import LONG
 from tests.testapp.models import Author, Bio, Book, Chapter, Note, Publisher, Review, Tag
 
+# The plugin's black-box tests (tests/testing/test_pytest_plugin.py).
+pytest_plugins = ["pytester"]
+
 BACKEND = os.environ.get("DJPERF_TEST_DB", "sqlite")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MariaDB/MySQL"}

@@ -94,3 +94,48 @@ def test_the_old_import_paths_still_work_and_say_where_to_go():
     from djperf.record.events import Location as EventsLocation
 
     assert EventsLocation is Location
+
+
+def test_str_is_the_report_block_as_plain_text():
+    import io
+
+    from rich.console import Console
+
+    from djperf import report
+
+    finding = Finding(
+        rule="n-plus-one",
+        message="Book.author was loaded one book at a time: 6 queries.",
+        severity="warning",
+        model="shop.Book",
+        field="author",
+        count=6,
+        duration=0.0012,
+        location=Location("shop/views.py", 5, "titles"),
+        origin=Location("shop/views.py", 4, "titles"),
+        fix=Fix("select_related", "author", ".select_related('author')"),
+    )
+    out = io.StringIO()
+    report.render([finding], Console(file=out, width=200, no_color=True, highlight=False))
+    assert str(finding) == out.getvalue().rstrip("\n")
+    assert str(finding).splitlines() == [
+        "n-plus-one  shop.Book.author  x6  1.2 ms",
+        "  Book.author was loaded one book at a time: 6 queries.",
+        "  at       shop/views.py:5  titles",
+        "  origin   shop/views.py:4  titles",
+        "  fix      .select_related('author')",
+    ]
+
+
+def test_str_wraps_long_lines_to_80_columns_with_an_indent():
+    finding = Finding(
+        rule="write-in-loop",
+        message="word " * 40,
+        severity="warning",
+        fix=Fix("bulk_create", None, "Author.objects.bulk_create(objs)  # " + "why " * 30),
+    )
+    lines = str(finding).splitlines()
+    assert max(map(len, lines)) <= 80
+    assert lines[1].startswith("  word") and lines[2].startswith("    word")
+    fix_at = next(i for i, text in enumerate(lines) if text.startswith("  fix      "))
+    assert lines[fix_at + 1].startswith(" " * 13 + "why")

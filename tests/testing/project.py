@@ -33,7 +33,7 @@ class Book(models.Model):
 """
 
 VIEWS = """
-from shop.models import Author, Book
+from shop.models import Book
 
 
 def titles_slow():
@@ -53,19 +53,22 @@ def titles_joined(read):
 
 def titles_never_read():
     return [book.title for book in Book.objects.select_related("author")]  # unused-site
+"""
+
+# Test data: n books, each by an author of its own (test code to djperf).
+FACTORIES = """
+from shop.models import Author, Book
 
 
 def make_books(n):
-    author = Author.objects.create(name="A")
     for i in range(n):
         Book.objects.create(title=f"B{i}", author=Author.objects.create(name=f"A{i}"))
-    return author
 """
 
 
 def line_of(marker: str) -> int:
     """The line of VIEWS holding `marker` (shop/views.py's line numbers)."""
-    for number, text in enumerate(VIEWS.splitlines(), start=1):
+    for number, text in enumerate(textwrap.dedent(VIEWS).lstrip("\n").splitlines(), start=1):
         if marker in text:
             return number
     raise LookupError(marker)
@@ -79,6 +82,7 @@ def write(root: Path, tests: dict[str, str], *, manage: bool = False) -> None:
         "shop/models.py": MODELS,
         "shop/views.py": VIEWS,
         "tests/__init__.py": "",
+        "tests/factories.py": FACTORIES,
     }
     if manage:
         files["manage.py"] = MANAGE

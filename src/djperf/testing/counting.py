@@ -17,6 +17,7 @@ how many times each ran and from which lines, then the findings of the block.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -133,7 +134,9 @@ class QueryCount:
             f"{'was' if found == 1 else 'were'} run "
             f"({where_counted(self.using, self.transactions)}):"
         )
-        parts = [head, statements(self.queries)] if self.queries else [head]
+        parts = [wrapped(head)]
+        if self.queries:
+            parts.append(statements(self.queries))
         if self.recording.findings:
             parts.append(findings_text(self.recording.findings, "in the block"))
         return "\n".join(parts)
@@ -208,6 +211,11 @@ def short_sql(fingerprint: str, width: int = _SQL_WIDTH) -> str:
         return text
     keep = width - 5
     return f"{text[: keep // 2 + keep % 2]} ... {text[len(text) - keep // 2 :]}"
+
+
+def wrapped(text: str, width: int = 80) -> str:
+    """A long line of a failure message wrapped to `width`, the rest indented."""
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False))
 
 
 def findings_text(findings: Sequence[Finding], where: str) -> str:

@@ -27,16 +27,26 @@ every statement that grew.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from djperf.record.scope import paused
-from djperf.testing.counting import counted, findings_text, short_sql, where_counted
+from djperf.record.work import REQUEST, next_serial
+from djperf.testing.counting import (
+    counted,
+    findings_text,
+    short_sql,
+    where_counted,
+    wrapped,
+)
 
 if TYPE_CHECKING:
     from djperf.findings import Finding, Location
@@ -84,12 +94,22 @@ def assert_constant_queries(
     with _rolled_back(databases):
         with paused():
             populate(scales[0])
-        action()  # warm-up: first-call work is not growth
+        _run(action)  # warm-up: first-call work is not growth
     measured = []
+    wrote_rows = False
     for scale in scales:
         with _rolled_back(databases):
-            _populate(populate, scale)
+            wrote_rows |= _populate(populate, scale)
             measured.append(_measure(action, scale, cache=cache, http=http, using=using))
+    if not wrote_rows:
+        warnings.warn(
+            DjperfWarning(
+                f"populate() inserted and deleted no row at scales {', '.join(map(str, scales))}: "
+                "every scale ran on the same data, so assert_constant_queries proves "
+                "nothing. Create n rows of what the action lists in populate(n)."
+            ),
+            stacklevel=_caller_level(),
+        )
     first = measured[0]
     for later in measured[1:]:
         allowed = per_row * (later.scale - first.scale)
@@ -131,24 +151,28 @@ def _rolled_back(databases: Sequence[str]) -> Iterator[None]:
         pass
 
 
-def _populate(populate: Callable[[int], Any], scale: int) -> None:
-    """populate(scale), with a warning when it wrote no row: then the scales
-    held the same data and the assertion proves nothing."""
+def _populate(populate: Callable[[int], Any], scale: int) -> bool:
+    """populate(scale); whether it inserted or deleted rows (when no scale
+    did, every scale held the same data and the assertion proves nothing)."""
     from djperf._capture import capture
 
     # Test data, not the test's work: the test's own capture (--djperf) does
     # not see it.
     with paused(), capture(detectors=[], stacks=False, max_memory_mb=None) as rec:
         populate(scale)
-    if scale and not any(_adds_or_removes_rows(query.fingerprint) for query in rec.queries):
-        warnings.warn(
-            DjperfWarning(
-                f"populate({scale}) inserted and deleted no row: every scale ran on the "
-                "same data, so assert_constant_queries proves nothing. Create n rows of "
-                "what the action lists in populate(n)."
-            ),
-            stacklevel=4,
-        )
+    return any(_adds_or_removes_rows(query.fingerprint) for query in rec.queries)
+
+
+def _caller_level() -> int:
+    """The stacklevel of the first frame outside djperf (the test's line)."""
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_DJPERF_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+_DJPERF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _adds_or_removes_rows(fingerprint: str) -> bool:
@@ -166,17 +190,24 @@ def _measure(
     from djperf._capture import capture
 
     with capture(max_memory_mb=None) as rec:
-        result = action()
-        _render(result)
+        _run(action)
     return _counts(rec, scale, cache=cache, http=http, using=using)
 
 
-def _render(result: Any) -> None:
-    # A TemplateResponse renders after the view returns: its template's
-    # queries belong to the action (a test client has rendered it already).
-    render = getattr(result, "render", None)
-    if callable(render) and getattr(result, "is_rendered", True) is False:
-        render()
+def _run(action: Callable[[], Any]) -> None:
+    """One run of the action, as a unit of work of its own: a capture around
+    the test (--djperf) judges each run alone, as it judges each request, so
+    the same queries in the warm-up and at each scale are no repeat."""
+    token = REQUEST.set(next_serial())
+    try:
+        result = action()
+        # A TemplateResponse renders after the view returns: its template's
+        # queries belong to the action (a test client has rendered it already).
+        render = getattr(result, "render", None)
+        if callable(render) and getattr(result, "is_rendered", True) is False:
+            render()
+    finally:
+        REQUEST.reset(token)
 
 
 def _counts(
@@ -224,8 +255,10 @@ def _failure(
     totals = ", ".join(f"{m.total} at {m.scale} {_rows(m.scale)}" for m in measured)
     allowance = f" (+{per_row}/row allowed)" if per_row else ""
     lines = [
-        f"Expected the same number of {counted_what} at every scale{allowance}, got {totals} "
-        f"({where_counted(using, False)}):"
+        wrapped(
+            f"Expected the same number of {counted_what} at every scale{allowance}, got "
+            f"{totals} ({where_counted(using, False)}):"
+        )
     ]
     first, last = measured[0], measured[-1]
     added = last.scale - first.scale

@@ -55,7 +55,7 @@ class TestFindings:
 class Problem:
     """One finding of the summary: a rule at a line, with every test that hit it."""
 
-    finding: Finding  # the most severe, then costliest, of the tests' findings
+    finding: Finding  # the most severe, then most repeated, of the tests' findings
     tests: list[str]
     # unused-eager-load: in how many tests the site ran (none used it).
     ran_in: int = 0
@@ -142,7 +142,7 @@ class SuiteFindings:
         problems = self.problems()
         shown = [p for p in problems if show_test_code or not p.in_tests]
         hidden = len(problems) - len(shown)
-        tests = len({test for p in problems for test in p.tests})
+        tests = len({test for p in shown for test in p.tests})
         counts = Counter(p.finding.severity for p in shown)
         by_severity = ", ".join(
             f"{counts[s]} {s}{'s' if counts[s] != 1 and s != 'info' else ''}"
@@ -156,8 +156,8 @@ class SuiteFindings:
         ]
         if hidden:
             lines.append(
-                f"{hidden} more driven by test code only, not shown "
-                "(--djperf-show-test-code shows them)"
+                f"{hidden} more driven by test code only "
+                f"(--djperf-show-test-code shows {'it' if hidden == 1 else 'them'})"
             )
         for problem in shown:
             finding = problem.finding
@@ -178,8 +178,9 @@ class SuiteFindings:
         }
 
 
-def _weight(finding: Finding) -> tuple[int, float, int]:
-    return SEVERITIES.index(finding.severity), finding.duration, finding.count
+def _weight(finding: Finding) -> tuple[int, int, float]:
+    # Counts first: the same run shows the same block (durations vary).
+    return SEVERITIES.index(finding.severity), finding.count, finding.duration
 
 
 def _tests(tests: Iterable[str]) -> str:

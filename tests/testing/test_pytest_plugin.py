@@ -1,0 +1,291 @@
+"""The pytest plugin as a black box: a throwaway Django project (tests/testing/project.py)
+run by pytest in a subprocess, its output lines and exit code asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.testing.project import line_of, write
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("DJPERF_TEST_DB", "sqlite") != "sqlite",
+    reason="the throwaway project has its own SQLite database: one backend leg runs it",
+)
+
+SHOP_TESTS = """
+import pytest
+from shop import views
+from tests.factories import make_books
+from shop.models import Book
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def books():
+    make_books(6)
+
+
+def test_slow(books):
+    assert len(views.titles_slow()) == 6
+
+
+def test_fast(books):
+    assert len(views.titles_fast()) == 6
+
+
+def test_joined_read(books):
+    views.titles_joined(True)
+
+
+def test_joined_unread(books):
+    views.titles_joined(False)
+
+
+def test_loop_in_test(books):
+    for book in Book.objects.all():
+        Book.objects.filter(pk=book.pk).exists()
+"""
+
+SLOW_AT = f"shop/views.py:{line_of('slow-loop')}"
+TEST_LOOP_LINE = (
+    SHOP_TESTS.lstrip("\n").splitlines().index("        Book.objects.filter(pk=book.pk).exists()")
+    + 1
+)
+
+
+@pytest.fixture
+def shop(pytester, monkeypatch):
+    # The project's own pytest.ini names its settings; ours must not leak in.
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    write(pytester.path, {"test_shop": SHOP_TESTS})
+    return pytester
+
+
+def run(pytester, *args):
+    return pytester.runpytest_subprocess(*args)
+
+
+def test_without_the_option_nothing_changes(shop):
+    result = run(shop)
+    result.assert_outcomes(passed=5)
+    assert "= djperf =" not in result.stdout.str()
+
+
+def test_summary_names_the_line_the_fix_and_the_tests(shop):
+    result = run(shop, "--djperf")
+    result.assert_outcomes(passed=5)  # outcomes unchanged
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "*= djperf =*",
+            "1 problem (1 warning) found by 1 test",
+            "1 more driven by test code only (--djperf-show-test-code shows it)",
+            "",
+            "n-plus-one  shop.Book.author  x6  * ms  [[]warning]",
+            "  Book.author was loaded one book at a time: 6 queries, *",
+            f"  at       {SLOW_AT}  *",
+            f"  origin   {SLOW_AT}  titles_slow",
+            "  fix      .select_related('author')",
+            "  tests    1: tests/test_shop.py::test_slow",
+        ]
+    )
+    # The joined site is read by one test and not the other: used, over the suite.
+    assert "unused-eager-load" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("show", [[], ["--djperf-show-test-code"]])
+def test_summary_fits_80_columns(shop, show):
+    result = run(shop, "--djperf", *show)
+    summary = result.stdout.str().split(" djperf ", 1)[1].splitlines()
+    assert len(summary) > 5
+    assert max(len(line) for line in summary) <= 80
+
+
+def test_show_test_code_shows_the_test_loop(shop):
+    result = run(shop, "--djperf", "--djperf-show-test-code")
+    result.stdout.fnmatch_lines(
+        [
+            "repeated-query  shop.Book  x6  * ms  [[]info]",
+            f"  at       tests/test_shop.py:{TEST_LOOP_LINE}  test_loop_in_test",
+        ]
+    )
+
+
+def test_strict_fails_the_slow_test_with_its_findings(shop):
+    result = run(shop, "--djperf-strict")
+    result.assert_outcomes(passed=4, failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_slow _*",
+            "djperf found 1 problem in this test (djperf strict mode):",
+            "n-plus-one  shop.Book.author  x6  * ms",
+            "  fix      .select_related('author')",
+            "*short test summary info*",
+            "FAILED tests/test_shop.py::test_slow*",
+        ]
+    )
+
+
+def test_marker_turns_strict_on_for_one_test(shop):
+    shop.makepyfile(
+        test_marked="""
+        import pytest
+        from shop import views
+        from tests.factories import make_books
+
+        @pytest.mark.django_db
+        @pytest.mark.djperf(strict=True)
+        def test_marked_slow():
+            make_books(5)
+            views.titles_slow()
+
+        @pytest.mark.django_db
+        @pytest.mark.djperf(strict=True, ignore=["n-plus-one"])
+        def test_marked_ignored():
+            make_books(5)
+            views.titles_slow()
+        """
+    )
+    result = run(shop, "test_marked.py")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_marked.py::test_marked_slow*"])
+
+
+def test_marker_with_an_unknown_rule_says_which(shop):
+    shop.makepyfile(
+        test_marked="""
+        import pytest
+
+        @pytest.mark.djperf(ignore=["n-plus-two"])
+        def test_marked():
+            pass
+        """
+    )
+    result = run(shop, "test_marked.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*names unknown rule id(s) n-plus-two; known: *n-plus-one*"])
+
+
+def test_report_lists_every_finding_with_its_test(shop):
+    result = run(shop, "--djperf-report", "out/djperf.json")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["djperf report: out/djperf.json"])
+    report = json.loads((shop.path / "out" / "djperf.json").read_text())
+    by_rule = {(f["rule"], f["test"]) for f in report["findings"]}
+    assert ("n-plus-one", "tests/test_shop.py::test_slow") in by_rule
+    assert ("repeated-query", "tests/test_shop.py::test_loop_in_test") in by_rule
+    slow = next(f for f in report["findings"] if f["rule"] == "n-plus-one")
+    assert slow["fix"]["text"] == ".select_related('author')"
+    assert f"{slow['location']['path']}:{slow['location']['line']}" == SLOW_AT
+
+
+def test_an_eager_load_no_test_used_fails_the_run_in_strict_mode(shop):
+    shop.makepyfile(
+        test_unused="""
+        import pytest
+        from shop import views
+        from tests.factories import make_books
+
+        @pytest.mark.django_db
+        def test_never_read():
+            make_books(3)
+            views.titles_never_read()
+        """
+    )
+    unused_at = f"shop/views.py:{line_of('unused-site')}"
+    report = run(shop, "--djperf", "test_unused.py")
+    report.assert_outcomes(passed=1)
+    assert report.ret == 0
+    report.stdout.fnmatch_lines(
+        [
+            "unused-eager-load  shop.Book.author  x1  [[]warning]",
+            f"  at       {unused_at}  titles_never_read",
+            "  ran in   1 tests, used in none",
+        ]
+    )
+    strict = run(shop, "--djperf-strict", "test_unused.py")
+    strict.assert_outcomes(passed=1)  # the test passes: only the run knows
+    assert strict.ret == 1
+    strict.stdout.fnmatch_lines(
+        ["djperf strict mode: 1 eager load(s) that no test of the run used:", "unused-eager-load*"]
+    )
+
+
+def test_fixture_assertions_fail_with_the_statements_and_the_fix(shop):
+    shop.makepyfile(
+        test_counts="""
+        import pytest
+        from shop import views
+        from tests.factories import make_books
+
+        pytestmark = pytest.mark.django_db
+
+        def test_num(djperf):
+            make_books(3)
+            with djperf.assert_num_queries(1):
+                views.titles_slow()
+
+        def test_max_passes(djperf):
+            make_books(3)
+            with djperf.assert_max_queries(1):
+                views.titles_fast()
+
+        def test_scaling_slow(djperf):
+            djperf.assert_constant_queries(make_books, views.titles_slow)
+
+        def test_scaling_fast(djperf):
+            djperf.assert_constant_queries(make_books, views.titles_fast)
+        """
+    )
+    result = run(shop, "test_counts.py")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E*Expected 1 query, 4 were run (all databases; transaction statements not",
+            "E*counted):",
+            "E*3x  SELECT ... FROM shop_author WHERE shop_author.id = # LIMIT #",
+            f"E*{SLOW_AT} <listcomp> (x3)",
+            "E*1x  SELECT shop_book.id, shop_book.title, shop_book.author_id FROM shop_book",
+            "E*djperf found 1 problem in the block:",
+            "E*n-plus-one  shop.Book.author  x3*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "E*Expected the same number of queries at every scale, got 2 at 1 row, 22 at 21",
+            "E*rows (all databases; transaction statements not counted):",
+            "E*SELECT ... FROM shop_author WHERE shop_author.id = # LIMIT #",
+            f"E*1 -> 21 (+1/row)   {SLOW_AT} *",
+            "E*fix      .select_related('author')",
+        ]
+    )
+
+
+def test_xdist_workers_merge_into_one_summary_and_report(shop):
+    pytest.importorskip("xdist")
+    shop.makepyfile(
+        test_more="""
+        import pytest
+        from shop import views
+        from tests.factories import make_books
+
+        @pytest.mark.django_db
+        def test_slow_again():
+            make_books(4)
+            views.titles_slow()
+        """
+    )
+    result = run(shop, "-n", "2", "--djperf", "--djperf-report", "djperf.json")
+    result.assert_outcomes(passed=6)
+    # Which worker ran which test varies: the tests line names both, in any order.
+    result.stdout.fnmatch_lines(
+        ["n-plus-one  shop.Book.author  x6  * ms  [[]warning]", "  tests    2: *"]
+    )
+    report = json.loads((shop.path / "djperf.json").read_text())
+    tests = {f["test"] for f in report["findings"] if f["rule"] == "n-plus-one"}
+    assert tests == {"tests/test_shop.py::test_slow", "test_more.py::test_slow_again"}
