@@ -102,7 +102,7 @@ def test_a_wrong_expected_count_is_refused(expected):
         ),
         (
             "UPDATE t SET " + "x = #, " * 30 + "y = #",
-            "UPDATE t SET x = #, x = #, x ...  x = #, x = #, x = #, y = #",
+            "UPDATE t SET x = #, x = #, x = #, x = #, x = #, x = #, x ...",
         ),
     ],
 )

@@ -45,7 +45,9 @@ def test_fails_naming_what_grew_per_row_and_from_where():
     )
     assert lines[1] == "  rows (all databases; transaction statements not counted):"
     assert lines[2] == "  SELECT ... FROM testapp_author WHERE testapp_author.id = # LIMIT #"
-    assert lines[3].startswith(f"      1 -> 21 (+1/row)   {line(__file__, 'slow-read')} ")
+    assert lines[3] == "      1 -> 21 (+1/row)"
+    assert lines[4].startswith(f"      at {line(__file__, 'slow-read')}  ")
+    assert lines[5] == "      n-plus-one  fix: .select_related('author')"
     assert "djperf found 1 problem at scale 21:" in lines
     assert "  fix      .select_related('author')" in lines
 

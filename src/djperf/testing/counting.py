@@ -200,7 +200,8 @@ def statements(queries: Sequence[Query]) -> str:
 
 def short_sql(fingerprint: str, width: int = _SQL_WIDTH) -> str:
     """A fingerprint shortened to `width`: a long column list becomes ``...``,
-    then the middle of what is still too long."""
+    then what is still too long loses its end (the table and the start of
+    the WHERE clause say which statement it is)."""
     text = fingerprint
     upper = text.upper()
     if upper.startswith("SELECT ") and len(text) > width:
@@ -209,13 +210,20 @@ def short_sql(fingerprint: str, width: int = _SQL_WIDTH) -> str:
             text = "SELECT ..." + text[end:]
     if len(text) <= width:
         return text
-    keep = width - 5
-    return f"{text[: keep // 2 + keep % 2]} ... {text[len(text) - keep // 2 :]}"
+    return text[: width - 4].rstrip() + " ..."
 
 
-def wrapped(text: str, width: int = 80) -> str:
+def wrapped(text: str, width: int = 80, indent: int = 2) -> str:
     """A long line of a failure message wrapped to `width`, the rest indented."""
-    return "\n".join(textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False))
+    return "\n".join(
+        textwrap.wrap(
+            text,
+            width,
+            subsequent_indent=" " * indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    )
 
 
 def findings_text(findings: Sequence[Finding], where: str) -> str:

@@ -63,7 +63,8 @@ class _Scale:
 
     scale: int
     counts: Counter[str] = field(default_factory=Counter)
-    sites: dict[str, Location | None] = field(default_factory=dict)
+    # Per operation, the lines it was sent from and how often.
+    sites: dict[str, Counter[Location | None]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -217,17 +218,17 @@ def _counts(
     for query in counted(rec.queries, using=using):
         key = f"sql {short_sql(query.fingerprint)}"
         measured.counts[key] += 1
-        measured.sites.setdefault(key, query.location)
+        measured.sites.setdefault(key, Counter())[query.location] += 1
     if cache:
         for call in rec.cache_calls:
             key = f"cache {call.backend} {call.command}"
             measured.counts[key] += 1
-            measured.sites.setdefault(key, call.location)
+            measured.sites.setdefault(key, Counter())[call.location] += 1
     if http:
         for request in rec.http_calls:
             key = f"http {request.method} {url_template(request.url)}"
             measured.counts[key] += 1
-            measured.sites.setdefault(key, request.location)
+            measured.sites.setdefault(key, Counter())[request.location] += 1
     return measured
 
 
@@ -272,16 +273,34 @@ def _failure(
             continue
         grown = after - before
         per = f"{grown / added:+.3g}/row" if added else f"{grown:+d}"
-        site = last.sites.get(key) or first.sites.get(key)
+        sites = last.sites.get(key) or first.sites.get(key) or Counter()
+        site = sites.most_common(1)[0][0] if sites else None
         kind, _, text = key.partition(" ")
         label = "" if kind == "sql" else f"[{kind}] "
         lines.append(f"  {label}{text}")
-        lines.append(
-            f"      {before} -> {after} ({per})" + (f"   {site} {site.function}" if site else "")
-        )
+        lines.append(f"      {before} -> {after} ({per})")
+        if site is not None:
+            lines.append(wrapped(f"      at {site}  {site.function}", indent=9))
+            cause = _finding_at(last.findings, site)
+            if cause is not None and cause.fix is not None:
+                lines.append(wrapped(f"      {cause.rule}  fix: {cause.fix.text}", indent=9))
     if last.findings:
         lines.append(findings_text(last.findings, f"at scale {last.scale}"))
     return "\n".join(lines)
+
+
+def _finding_at(findings: list[Finding], site: Location) -> Finding | None:
+    """The finding about the line a grown statement came from (its fix is the cure)."""
+    exact = [finding for finding in findings if finding.location == site]
+    if exact:
+        return exact[0]
+    same_line = [
+        finding
+        for finding in findings
+        if finding.location is not None
+        and (finding.location.path, finding.location.line) == (site.path, site.line)
+    ]
+    return same_line[0] if len(same_line) == 1 else None
 
 
 def _rows(scale: int) -> str:
