@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 
 from django.core.management import call_command
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import djperf
 from djperf import Finding, report
+from djperf.testing import assert_constant_queries
+from shopsite.factories import make_orders
+from shopsite.pages import fetch_html
 from shopsite.scenarios import (
     METRICS,
     Scenario,
@@ -160,10 +164,40 @@ def main(scale: float = 1.0, only: Sequence[str] = (), console: Console | None =
         return 2
     rows = run_scenarios(scenarios)
     render(rows, console)
+    if (not only or any(o in "orders.order_list" for o in only)) and not scaling_test(console):
+        console.print("[red]The optimized order list failed its scaling test: that is a bug.")
+        return 1
     if any(row.same_data is False for row in rows):
         console.print("[red]A scenario's versions returned different data: that is a bug.")
         return 1
     return 0
 
 
-__all__ = ["Row", "Run", "main", "render", "run_scenarios"]
+def scaling_test(console: Console) -> bool:
+    """The test a djperf user writes for the order list (docs/testing.md): the
+    slow page fails it, naming what grew per order and the fix; its optimized
+    twin passes. Whether the optimized page passed."""
+    console.print()
+    console.print(
+        "[bold]Scaling test[/bold]  the order list must ask the same for 1 order as for 21 "
+        "(assert_constant_queries)"
+    )
+    passed = {}
+    for label, url_name in (("slow", "orders:order-list-slow"), ("optimized", "orders:order-list")):
+        try:
+            assert_constant_queries(make_orders, lambda u=url_name: fetch_html(u))
+        except AssertionError as failure:
+            passed[label] = False
+            console.print(f"  [bold]{label}[/bold]  [red]FAILED")
+            # The statements that grew, each with its line and fix; the
+            # findings blocks that follow in the message are the ones above.
+            text = str(failure).split("\ndjperf found ", 1)[0]
+            for line in text.splitlines():
+                console.print(f"    {escape(line)}", soft_wrap=True)
+        else:
+            passed[label] = True
+            console.print(f"  [bold]{label}[/bold]  [green]passed")
+    return passed["optimized"]
+
+
+__all__ = ["Row", "Run", "main", "render", "run_scenarios", "scaling_test"]

@@ -147,3 +147,14 @@ def test_every_slow_scenario_is_caught_and_every_optimized_one_clean(seeded, nam
     found |= {(rule, None, None) for rule, _, _ in found}
     assert CAUGHT[name] <= found
     assert row.optimized.findings == []
+
+
+def test_the_demo_shows_a_failing_scaling_test_beside_its_passing_twin(seeded):
+    console = Console(width=100, record=True)
+    assert demo.scaling_test(console) is True
+    text = console.export_text()
+    assert "  slow  FAILED" in text
+    assert "    Expected the same number of queries at every scale, got " in text
+    assert "      n-plus-one  fix: .select_related('customer')" in text
+    assert "  optimized  passed" in text
+    assert "djperf found" not in text  # the findings blocks are the table's, above
