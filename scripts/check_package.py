@@ -14,7 +14,9 @@
    read from README.md, not copied here.
 4. Runs both snippets (``manage.py test`` and ``pytest``): they must pass
    while the view uses ``select_related("author")``, and fail, naming the
-   template line and the fix, once it does not (so the check can fail).
+   template line and the fix, once it does not (so the check can fail);
+   then both runners with ``--djperf``, whose summary must name the line,
+   the fix and the test.
 5. Runs the installed ``djperf`` command: ``--version``, and ``demo`` without
    the demo's extra, which must say what to install rather than fail with a
    traceback.
@@ -183,7 +185,10 @@ def new_project(work: Path, python: Path, snippets: dict[str, str]) -> Path:
         raise CheckFailed(f"the README's settings snippet no longer adds djperf: {wanted!r}")
     text = settings.read_text()
     text = text.replace("INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "books",\n    "djperf",\n')
-    settings.write_text(text)
+    runner = re.search(r"^TEST_RUNNER = .*$", wanted, re.M)
+    if runner is None:
+        raise CheckFailed(f"the README's settings snippet no longer sets TEST_RUNNER: {wanted!r}")
+    settings.write_text(text + "\n" + runner.group(0) + "\n")
 
     (books / "tests.py").write_text(snippets["books/tests.py"])
     (books / "test_pages.py").write_text(snippets["books/test_pages.py"])
@@ -207,11 +212,31 @@ def run_snippets(python: Path, project: Path) -> None:
     ):
         output = run(*command, cwd=project, expect=None)
         found = re.search(
-            r"books/templates/books/book_list\.html:3: .*select_related\('author'\)", output
+            r"Expected the same number of queries at every scale.*?"
+            r"at books/templates/books/book_list\.html:3 .*?fix: \.select_related\('author'\)",
+            output,
+            re.S,
         )
-        if found is None or "djperf found 1 problem:" not in output:
+        if found is None:
             raise CheckFailed(f"{command[1:]} failed without naming the line and fix:\n{output}")
-        print(f"   {found.group(0)}")
+        print("   " + found.group(0).replace("\n", "\n   "))
+
+    step("the whole suite under --djperf: a summary naming the line, the fix and the test")
+    for command in (
+        (python, "manage.py", "test", "books", "--djperf"),
+        (python, "-m", "pytest", "-q", "books", "--djperf"),
+    ):
+        output = run(*command, cwd=project, expect=None)
+        found = re.search(
+            r"n-plus-one  books\.Book\.author .*?"
+            r"at       books/templates/books/book_list\.html:3 .*?"
+            r"fix      \.select_related\('author'\).*?tests    \d+: \S+",
+            output,
+            re.S,
+        )
+        if found is None:
+            raise CheckFailed(f"{command[1:]} printed no summary naming the fix:\n{output}")
+        print("   " + found.group(0).replace("\n", "\n   "))
 
 
 def run_command(python: Path) -> None:
