@@ -105,6 +105,11 @@ USER_FILES = {
     "abstract_models.py",
     "release_notes.py",
     "urls/docs.py",
+    # docs/testing.md: a user's runner module, and the throwaway project's
+    # tests (tests/testing/project.py writes them) whose output it shows.
+    "myproject/testing.py",
+    "test_unused.py",
+    "tests/test_shop.py",
     # The rule docs/architecture.md adds as an example of adding a rule.
     "src/djperf/detect/rules/len_of_queryset.py",
     "tests/detect/rules/test_len_of_queryset.py",
