@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/realcode.py PROJECT --python PROJECT/.venv/bin/python \\
         --runner django|pytest [--settings MODULE] [--env NAME=VALUE ...] \\
-        [--out DIR] [--label NAME] [--commit SHA] [--djperf-src SRC] [--again | --reuse-bare]
+        [--out DIR] [--label NAME] [--commit SHA] [--djperf-src SRC] [--own-capture] \\
+        [--again | --reuse-bare]
         [-- TEST ARGUMENTS ...]
 
 PROJECT is a checkout of the project, set up by the user with djperf
@@ -12,15 +13,18 @@ project's Python, in the same way except for djperf:
 
 - bare: every test wrapped by benchmarks/realcode_capture.py, recording its
   outcome, no capture;
-- capture: every test inside ``djperf.capture()`` (all rules), its findings
-  written beside its outcome.
+- plugin: the same, with djperf's own options added to the command line
+  (``--djperf --djperf-report FILE``: the pytest plugin, or
+  ``djperf.testing.DjperfRunnerMixin`` on top of the project's runner), the
+  findings read from djperf's report, judged over the suite as djperf judges
+  them. (``--own-capture`` instead wraps every test in ``djperf.capture()``
+  with this script's wrapper, fixtures' set-up included: how the runs before
+  the plugin were made.)
 
 and prints, per rule: the findings (one per test that produced it), the
 distinct (rule, location) pairs, the tests that produced any, how many are
-warnings and how many are driven by test code (an eager load that another
-test used is not counted unused: the suite is judged as a whole, as djperf's
-pytest plugin will); then the suite's time with
-capture over the time without, and every test whose outcome changed. With
+warnings and how many are driven by test code; then the suite's time with
+djperf over the time without, and every test whose outcome changed. With
 ``--out DIR`` it keeps both runs' JSON lines and ``pairs.json``: each distinct
 pair with its message, fix and example tests, the list a hand review works
 from (docs/precision.md).
@@ -42,12 +46,16 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-def command(args: argparse.Namespace) -> list[str]:
+def command(args: argparse.Namespace, mode: str = "bare", report: Path | None = None) -> list[str]:
+    """The suite's command line; in ``plugin`` mode with djperf's own options
+    (``--djperf --djperf-report FILE``: the pytest plugin, or the runner)."""
+    djperf = ["--djperf", "--djperf-report", str(report)] if mode == "plugin" else []
     if args.runner == "django":
         line = [args.python, "manage.py", "test", "--testrunner", "realcode_capture.Runner"]
         line += ["--noinput", "-v", "1"]
         if args.settings:
             line += ["--settings", args.settings]
+        line += djperf
     else:
         line = [
             args.python,
@@ -61,6 +69,7 @@ def command(args: argparse.Namespace) -> list[str]:
         ]
         if args.settings:
             line += ["--ds", args.settings]
+        line += djperf
     return line + args.tests
 
 
@@ -74,16 +83,42 @@ def run(args: argparse.Namespace, mode: str, out: Path) -> tuple[float, list[dic
     )
     env["DJPERF_REALCODE_OUT"] = str(journal)
     env["DJPERF_REALCODE_MODE"] = mode
+    report = out / f"{mode}-report.json"
+    report.unlink(missing_ok=True)
     started = time.perf_counter()
     done = subprocess.run(
-        command(args), cwd=args.project, env=env, capture_output=True, text=True, check=False
+        command(args, mode, report),
+        cwd=args.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - started
     (out / f"{mode}.log").write_text(done.stdout + done.stderr)
     if not journal.exists():
         raise SystemExit(f"the {mode} run wrote no results; its output is in {out / mode}.log")
     records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    if mode == "plugin":
+        records = with_report(records, report)
     return seconds, records
+
+
+def with_report(records: list[dict[str, Any]], report: Path) -> list[dict[str, Any]]:
+    """The journal's outcomes with the findings of djperf's own report, by
+    test id (judged over the suite already: no eager-load sites needed)."""
+    if not report.exists():
+        raise SystemExit(f"the plugin run wrote no djperf report at {report}")
+    by_test: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for finding in json.loads(report.read_text())["findings"]:
+        by_test[finding.pop("test")].append(finding)
+    for record in records:
+        record["findings"] = by_test.pop(record["test"], [])
+        record["eager_loads"] = []
+    if by_test:
+        # Findings of a test the journal does not name (a class set-up error).
+        records += [{"test": t, "outcome": "?", "findings": f} for t, f in by_test.items()]
+    return records
 
 
 def used_sites(records: list[dict[str, Any]]) -> dict[str, int]:
@@ -173,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run this djperf source tree (its src/ directory) instead of the installed one",
     )
     parser.add_argument(
+        "--own-capture",
+        action="store_true",
+        help="capture each test with this script's own wrapper (the whole pytest protocol, "
+        "fixtures included) instead of djperf's plugin or runner (--djperf --djperf-report)",
+    )
+    parser.add_argument(
         "--again",
         action="store_true",
         help="print the tables again from the runs kept in --out, running nothing",
@@ -201,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         bare_seconds, capture_seconds = times["bare"], times["capture"]
         bare, captured = (
             [json.loads(line) for line in (out / f"{mode}.jsonl").read_text().splitlines()]
-            for mode in ("bare", "capture")
+            for mode in ("bare", times.get("mode", "capture"))
         )
     else:
         if args.reuse_bare:
@@ -210,13 +251,20 @@ def main(argv: list[str] | None = None) -> int:
             bare = [json.loads(line) for line in (out / "bare.jsonl").read_text().splitlines()]
         else:
             bare_seconds, bare = run(args, "bare", out)
-        capture_seconds, captured = run(args, "capture", out)
+        capture_seconds, captured = run(args, "capture" if args.own_capture else "plugin", out)
         (out / "times.json").write_text(
-            json.dumps({"bare": bare_seconds, "capture": capture_seconds})
+            json.dumps(
+                {
+                    "bare": bare_seconds,
+                    "capture": capture_seconds,
+                    "mode": "capture" if args.own_capture else "plugin",
+                }
+            )
         )
 
     label = args.label or args.project.name
-    print(f"{label}{f' @ {args.commit}' if args.commit else ''}: {' '.join(command(args))}")
+    shown = command(args, "capture" if args.own_capture else "plugin", out / "plugin-report.json")
+    print(f"{label}{f' @ {args.commit}' if args.commit else ''}: {' '.join(shown)}")
     if args.djperf_src:
         print(f"  djperf from {args.djperf_src}")
     outcomes = {record["test"]: record["outcome"] for record in bare}

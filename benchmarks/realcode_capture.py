@@ -28,7 +28,10 @@ import time
 from typing import Any
 
 OUT = os.environ.get("DJPERF_REALCODE_OUT", "")
-CAPTURING = os.environ.get("DJPERF_REALCODE_MODE", "capture") == "capture"
+MODE = os.environ.get("DJPERF_REALCODE_MODE", "capture")
+# "capture": this module captures each test; "bare" and "plugin": it only
+# records outcomes ("plugin": djperf's plugin or runner captures).
+CAPTURING = MODE == "capture"
 
 
 class _Journal:
@@ -151,9 +154,23 @@ def __getattr__(name: str) -> Any:
     # top of the project's own TEST_RUNNER.
     if name != "Runner":
         raise AttributeError(name)
-    import unittest
-
     base = _runner_base()
+
+    if MODE == "plugin":
+        # djperf's own runner options on top of the project's runner, whose
+        # results this module journals.
+        from djperf.testing import DjperfRunnerMixin
+
+        runner = type("Runner", (DjperfRunnerMixin, _journal_runner(base)), {})
+        globals()["Runner"] = runner
+        return runner
+    base = _journal_runner(base)
+    globals()["Runner"] = base
+    return base
+
+
+def _journal_runner(base: Any) -> Any:
+    import unittest
 
     class Runner(base):  # type: ignore[misc, valid-type]
         def get_resultclass(self) -> Any:
@@ -165,7 +182,6 @@ def __getattr__(name: str) -> Any:
             self.parallel = 1
             return super().run_tests(*args, **kwargs)
 
-    globals()["Runner"] = Runner
     return Runner
 
 
