@@ -110,6 +110,7 @@ USER_FILES = {
     "myproject/testing.py",
     "test_unused.py",
     "tests/test_shop.py",
+    "shop/clients.py",
     # The rule docs/architecture.md adds as an example of adding a rule.
     "src/djperf/detect/rules/len_of_queryset.py",
     "tests/detect/rules/test_len_of_queryset.py",

@@ -11,6 +11,8 @@
         "MAX_MEMORY_MB": 50,         # one capture's events; past it, repeats are counted
         "TEST_MODE": None,           # DjperfRunner without flags: None, "report" or "strict"
         "TEST_REPORT": None,         # DjperfRunner: write the findings as JSON to this file
+        "OFFLINE": None,             # DjperfRunner: "block" or "report" tests reaching other hosts
+        "OFFLINE_ALLOW": [],         # hosts offline mode allows beyond loopback, DATABASES, CACHES
     }
 
 Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
@@ -44,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "TEST_MODE": None,
     # ... and where it writes the JSON report (like --djperf-report FILE).
     "TEST_REPORT": None,
+    # DjperfRunner's offline mode (like --djperf-offline): None, "block" or
+    # "report"; and the hosts it lets tests reach beyond loopback and the
+    # database and cache hosts.
+    "OFFLINE": None,
+    "OFFLINE_ALLOW": (),
 }
 
 TEST_MODES = (None, "report", "strict")
@@ -78,6 +85,10 @@ def user_settings() -> dict[str, Any]:
     budget = merged["MAX_MEMORY_MB"]
     if budget is not None and budget <= 0:
         raise ConfigurationError(f'DJPERF["MAX_MEMORY_MB"] must be more than 0, not {budget!r}')
+    if merged["OFFLINE"] not in (None, "block", "report"):
+        raise ConfigurationError(
+            f'DJPERF["OFFLINE"] must be None, "block" or "report", not {merged["OFFLINE"]!r}'
+        )
     if merged["TEST_MODE"] not in TEST_MODES:
         raise ConfigurationError(
             f'DJPERF["TEST_MODE"] must be None, "report" or "strict", not {merged["TEST_MODE"]!r}'
@@ -96,6 +107,8 @@ _TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("MAX_MEMORY_MB", (int, float, type(None)), "a number of megabytes, or None"),
     ("TEST_MODE", (str, type(None)), 'None, "report" or "strict"'),
     ("TEST_REPORT", (str, os.PathLike, type(None)), "a path, or None"),
+    ("OFFLINE", (str, type(None)), 'None, "block" or "report"'),
+    ("OFFLINE_ALLOW", (list, tuple), "a list of host names"),
 )
 
 

@@ -55,6 +55,29 @@ def titles_never_read():
     return [book.title for book in Book.objects.select_related("author")]  # unused-site
 """
 
+# Outbound calls, caught the way careless code catches them: offline mode
+# must fail the test all the same.
+CLIENTS = """
+import socket
+import urllib.request
+
+
+def fetch_catalogue():
+    try:
+        url = "http://api.example.com/v1/books"
+        return urllib.request.urlopen(url, timeout=0.5).read()  # fetch
+    except OSError:
+        return None
+
+
+def ping(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):  # ping
+            return True
+    except OSError:
+        return False
+"""
+
 # Test data: n books, each by an author of its own (test code to djperf).
 FACTORIES = """
 from shop.models import Author, Book
@@ -66,9 +89,9 @@ def make_books(n):
 """
 
 
-def line_of(marker: str) -> int:
-    """The line of VIEWS holding `marker` (shop/views.py's line numbers)."""
-    for number, text in enumerate(textwrap.dedent(VIEWS).lstrip("\n").splitlines(), start=1):
+def line_of(marker: str, source: str = VIEWS) -> int:
+    """The line of `source` (VIEWS: shop/views.py) holding `marker`."""
+    for number, text in enumerate(textwrap.dedent(source).lstrip("\n").splitlines(), start=1):
         if marker in text:
             return number
     raise LookupError(marker)
@@ -81,6 +104,7 @@ def write(root: Path, tests: dict[str, str], *, manage: bool = False) -> None:
         "shop/__init__.py": "",
         "shop/models.py": MODELS,
         "shop/views.py": VIEWS,
+        "shop/clients.py": CLIENTS,
         "tests/__init__.py": "",
         "tests/factories.py": FACTORIES,
     }

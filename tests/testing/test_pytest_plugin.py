@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.testing.project import line_of, write
+from tests.testing.project import CLIENTS, line_of, write
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DJPERF_TEST_DB", "sqlite") != "sqlite",
@@ -291,3 +291,65 @@ def test_xdist_workers_merge_into_one_summary_and_report(shop):
     report = json.loads((shop.path / "djperf.json").read_text())
     tests = {f["test"] for f in report["findings"] if f["rule"] == "n-plus-one"}
     assert tests == {"tests/test_shop.py::test_slow", "test_more.py::test_slow_again"}
+
+
+OFFLINE_TESTS = """
+import socket
+
+from shop import clients
+
+
+def test_calls_out():
+    assert clients.fetch_catalogue() is None  # the code swallows the refusal
+
+
+def test_loopback_is_this_machine():
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        assert clients.ping("127.0.0.1", server.getsockname()[1])
+    finally:
+        server.close()
+
+
+def test_pings_a_far_host():
+    clients.ping("192.0.2.1", 9)
+"""
+
+
+def test_offline_fails_a_test_that_reaches_another_host(shop):
+    shop.makepyfile(test_offline=OFFLINE_TESTS)
+    fetch_at = f"shop/clients.py:{line_of('# fetch', CLIENTS)}"
+    result = run(shop, "--djperf-offline", "test_offline.py")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_calls_out _*",
+            "djperf offline mode: this test tried to reach 1 host other than this machine",
+            f"  api.example.com:80 (urllib) from {fetch_at}",
+            "*= djperf =*",
+            "djperf offline: 2 tests tried to reach (refused) a host other than this machine:",
+            "  test_offline.py::test_calls_out",
+            "  test_offline.py::test_pings_a_far_host",
+            f"    192.0.2.1:9 from shop/clients.py:{line_of('# ping', CLIENTS)}",
+        ]
+    )
+
+
+def test_offline_allows_the_hosts_named(shop):
+    shop.makepyfile(test_offline=OFFLINE_TESTS)
+    result = run(shop, "--djperf-offline", "--djperf-offline-allow", "192.0.2.1", "test_offline.py")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_offline.py::test_calls_out*"])
+
+
+def test_offline_report_mode_lists_the_tests_and_fails_none(shop):
+    shop.makepyfile(test_offline=OFFLINE_TESTS.replace("test_calls_out", "skipped_calls_out"))
+    result = run(shop, "--djperf-offline-report", "test_offline.py")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "djperf offline: 1 test reached a host other than this machine:",
+            "  test_offline.py::test_pings_a_far_host",
+            "    192.0.2.1:9 from shop/clients.py:*",
+        ]
+    )

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.testing.project import line_of, write
+from tests.testing.project import CLIENTS, line_of, write
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DJPERF_TEST_DB", "sqlite") != "sqlite",
@@ -163,3 +163,41 @@ def test_the_mixin_combines_with_a_projects_own_runner(shop):
     assert "their runner ran" in done.stdout
     assert done.returncode == 1
     assert "djperf found 1 problem in this test (djperf strict mode):" in done.stderr
+
+
+OFFLINE_TESTS = """
+from django.test import SimpleTestCase
+
+from shop import clients
+
+
+class OfflineTests(SimpleTestCase):
+    def test_calls_out(self):
+        self.assertIsNone(clients.fetch_catalogue())
+
+    def test_stays_home(self):
+        self.assertFalse(clients.ping("127.0.0.1", 9))
+"""
+
+
+def test_offline_fails_a_test_that_reaches_another_host(shop):
+    (shop / "tests" / "test_offline.py").write_text(OFFLINE_TESTS)
+    done = manage(shop, "tests.test_offline", "--djperf-offline")
+    assert done.returncode == 1
+    assert "FAILED (failures=1)" in done.stderr
+    failure = done.stderr.split("FAIL: test_calls_out (tests.test_offline.OfflineTests", 1)[1]
+    assert "djperf offline mode: this test tried to reach 1 host other than this" in failure
+    assert f"  api.example.com:80 (urllib) from shop/clients.py:{line_of('# fetch', CLIENTS)}" in (
+        failure
+    )
+
+
+def test_offline_report_in_parallel_lists_the_tests(shop):
+    (shop / "tests" / "test_offline.py").write_text(OFFLINE_TESTS)
+    settings = shop / "shop_settings.py"
+    settings.write_text(settings.read_text() + 'DJPERF = {"OFFLINE": "report"}\n')
+    done = manage(shop, "--parallel", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert "djperf offline: 1 test reached a host other than this machine:" in lines
+    assert "  tests.test_offline.OfflineTests.test_calls_out" in lines

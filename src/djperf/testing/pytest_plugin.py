@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from djperf.testing import offline
 from djperf.testing.methods import DjperfAssertions
 from djperf.testing.session import Mode, TestCapture, TestSession
 
@@ -62,6 +63,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Write every finding with its test id to FILE as JSON (implies --djperf).",
     )
     group.addoption(
+        "--djperf-offline",
+        action="store_const",
+        const="block",
+        dest="djperf_offline",
+        help="Fail a test that connects to a host other than this machine (loopback, the "
+        "database and cache hosts of the settings and --djperf-offline-allow hosts are "
+        "allowed).",
+    )
+    group.addoption(
+        "--djperf-offline-report",
+        action="store_const",
+        const="report",
+        dest="djperf_offline",
+        help="List the tests that connected to a host other than this machine, at the end "
+        "(none fails).",
+    )
+    group.addoption(
+        "--djperf-offline-allow",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="A host offline mode lets tests reach (repeat for several).",
+    )
+    group.addoption(
         "--djperf-show-test-code",
         action="store_true",
         default=False,
@@ -80,8 +105,18 @@ def pytest_configure(config: pytest.Config) -> None:
         strict=bool(config.getoption("djperf_strict")),
         report=config.getoption("djperf_report"),
         show_test_code=bool(config.getoption("djperf_show_test_code")),
+        offline=config.getoption("djperf_offline"),
+        offline_allow=tuple(config.getoption("djperf_offline_allow")),
     )
-    config.stash[_SESSION] = TestSession(mode)
+    session = config.stash[_SESSION] = TestSession(mode)
+    if session.guard is not None:
+        session.guard.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None and session.guard is not None:
+        session.guard.uninstall()
 
 
 @pytest.fixture(name="djperf")
@@ -115,12 +150,30 @@ def _marker_options(item: pytest.Item) -> tuple[bool | None, tuple[str, ...]] | 
     return (None if strict is None else bool(strict)), tuple(ignore)
 
 
+_OFFLINE_MARK = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Generator[None, Any, Any]:
+    session = item.config.stash[_SESSION]
+    if session.guard is None:
+        return (yield)
+    # Offline mode: what the test's set-up, call and teardown reached.
+    item.stash[_OFFLINE_MARK] = session.offline_mark()
+    try:
+        return (yield)
+    finally:
+        session.offline_end(item.nodeid, item.stash[_OFFLINE_MARK])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     session = item.config.stash[_SESSION]
     options = _marker_options(item)
     if not session.mode.on and options is None:
-        return (yield)
+        result = yield
+        _fail_if_offline(session, item)
+        return result
     strict, ignore = options or (None, ())
     _check_rule_ids(ignore, item)
     capture = TestCapture()
@@ -131,9 +184,20 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         session.finish_test(item.nodeid, capture, strict=False, ignore=ignore)
         raise
     failure = session.finish_test(item.nodeid, capture, strict=strict, ignore=ignore)
+    _fail_if_offline(session, item)
     if failure is not None:
         pytest.fail(failure, pytrace=False)
     return result
+
+
+def _fail_if_offline(session: TestSession, item: pytest.Item) -> None:
+    """Block mode: fail a test that reached another host, even when its code
+    caught the refusal."""
+    if session.guard is None or not session.guard.block:
+        return
+    contacts = session.guard.since(item.stash.get(_OFFLINE_MARK, 0))
+    if contacts:
+        pytest.fail(offline.describe(contacts), pytrace=False)
 
 
 def _check_rule_ids(ignore: tuple[str, ...], item: pytest.Item) -> None:
@@ -159,18 +223,25 @@ def _is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    dumped = getattr(node, "workeroutput", {}).get("djperf")
-    if dumped:
-        node.config.stash[_SESSION].suite.merge(dumped)
+    output = getattr(node, "workeroutput", {})
+    djperf = node.config.stash[_SESSION]
+    if output.get("djperf"):
+        djperf.suite.merge(output["djperf"])
+    if output.get("djperf_offline"):
+        djperf.merge_reached(output["djperf_offline"])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     djperf = config.stash[_SESSION]
-    if not djperf.mode.on:
-        return
     if _is_worker(config):
-        config.workeroutput["djperf"] = djperf.suite.dumps()  # type: ignore[attr-defined]
+        output = config.workeroutput  # type: ignore[attr-defined]
+        if djperf.mode.on:
+            output["djperf"] = djperf.suite.dumps()
+        if djperf.guard is not None:
+            output["djperf_offline"] = djperf.dumps_reached()
+        return
+    if not djperf.mode.on:
         return
     djperf.write_report()
     if djperf.suite_failure() and session.exitstatus == pytest.ExitCode.OK:
@@ -179,9 +250,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     djperf = config.stash[_SESSION]
-    if not djperf.mode.on or _is_worker(config):
+    if _is_worker(config):
+        return
+    if djperf.guard is not None and not djperf.mode.on:
+        terminalreporter.write_sep("=", "djperf")
+        for line in djperf.offline_summary():
+            terminalreporter.write_line(line)
+    if not djperf.mode.on:
         return
     terminalreporter.write_sep("=", "djperf")
+    for line in djperf.offline_summary():
+        terminalreporter.write_line(line)
     for line in djperf.summary(width=_SUMMARY_WIDTH):
         terminalreporter.write_line(line)
     failing = djperf.suite_failure()

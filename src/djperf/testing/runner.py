@@ -24,6 +24,7 @@ findings to the main process with the test's other results.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import unittest
@@ -47,7 +48,8 @@ _MODE_VARIABLE = "DJPERF_TEST_RUNNER_MODE"
 class _CapturingResult:
     """A unittest result that opens a capture when a test starts and closes
     it when the test ends; in strict mode a passing test with problems is
-    reported as a failure instead."""
+    reported as a failure instead (and in offline mode one that reached
+    another host)."""
 
     djperf_session: TestSession
 
@@ -56,19 +58,25 @@ class _CapturingResult:
         def addFailure(self, test: unittest.TestCase, err: Any) -> None: ...
 
     def startTest(self, test: unittest.TestCase) -> None:
-        self._djperf_capture: TestCapture | None = TestCapture()
+        session = self.djperf_session
+        self._djperf_capture: TestCapture | None = TestCapture() if session.mode.on else None
+        self._djperf_mark = session.offline_mark()
+        self._djperf_open = True
         super().startTest(test)  # type: ignore[misc]
 
     def _djperf_finish(self, test: unittest.TestCase, *, passed: bool) -> str | None:
-        capture = getattr(self, "_djperf_capture", None)
-        if capture is None:
+        if not getattr(self, "_djperf_open", False):
             return None
-        self._djperf_capture = None
-        failure = self.djperf_session.finish_test(
-            test.id(), capture, strict=None if passed else False
-        )
+        self._djperf_open = False
+        session = self.djperf_session
+        capture, self._djperf_capture = self._djperf_capture, None
+        failure = None
+        if capture is not None:
+            failure = session.finish_test(test.id(), capture, strict=None if passed else False)
+        refused = session.offline_end(test.id(), self._djperf_mark)
         self.djperf_sent(test)
-        return failure
+        failures = [text for text in (failure, refused) if text is not None]
+        return "\n".join(failures) if passed and failures else None
 
     def djperf_sent(self, test: unittest.TestCase) -> None:
         """Hand the test's findings on (a --parallel worker sends them)."""
@@ -93,13 +101,30 @@ class DjperfRemoteTestResult(_CapturingResult, RemoteTestResult):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.djperf_session = TestSession(Mode.from_json(os.environ[_MODE_VARIABLE]))
+        self.djperf_session = _worker_session()
 
     def djperf_sent(self, test: unittest.TestCase) -> None:
-        suite = self.djperf_session.suite
-        if suite.tests:
-            self.events.append(("djperf_test", self.test_index, suite.dumps()))
-            suite.tests.clear()
+        session = self.djperf_session
+        if session.suite.tests or session.reached:
+            payload = json.dumps(
+                {"suite": session.suite.dumps(), "reached": session.dumps_reached()}
+            )
+            self.events.append(("djperf_test", self.test_index, payload))
+            session.suite.tests.clear()
+            session.reached.clear()
+
+
+_worker: TestSession | None = None
+
+
+def _worker_session() -> TestSession:
+    """The worker process's session (its offline guard installed once)."""
+    global _worker
+    if _worker is None:
+        _worker = TestSession(Mode.from_json(os.environ[_MODE_VARIABLE]))
+        if _worker.guard is not None:
+            _worker.guard.install()
+    return _worker
 
 
 class DjperfRemoteTestRunner(RemoteTestRunner):
@@ -115,8 +140,10 @@ class _MergingResult:
 
     djperf_session: TestSession
 
-    def djperf_test(self, test: unittest.TestCase, dumped: str) -> None:
-        self.djperf_session.suite.merge(dumped)
+    def djperf_test(self, test: unittest.TestCase, payload: str) -> None:
+        data = json.loads(payload)
+        self.djperf_session.suite.merge(data["suite"])
+        self.djperf_session.merge_reached(data["reached"])
 
 
 class DjperfRunnerMixin:
@@ -133,6 +160,8 @@ class DjperfRunnerMixin:
         djperf_strict: bool = False,
         djperf_report: str | None = None,
         djperf_show_test_code: bool = False,
+        djperf_offline: str | None = None,
+        djperf_offline_allow: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -143,9 +172,11 @@ class DjperfRunnerMixin:
                 strict=djperf_strict or setting == "strict",
                 report=djperf_report or _path(conf.get("TEST_REPORT")),
                 show_test_code=djperf_show_test_code,
+                offline=djperf_offline or conf.get("OFFLINE"),
+                offline_allow=(*conf.get("OFFLINE_ALLOW"), *(djperf_offline_allow or ())),
             )
         )
-        if self.djperf_session.mode.on:
+        if self._djperf_active:
             # --parallel workers (forked or spawned) read the mode from their
             # environment and send their findings back as result events.
             os.environ[_MODE_VARIABLE] = self.djperf_session.mode.to_json()
@@ -176,11 +207,49 @@ class DjperfRunnerMixin:
             action="store_true",
             help="Also summarize problems driven by test code only.",
         )
+        group.add_argument(
+            "--djperf-offline",
+            action="store_const",
+            const="block",
+            dest="djperf_offline",
+            help="Fail a test that connects to a host other than this machine (loopback, the "
+            "database and cache hosts of the settings and --djperf-offline-allow hosts are "
+            "allowed).",
+        )
+        group.add_argument(
+            "--djperf-offline-report",
+            action="store_const",
+            const="report",
+            dest="djperf_offline",
+            help="List the tests that connected to a host other than this machine, at the end "
+            "(none fails).",
+        )
+        group.add_argument(
+            "--djperf-offline-allow",
+            action="append",
+            metavar="HOST",
+            help="A host offline mode lets tests reach (repeat for several).",
+        )
+
+    @property
+    def _djperf_active(self) -> bool:
+        session = self.djperf_session
+        return session.mode.on or session.guard is not None
+
+    def setup_test_environment(self, **kwargs: Any) -> None:
+        super().setup_test_environment(**kwargs)  # type: ignore[misc]
+        if self.djperf_session.guard is not None:
+            self.djperf_session.guard.install()
+
+    def teardown_test_environment(self, **kwargs: Any) -> None:
+        if self.djperf_session.guard is not None:
+            self.djperf_session.guard.uninstall()
+        super().teardown_test_environment(**kwargs)  # type: ignore[misc]
 
     def get_resultclass(self) -> type[unittest.TextTestResult] | None:
         chosen = super().get_resultclass()  # type: ignore[misc]
         session = self.djperf_session
-        if not session.mode.on:
+        if not self._djperf_active:
             return chosen  # type: ignore[no-any-return]
         base = chosen or unittest.TextTestResult
         # In a --parallel run the workers capture; this process only merges.
@@ -190,8 +259,9 @@ class DjperfRunnerMixin:
     def run_suite(self, suite: Any, **kwargs: Any) -> Any:
         result = super().run_suite(suite, **kwargs)  # type: ignore[misc]
         session = self.djperf_session
-        if session.mode.on:
+        if self._djperf_active:
             self._djperf_print(session)
+        if session.mode.on:
             session.write_report()
         return result
 
@@ -202,6 +272,10 @@ class DjperfRunnerMixin:
     def _djperf_print(self, session: TestSession) -> None:
         out = sys.stderr
         out.write("\n" + " djperf ".center(80, "=") + "\n")
+        for line in session.offline_summary():
+            out.write(line + "\n")
+        if not session.mode.on:
+            return
         for line in session.summary():
             out.write(line + "\n")
         failing = session.suite_failure()

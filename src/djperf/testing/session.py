@@ -9,6 +9,7 @@ inside djperf is logged and leaves the test alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from djperf._errors import contain
 from djperf.findings import Finding
+from djperf.testing import offline
 from djperf.testing.counting import findings_text
+from djperf.testing.offline import Contact, OfflineGuard
 from djperf.testing.suite import SuiteFindings, problem_findings
 
 if TYPE_CHECKING:
@@ -41,24 +44,25 @@ class Mode:
     report: str | None = None
     # Show findings driven by test code only (--djperf-show-test-code).
     show_test_code: bool = False
+    # --djperf-offline: "block" (a test reaching another host fails) or
+    # "report" (the run lists the tests that did); None: off.
+    offline: str | None = None
+    # Hosts offline mode lets tests reach (--djperf-offline-allow HOST).
+    offline_allow: tuple[str, ...] = ()
 
     @property
     def on(self) -> bool:
+        """Whether tests run under capture."""
         return self.capture or self.strict or self.report is not None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "capture": self.capture,
-                "strict": self.strict,
-                "report": self.report,
-                "show_test_code": self.show_test_code,
-            }
-        )
+        return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> Mode:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        data["offline_allow"] = tuple(data.get("offline_allow", ()))
+        return cls(**data)
 
 
 class TestCapture:
@@ -92,8 +96,60 @@ class TestSession:
     """djperf's part of one test run."""
 
     def __init__(self, mode: Mode) -> None:
+        if mode.offline not in (None, "block", "report"):
+            raise ValueError(f"offline mode must be 'block' or 'report', not {mode.offline!r}")
         self.mode = mode
         self.suite = SuiteFindings()
+        self.guard = (
+            OfflineGuard(block=mode.offline == "block", allow=mode.offline_allow)
+            if mode.offline
+            else None
+        )
+        # Offline report mode: the tests that reached another host, and which.
+        self.reached: dict[str, list[Contact]] = {}
+
+    # -- offline mode ------------------------------------------------------------------
+
+    def offline_mark(self) -> int:
+        """Where a test's contacts start (give it back to `offline_end`)."""
+        return len(self.guard.contacts) if self.guard is not None else 0
+
+    def offline_end(self, test: str, mark: int) -> str | None:
+        """The contacts `test` made since `mark`: kept for the report, and in
+        block mode the test's failure text (the code may have caught the
+        refusal; the test fails all the same)."""
+        if self.guard is None:
+            return None
+        contacts = self.guard.since(mark)
+        if not contacts:
+            return None
+        self.reached[test] = contacts
+        return offline.describe(contacts) if self.guard.block else None
+
+    def dumps_reached(self) -> str:
+        return json.dumps(
+            {test: [c.to_dict() for c in found] for test, found in self.reached.items()}
+        )
+
+    def merge_reached(self, dumped: str) -> None:
+        for test, found in json.loads(dumped).items():
+            self.reached[test] = [Contact.from_dict(c) for c in found]
+
+    def offline_summary(self) -> list[str]:
+        if self.guard is None:
+            return []
+        if not self.reached:
+            return ["djperf offline: no test reached a host other than this machine"]
+        count = len(self.reached)
+        verb = "tried to reach (refused)" if self.guard.block else "reached"
+        lines = [
+            f"djperf offline: {count} test{'s' if count != 1 else ''} {verb} a host other "
+            "than this machine:"
+        ]
+        for test, contacts in self.reached.items():
+            lines.append(f"  {test}")
+            lines += [f"    {contact}" for contact in contacts]
+        return lines
 
     def finish_test(
         self,
