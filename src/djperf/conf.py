@@ -13,6 +13,7 @@
         "TEST_REPORT": None,         # DjperfRunner: write the findings as JSON to this file
         "OFFLINE": None,             # DjperfRunner: "block" or "report" tests reaching other hosts
         "OFFLINE_ALLOW": [],         # hosts offline mode allows beyond loopback, DATABASES, CACHES
+        "ALLOW": [],                 # accepted findings: rule, where, reason, until (testing.md)
     }
 
 Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
@@ -51,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     # database and cache hosts.
     "OFFLINE": None,
     "OFFLINE_ALLOW": (),
+    # Findings a team accepted (djperf.testing.allow): entries with rule,
+    # where, reason and an optional until date.
+    "ALLOW": (),
 }
 
 TEST_MODES = (None, "report", "strict")
@@ -109,6 +113,7 @@ _TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("TEST_REPORT", (str, os.PathLike, type(None)), "a path, or None"),
     ("OFFLINE", (str, type(None)), 'None, "block" or "report"'),
     ("OFFLINE_ALLOW", (list, tuple), "a list of host names"),
+    ("ALLOW", (list, tuple), "a list of allow-list entries"),
 )
 
 

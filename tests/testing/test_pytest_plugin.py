@@ -353,3 +353,47 @@ def test_offline_report_mode_lists_the_tests_and_fails_none(shop):
             "    192.0.2.1:9 from shop/clients.py:*",
         ]
     )
+
+
+ALLOWED = f"""
+[[tool.djperf.allow]]
+rule = "n-plus-one"
+where = "{SLOW_AT}"
+reason = "the slow listing, rewritten in ticket #412"
+"""
+
+
+def test_an_allowed_finding_fails_no_test_and_is_counted(shop):
+    (shop.path / "pyproject.toml").write_text(ALLOWED)
+    result = run(shop, "--djperf-strict", "--djperf-report", "djperf.json")
+    result.assert_outcomes(passed=5)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["0 problems found by 0 tests", "1 more accepted by the allow-list (the report has them)"]
+    )
+    report = json.loads((shop.path / "djperf.json").read_text())
+    [allowed] = report["allowed"]
+    assert allowed["allowed"] == "the slow listing, rewritten in ticket #412"
+    assert allowed["test"] == "tests/test_shop.py::test_slow"
+
+
+def test_an_entry_past_its_date_fails_the_run(shop):
+    (shop.path / "pyproject.toml").write_text(ALLOWED + "until = 2020-01-31\n")
+    result = run(shop, "--djperf")
+    result.assert_outcomes(passed=5)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "djperf: 1 allow-list entry past its date: fix the finding, or extend the date",
+            "  with a reason:",
+            f"  n-plus-one at {SLOW_AT} (the slow listing, rewritten in ticket #412,",
+            "    until 2020-01-31; pyproject.toml [[]tool.djperf.allow][[]0])",
+        ]
+    )
+
+
+def test_a_wrong_entry_stops_the_run_with_what_to_fix(shop):
+    (shop.path / "pyproject.toml").write_text(ALLOWED.replace("reason", "why"))
+    result = run(shop, "--djperf")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*djperf allow-list: *unknown key(s) why*"])

@@ -201,3 +201,18 @@ def test_offline_report_in_parallel_lists_the_tests(shop):
     lines = done.stderr.splitlines()
     assert "djperf offline: 1 test reached a host other than this machine:" in lines
     assert "  tests.test_offline.OfflineTests.test_calls_out" in lines
+
+
+def test_the_allow_list_in_settings(shop):
+    settings = shop / "shop_settings.py"
+    entry = {"rule": "n-plus-one", "where": SLOW_AT, "reason": "ticket #412"}
+    settings.write_text(settings.read_text() + f"DJPERF = {{'ALLOW': [{entry!r}]}}\n")
+    done = manage(shop, "--djperf-strict")
+    assert done.returncode == 0, done.stderr
+    assert "1 more accepted by the allow-list (the report has them)" in done.stderr
+    settings.write_text(
+        settings.read_text().replace("'ticket #412'", "'ticket #412', 'until': '2020-01-31'")
+    )
+    expired = manage(shop, "--djperf")
+    assert expired.returncode == 1
+    assert "djperf: 1 allow-list entry past its date" in expired.stderr

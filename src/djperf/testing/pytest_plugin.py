@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from djperf.testing import offline
+from djperf.testing.allow import AllowListError
 from djperf.testing.methods import DjperfAssertions
 from djperf.testing.session import Mode, TestCapture, TestSession
 
@@ -111,6 +112,15 @@ def pytest_configure(config: pytest.Config) -> None:
     session = config.stash[_SESSION] = TestSession(mode)
     if session.guard is not None:
         session.guard.install()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    djperf = session.config.stash[_SESSION]
+    if djperf.mode.on:
+        try:
+            djperf.load_allow_list(session.config.rootpath / "pyproject.toml")
+        except AllowListError as error:
+            raise pytest.UsageError(f"djperf allow-list: {error}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -244,7 +254,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not djperf.mode.on:
         return
     djperf.write_report()
-    if djperf.suite_failure() and session.exitstatus == pytest.ExitCode.OK:
+    failing = djperf.suite_failure() or djperf.allow_failure()
+    if failing and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -273,5 +284,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for block in failing:
             for line in block.splitlines():
                 terminalreporter.write_line(line)
+    expired = djperf.allow_failure()
+    if expired:
+        terminalreporter.write_line("")
+        terminalreporter.write_line(expired[0], red=True)
+        for line in expired[1:]:
+            terminalreporter.write_line(line)
     if djperf.mode.report is not None:
         terminalreporter.write_line(f"djperf report: {djperf.mode.report}")

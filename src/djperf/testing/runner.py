@@ -30,6 +30,7 @@ import sys
 import unittest
 from typing import TYPE_CHECKING, Any
 
+from django.core.management import CommandError
 from django.test.runner import (
     DiscoverRunner,
     ParallelTestSuite,
@@ -38,6 +39,7 @@ from django.test.runner import (
 )
 
 from djperf import conf
+from djperf.testing.allow import AllowListError
 from djperf.testing.session import Mode, TestCapture, TestSession
 
 # The run's mode, for --parallel worker processes (forked or spawned): they
@@ -122,6 +124,8 @@ def _worker_session() -> TestSession:
     global _worker
     if _worker is None:
         _worker = TestSession(Mode.from_json(os.environ[_MODE_VARIABLE]))
+        if _worker.mode.on:
+            _worker.load_allow_list(conf.root() / "pyproject.toml")
         if _worker.guard is not None:
             _worker.guard.install()
     return _worker
@@ -176,6 +180,11 @@ class DjperfRunnerMixin:
                 offline_allow=(*conf.get("OFFLINE_ALLOW"), *(djperf_offline_allow or ())),
             )
         )
+        if self.djperf_session.mode.on:
+            try:
+                self.djperf_session.load_allow_list(conf.root() / "pyproject.toml")
+            except AllowListError as error:
+                raise CommandError(f"djperf allow-list: {error}") from None
         if self._djperf_active:
             # --parallel workers (forked or spawned) read the mode from their
             # environment and send their findings back as result events.
@@ -267,7 +276,8 @@ class DjperfRunnerMixin:
 
     def suite_result(self, suite: Any, result: Any, **kwargs: Any) -> int:
         failed: int = super().suite_result(suite, result, **kwargs)  # type: ignore[misc]
-        return failed + len(self.djperf_session.suite_failure())
+        session = self.djperf_session
+        return failed + len(session.suite_failure()) + (1 if session.allow_failure() else 0)
 
     def _djperf_print(self, session: TestSession) -> None:
         out = sys.stderr
@@ -285,6 +295,9 @@ class DjperfRunnerMixin:
                 "run used:\n"
             )
             out.write("\n".join(failing) + "\n")
+        expired = session.allow_failure()
+        if expired:
+            out.write("\n" + "\n".join(expired) + "\n")
         if session.mode.report is not None:
             out.write(f"djperf report: {session.mode.report}\n")
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from djperf._errors import contain
 from djperf.findings import Finding
 from djperf.testing import offline
-from djperf.testing.counting import findings_text
+from djperf.testing.allow import AllowList
+from djperf.testing.counting import findings_text, wrapped
 from djperf.testing.offline import Contact, OfflineGuard
 from djperf.testing.suite import SuiteFindings, problem_findings
 
@@ -107,6 +108,28 @@ class TestSession:
         )
         # Offline report mode: the tests that reached another host, and which.
         self.reached: dict[str, list[Contact]] = {}
+        self.allow: AllowList | None = None
+
+    def load_allow_list(self, pyproject: Path) -> None:
+        """Read the allow-list (DJPERF["ALLOW"] and `pyproject`'s
+        [[tool.djperf.allow]]); raises AllowListError on a wrong entry."""
+        from djperf import conf
+        from djperf.detect import registry
+
+        self.allow = AllowList.load(pyproject, conf.get("ALLOW"), registry.rules())
+
+    def allow_failure(self) -> list[str]:
+        """The lines that fail the run: allow-list entries past their date."""
+        expired = self.allow.expired() if self.allow is not None else []
+        if not expired:
+            return []
+        count = len(expired)
+        head = wrapped(
+            f"djperf: {count} allow-list entr{'ies' if count != 1 else 'y'} past "
+            f"{'their' if count != 1 else 'its'} date: fix the finding, or extend the date "
+            "with a reason:"
+        )
+        return [*head.splitlines(), *(wrapped(f"  {e}", indent=4) for e in expired)]
 
     # -- offline mode ------------------------------------------------------------------
 
@@ -163,8 +186,16 @@ class TestSession:
         failure text when the test must fail (None when it passes)."""
         findings, eager_loads = capture.close()
         ignored = set(ignore)
-        kept = [finding for finding in findings if finding.rule not in ignored]
-        self.suite.add(test, kept, eager_loads)
+        kept, allowed = [], []
+        for finding in findings:
+            if finding.rule in ignored:
+                continue
+            why = self.allow.reason(finding) if self.allow is not None else None
+            if why is None:
+                kept.append(finding)
+            else:
+                allowed.append((finding, why))
+        self.suite.add(test, kept, eager_loads, allowed)
         if not (self.mode.strict if strict is None else strict):
             return None
         problems = problem_findings(kept, SUITE_RULES)

@@ -34,12 +34,15 @@ class TestFindings:
     test: str
     findings: list[Finding]
     eager_loads: list[EagerLoad] = field(default_factory=list)
+    # Findings the allow-list accepted, with the entry's reason.
+    allowed: list[tuple[Finding, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "test": self.test,
             "findings": [finding.to_dict() for finding in self.findings],
             "eager_loads": [load.to_dict() for load in self.eager_loads],
+            "allowed": [{**finding.to_dict(), "allowed": why} for finding, why in self.allowed],
         }
 
     @classmethod
@@ -48,6 +51,7 @@ class TestFindings:
             test=data["test"],
             findings=[Finding.from_dict(f) for f in data["findings"]],
             eager_loads=[EagerLoad.from_dict(e) for e in data.get("eager_loads", ())],
+            allowed=[(Finding.from_dict(f), f["allowed"]) for f in data.get("allowed", ())],
         )
 
 
@@ -79,9 +83,15 @@ class SuiteFindings:
     def __init__(self) -> None:
         self.tests: list[TestFindings] = []
 
-    def add(self, test: str, findings: Sequence[Finding], eager_loads: Sequence[EagerLoad]) -> None:
-        if findings or eager_loads:
-            self.tests.append(TestFindings(test, list(findings), list(eager_loads)))
+    def add(
+        self,
+        test: str,
+        findings: Sequence[Finding],
+        eager_loads: Sequence[EagerLoad],
+        allowed: Sequence[tuple[Finding, str]] = (),
+    ) -> None:
+        if findings or eager_loads or allowed:
+            self.tests.append(TestFindings(test, list(findings), list(eager_loads), list(allowed)))
 
     # -- between processes ---------------------------------------------------------
 
@@ -154,6 +164,9 @@ class SuiteFindings:
             + (f" ({by_severity})" if by_severity else "")
             + f" found by {tests} test{'s' if tests != 1 else ''}"
         ]
+        allowed = sum(len(test.allowed) for test in self.tests)
+        if allowed:
+            lines.append(f"{allowed} more accepted by the allow-list (the report has them)")
         if hidden:
             lines.append(
                 f"{hidden} more driven by test code only "
@@ -172,8 +185,14 @@ class SuiteFindings:
 
     def report(self) -> dict[str, Any]:
         """Every judged finding with its test id, JSON-ready."""
+        allowed = [
+            {"test": test.test, **finding.to_dict(), "allowed": why}
+            for test in self.tests
+            for finding, why in test.allowed
+        ]
         return {
             "findings": [{"test": test, **finding.to_dict()} for test, finding in self.judged()],
+            "allowed": allowed,
             "tests": len(self.tests),
         }
 
