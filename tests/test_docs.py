@@ -111,6 +111,7 @@ USER_FILES = {
     "test_unused.py",
     "tests/test_shop.py",
     "shop/clients.py",
+    "reports/views.py",
     # The rule docs/architecture.md adds as an example of adding a rule.
     "src/djperf/detect/rules/len_of_queryset.py",
     "tests/detect/rules/test_len_of_queryset.py",
