@@ -4,7 +4,7 @@
 
 1. Builds a wheel from this checkout (``pip wheel --no-deps``) and checks its
    metadata: the MIT licence and its file, the project URLs, the ``demo``
-   extra and no developer extras.
+   and ``records`` extras and no developer extras.
 2. Creates a new virtual environment and installs the wheel there, with
    Django, pytest and pytest-django: nothing from this checkout.
 3. Creates a new project (``django-admin startproject mysite``) with a
@@ -140,7 +140,7 @@ def build_wheel(work: Path) -> Path:
         "no tests or example in the wheel": not any(
             n.startswith(("tests/", "example/")) for n in names
         ),
-        "the demo extra": metadata.get_all("Provides-Extra") == ["demo"],
+        "the demo and records extras": metadata.get_all("Provides-Extra") == ["demo", "records"],
         "project URLs": len(metadata.get_all("Project-URL") or []) >= 3,
     }
     failed = [what for what, ok in checks.items() if not ok]

@@ -14,6 +14,7 @@
         "OFFLINE": None,             # DjperfRunner: "block" or "report" tests reaching other hosts
         "OFFLINE_ALLOW": [],         # hosts offline mode allows beyond loopback, DATABASES, CACHES
         "ALLOW": [],                 # accepted findings: rule, where, reason, until (testing.md)
+        "RECORD_MODE": None,         # record(): once, none, all, overwrite (None: CI -> none)
     }
 
 Values are cached and re-read when ``override_settings`` changes ``DJPERF``.
@@ -55,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     # Findings a team accepted (djperf.testing.allow): entries with rule,
     # where, reason and an optional until date.
     "ALLOW": (),
+    # djperf.testing.record()'s mode (--djperf-record): once, none, all or
+    # overwrite; None: "none" when the CI environment variable is set, else "once".
+    "RECORD_MODE": None,
 }
 
 TEST_MODES = (None, "report", "strict")
@@ -89,6 +93,11 @@ def user_settings() -> dict[str, Any]:
     budget = merged["MAX_MEMORY_MB"]
     if budget is not None and budget <= 0:
         raise ConfigurationError(f'DJPERF["MAX_MEMORY_MB"] must be more than 0, not {budget!r}')
+    if merged["RECORD_MODE"] not in (None, "once", "none", "all", "overwrite"):
+        raise ConfigurationError(
+            'DJPERF["RECORD_MODE"] must be None, "once", "none", "all" or "overwrite", '
+            f"not {merged['RECORD_MODE']!r}"
+        )
     if merged["OFFLINE"] not in (None, "block", "report"):
         raise ConfigurationError(
             f'DJPERF["OFFLINE"] must be None, "block" or "report", not {merged["OFFLINE"]!r}'
@@ -114,6 +123,7 @@ _TYPES: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("OFFLINE", (str, type(None)), 'None, "block" or "report"'),
     ("OFFLINE_ALLOW", (list, tuple), "a list of host names"),
     ("ALLOW", (list, tuple), "a list of allow-list entries"),
+    ("RECORD_MODE", (str, type(None)), 'None, "once", "none", "all" or "overwrite"'),
 )
 
 

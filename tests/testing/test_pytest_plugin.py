@@ -397,3 +397,112 @@ def test_a_wrong_entry_stops_the_run_with_what_to_fix(shop):
     result = run(shop, "--djperf")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*djperf allow-list: *unknown key(s) why*"])
+
+
+RECORDED_TESTS = """
+import pytest
+from djperf.testing import record
+from shop import views
+from tests.factories import make_books
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_listing(djperf, n):
+    make_books(n)
+    with djperf.record():
+        views.titles_fast()
+
+
+def test_two_blocks(djperf):
+    with djperf.record():
+        views.titles_fast()
+    with record():
+        views.titles_never_read()
+"""
+
+
+def test_records_written_once_then_compared(shop, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    shop.makepyfile(test_recorded=RECORDED_TESTS)
+    first = run(shop, "test_recorded.py")
+    first.assert_outcomes(passed=3)
+    written = (shop.path / "test_recorded.perf.yml").read_text()
+    assert written.splitlines() == [
+        "test_listing[1]:",
+        "- 'db: SELECT shop_book.id, shop_book.title, shop_book.author_id, shop_author.id, "
+        "shop_author.name FROM shop_book INNER JOIN shop_author ON (shop_book.author_id = "
+        "shop_author.id)'",
+        "test_listing[2]:",
+        "- 'db: SELECT shop_book.id, shop_book.title, shop_book.author_id, shop_author.id, "
+        "shop_author.name FROM shop_book INNER JOIN shop_author ON (shop_book.author_id = "
+        "shop_author.id)'",
+        "test_two_blocks:",
+        "- 'db: SELECT shop_book.id, shop_book.title, shop_book.author_id, shop_author.id, "
+        "shop_author.name FROM shop_book INNER JOIN shop_author ON (shop_book.author_id = "
+        "shop_author.id)'",
+        "test_two_blocks.2:",
+        "- 'db: SELECT shop_book.id, shop_book.title, shop_book.author_id, shop_author.id, "
+        "shop_author.name FROM shop_book INNER JOIN shop_author ON (shop_book.author_id = "
+        "shop_author.id)'",
+    ]
+    run(shop, "test_recorded.py").assert_outcomes(passed=3)
+    # The code changes: the listing reads each author one at a time.
+    views = shop.path / "shop" / "views.py"
+    views.write_text(
+        views.read_text().replace(
+            'return [(b.title, b.author.name) for b in Book.objects.select_related("author")]',
+            "return [(b.title, b.author.name) for b in Book.objects.all()]  # changed",
+        )
+    )
+    changed = run(shop, "test_recorded.py")
+    changed.assert_outcomes(failed=3)
+    changed.stdout.fnmatch_lines(
+        [
+            "*_ test_listing?2? _*",
+            "E*djperf: the block's operations differ from its performance record",
+            "E*  - db: SELECT ... FROM shop_book INNER JOIN shop_author ON (shop_book.autho ...",
+            "E*  + db: SELECT shop_book.id, shop_book.title, shop_book.author_id FROM shop_book",
+            "E*      from shop/views.py:*  titles_fast",
+            "E*  + db: SELECT ... FROM shop_author WHERE shop_author.id = # LIMIT #",
+        ]
+    )
+    run(shop, "test_recorded.py", "--djperf-record=overwrite").assert_outcomes(passed=3)
+    run(shop, "test_recorded.py").assert_outcomes(passed=3)
+
+
+def test_on_ci_a_missing_record_fails(shop, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    shop.makepyfile(test_recorded=RECORDED_TESTS)
+    result = run(shop, "test_recorded.py")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["E*djperf: no performance record for test_recorded.perf.yml, *"])
+    assert not (shop.path / "test_recorded.perf.yml").exists()
+
+
+def test_records_are_written_safely_by_xdist_workers(shop, monkeypatch):
+    pytest.importorskip("xdist")
+    monkeypatch.delenv("CI", raising=False)
+    many = RECORDED_TESTS.replace("[1, 2]", "list(range(12))")
+    shop.makepyfile(test_recorded=many)
+    run(shop, "-n", "2", "test_recorded.py").assert_outcomes(passed=13)
+    written = (shop.path / "test_recorded.perf.yml").read_text()
+    keys = [line for line in written.splitlines() if not line.startswith("-")]
+    assert len(keys) == 14  # 12 listings, and the two blocks of test_two_blocks
+
+
+def test_prune_removes_the_records_of_tests_that_are_gone(shop, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    shop.makepyfile(test_recorded=RECORDED_TESTS)
+    run(shop, "test_recorded.py").assert_outcomes(passed=3)
+    shop.makepyfile(test_recorded=RECORDED_TESTS.replace("def test_two_blocks", "def two_blocks"))
+    result = run(shop, "test_recorded.py", "--djperf-prune", "-k", "listing")
+    result.stdout.fnmatch_lines(
+        [
+            "djperf: pruned 2 record(s) of tests that no longer exist",
+            "  test_recorded.perf.yml: test_two_blocks",
+            "  test_recorded.perf.yml: test_two_blocks.2",
+        ]
+    )
+    assert "test_listing[1]" in (shop.path / "test_recorded.perf.yml").read_text()

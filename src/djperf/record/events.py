@@ -164,6 +164,9 @@ class CacheCall:
     location: Location | None
     request: int | None = None
     drive: Drive | None = None
+    # The (first) key's template, values as "#": "product:#:price" (None for
+    # a pipeline). The key itself is never kept.
+    key: str | None = None
     # The third-party package the user line called into, and which call of
     # it (as for Query).
     via: str | None = None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from djperf.testing.assertions import assert_no_warnings, describe
 from djperf.testing.counting import QueryCount, assert_max_queries, assert_num_queries
 from djperf.testing.methods import DjperfAssertions, DjperfTestCaseMixin
+from djperf.testing.records import RecordError, Target, record
 from djperf.testing.scaling import DjperfWarning, assert_constant_queries
 
 if TYPE_CHECKING:
@@ -36,11 +37,14 @@ __all__ = [
     "DjperfTestCaseMixin",
     "DjperfWarning",
     "QueryCount",
+    "RecordError",
+    "Target",
     "assert_constant_queries",
     "assert_max_queries",
     "assert_no_warnings",
     "assert_num_queries",
     "describe",
+    "record",
 ]
 
 

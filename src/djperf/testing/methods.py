@@ -13,10 +13,11 @@ unittest mixin ``DjperfTestCaseMixin`` are both this class.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from djperf.testing import counting, scaling
+from djperf.testing import counting, records, scaling
 from djperf.testing.assertions import assert_no_warnings
 
 if TYPE_CHECKING:
@@ -83,6 +84,15 @@ class DjperfAssertions:
         __tracebackhide__ = True
         assert_no_warnings(recording)
 
+    def record(self, *, mode: str | None = None) -> records.record:
+        """Compare what the block asks with the test's performance record
+        (``test_x.perf.yml`` beside the test; ``djperf.testing.records``)."""
+        return records.record(records.numbered(self.record_target()), mode=mode)
+
+    def record_target(self) -> records.Target:
+        """Where this test's records live (the fixture and the mixin know)."""
+        raise records.RecordError("djperf: this object does not know its test; use record(target)")
+
 
 class DjperfTestCaseMixin(DjperfAssertions):
     """djperf's assertions for unittest and Django test cases::
@@ -95,3 +105,7 @@ class DjperfTestCaseMixin(DjperfAssertions):
     Django's ``assertNumQueries``, which counts one alias and transaction
     statements.
     """
+
+    def record_target(self) -> records.Target:
+        """``test_x.perf.yml`` beside the test case's module, key ``Class.test_method``."""
+        return records.target_for(inspect.getfile(type(self)), records.unittest_key(self))

@@ -25,12 +25,14 @@ configures it first).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from djperf.testing import offline
+from djperf.testing import offline, records
 from djperf.testing.allow import AllowListError
 from djperf.testing.methods import DjperfAssertions
 from djperf.testing.session import Mode, TestCapture, TestSession
@@ -88,6 +90,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="A host offline mode lets tests reach (repeat for several).",
     )
     group.addoption(
+        "--djperf-record",
+        metavar="MODE",
+        default=None,
+        choices=records.MODES,
+        help="How record() treats performance records: once (write a missing file), none "
+        "(write nothing; the default when CI is set), all (add missing records), "
+        "overwrite (write every record anew).",
+    )
+    group.addoption(
+        "--djperf-prune",
+        action="store_true",
+        default=False,
+        help="Remove from the .perf.yml files of the modules collected the records of "
+        "tests that no longer exist.",
+    )
+    group.addoption(
         "--djperf-show-test-code",
         action="store_true",
         default=False,
@@ -110,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         offline_allow=tuple(config.getoption("djperf_offline_allow")),
     )
     session = config.stash[_SESSION] = TestSession(mode)
+    records.choose_mode(config.getoption("djperf_record"))
     if session.guard is not None:
         session.guard.install()
 
@@ -129,12 +148,55 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         session.guard.uninstall()
 
 
+class DjperfFixture(DjperfAssertions):
+    """The ``djperf`` fixture: djperf's assertions, and record() for this test."""
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+
+    def record_target(self) -> records.Target:
+        return _target(self._node)
+
+
 @pytest.fixture(name="djperf")
-def djperf_fixture() -> DjperfAssertions:
+def djperf_fixture(request: pytest.FixtureRequest) -> DjperfFixture:
     """djperf's assertions: ``djperf.assert_num_queries(n)``,
     ``djperf.assert_max_queries(n)``, ``djperf.assert_constant_queries(populate, action)``,
-    ``djperf.capture()``, ``djperf.assert_no_warnings(recording)``."""
-    return DjperfAssertions()
+    ``djperf.record()``, ``djperf.capture()``, ``djperf.assert_no_warnings(recording)``."""
+    return DjperfFixture(request.node)
+
+
+def _target(item: pytest.Item) -> records.Target:
+    """``test_x.perf.yml`` beside the test's module, keyed by the test's node id
+    after the file (``TestCheckout::test_pay[card]``)."""
+    return records.target_for(item.path, records.pytest_key(item.nodeid))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # djperf.testing.record() without the fixture finds the test here.
+    records.test_started(functools.partial(_target, item))
+
+
+_PRUNE = pytest.StashKey[dict[Path, set[str]]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """--djperf-prune: every test collected (before -k or -m deselects any),
+    by record file."""
+    if not config.getoption("djperf_prune"):
+        return
+    alive: dict[Path, set[str]] = {}
+    for item in items:
+        keys = alive.setdefault(_target(item).path, set())
+        keys.add(records.pytest_key(item.nodeid))
+        cls = getattr(item, "cls", None)
+        if cls is not None:  # a unittest TestCase's record() keys: Class.test_method
+            keys.add(f"{cls.__name__}.{getattr(item, 'originalname', item.name)}")
+    config.stash[_PRUNE] = alive
 
 
 def _marker_options(item: pytest.Item) -> tuple[bool | None, tuple[str, ...]] | None:
@@ -244,6 +306,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     djperf = config.stash[_SESSION]
+    if not _is_worker(config) and _PRUNE in config.stash:
+        alive = config.stash[_PRUNE]
+        djperf.pruned = records.prune([path for path in alive if path.exists()], alive)
     if _is_worker(config):
         output = config.workeroutput  # type: ignore[attr-defined]
         if djperf.mode.on:
@@ -263,6 +328,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     djperf = config.stash[_SESSION]
     if _is_worker(config):
         return
+    if _PRUNE in config.stash:
+        terminalreporter.write_line(
+            f"djperf: pruned {len(djperf.pruned)} record(s) of tests that no longer exist"
+        )
+        for path, key in djperf.pruned:
+            terminalreporter.write_line(f"  {path.name}: {key}")
     if djperf.guard is not None and not djperf.mode.on:
         terminalreporter.write_sep("=", "djperf")
         for line in djperf.offline_summary():

@@ -24,10 +24,14 @@ findings to the main process with the test's other results.
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
 import os
 import sys
 import unittest
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.core.management import CommandError
@@ -39,6 +43,7 @@ from django.test.runner import (
 )
 
 from djperf import conf
+from djperf.testing import records
 from djperf.testing.allow import AllowListError
 from djperf.testing.session import Mode, TestCapture, TestSession
 
@@ -60,6 +65,7 @@ class _CapturingResult:
         def addFailure(self, test: unittest.TestCase, err: Any) -> None: ...
 
     def startTest(self, test: unittest.TestCase) -> None:
+        records.test_started(functools.partial(_unittest_target, test))
         session = self.djperf_session
         self._djperf_capture: TestCapture | None = TestCapture() if session.mode.on else None
         self._djperf_mark = session.offline_mark()
@@ -95,6 +101,10 @@ class _CapturingResult:
         # Every other outcome: the test's own result stands.
         self._djperf_finish(test, passed=False)
         super().stopTest(test)  # type: ignore[misc]
+
+
+def _unittest_target(test: unittest.TestCase) -> records.Target:
+    return records.target_for(inspect.getfile(type(test)), records.unittest_key(test))
 
 
 class DjperfRemoteTestResult(_CapturingResult, RemoteTestResult):
@@ -166,9 +176,14 @@ class DjperfRunnerMixin:
         djperf_show_test_code: bool = False,
         djperf_offline: str | None = None,
         djperf_offline_allow: list[str] | None = None,
+        djperf_record: str | None = None,
+        djperf_prune: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        records.choose_mode(djperf_record)
+        # --djperf-prune: every test of the suite, by record file.
+        self.djperf_prune: dict[Path, set[str]] | None = {} if djperf_prune else None
         setting = conf.get("TEST_MODE")
         self.djperf_session = TestSession(
             Mode(
@@ -234,11 +249,35 @@ class DjperfRunnerMixin:
             "(none fails).",
         )
         group.add_argument(
+            "--djperf-record",
+            metavar="MODE",
+            choices=records.MODES,
+            help="How record() treats performance records: once, none (the default when "
+            "CI is set), all or overwrite.",
+        )
+        group.add_argument(
+            "--djperf-prune",
+            action="store_true",
+            help="Remove the records of tests that no longer exist from the .perf.yml "
+            "files of the test modules run.",
+        )
+        group.add_argument(
             "--djperf-offline-allow",
             action="append",
             metavar="HOST",
             help="A host offline mode lets tests reach (repeat for several).",
         )
+
+    def build_suite(self, *args: Any, **kwargs: Any) -> Any:
+        suite = super().build_suite(*args, **kwargs)  # type: ignore[misc]
+        if self.djperf_prune is not None:
+            for test in _tests_of(suite):
+                try:
+                    target = _unittest_target(test)
+                except TypeError:  # a test defined outside a module file
+                    continue
+                self.djperf_prune.setdefault(target.path, set()).add(target.key)
+        return suite
 
     @property
     def _djperf_active(self) -> bool:
@@ -272,6 +311,14 @@ class DjperfRunnerMixin:
             self._djperf_print(session)
         if session.mode.on:
             session.write_report()
+        if self.djperf_prune is not None:
+            alive = self.djperf_prune
+            pruned = records.prune([path for path in alive if path.exists()], alive)
+            sys.stderr.write(
+                f"djperf: pruned {len(pruned)} record(s) of tests that no longer exist\n"
+            )
+            for path, key in pruned:
+                sys.stderr.write(f"  {path.name}: {key}\n")
         return result
 
     def suite_result(self, suite: Any, result: Any, **kwargs: Any) -> int:
@@ -305,6 +352,14 @@ class DjperfRunnerMixin:
 class DjperfRunner(DjperfRunnerMixin, DiscoverRunner):
     """Django's DiscoverRunner with djperf's modes: ``TEST_RUNNER =
     "djperf.testing.DjperfRunner"``, then ``manage.py test --djperf``."""
+
+
+def _tests_of(suite: Any) -> Iterator[unittest.TestCase]:
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from _tests_of(test)
+        elif isinstance(test, unittest.TestCase):
+            yield test
 
 
 def _path(value: str | os.PathLike[str] | None) -> str | None:

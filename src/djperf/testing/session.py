@@ -109,6 +109,8 @@ class TestSession:
         # Offline report mode: the tests that reached another host, and which.
         self.reached: dict[str, list[Contact]] = {}
         self.allow: AllowList | None = None
+        # --djperf-prune: the records removed (file, test key).
+        self.pruned: list[tuple[Path, str]] = []
 
     def load_allow_list(self, pyproject: Path) -> None:
         """Read the allow-list (DJPERF["ALLOW"] and `pyproject`'s

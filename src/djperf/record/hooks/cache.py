@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import time
 import types
@@ -58,7 +59,12 @@ _WRAPPED = "_djperf_wrapped"
 
 
 def _record(
-    scopes: tuple[Recording, ...], backend: str, command: str, keys: int, started: float
+    scopes: tuple[Recording, ...],
+    backend: str,
+    command: str,
+    keys: int,
+    started: float,
+    key: Any = None,
 ) -> None:
     duration = time.perf_counter() - started
     request = REQUEST.get()
@@ -71,6 +77,7 @@ def _record(
         backend=backend,
         command=command,
         keys=keys,
+        key=None if key is None else key_template(key),
         started=started,
         duration=duration,
         location=site.location,
@@ -84,6 +91,37 @@ def _record(
     for rec in scopes:
         if rec.open:
             rec.keep("cache_calls", call, cache_call_shape)
+
+
+def _first_key(args: tuple[Any, ...]) -> Any:
+    """The key of a cache call (the first one of a *_many call)."""
+    if not args:
+        return None
+    first = args[0]
+    if isinstance(first, (str, bytes)):
+        return first
+    try:
+        return next(iter(first), None)  # a mapping or a list of keys
+    except TypeError:
+        return None
+
+
+# A part of a key that is a value rather than a name: it has a digit, an @,
+# or is long (a hash, a token).
+_VALUE_PART = re.compile(r"^(?=.*[0-9@])|^.{25,}$")
+_KEY_PARTS = re.compile(r"([:._/|-])")
+
+
+def key_template(key: Any) -> str:
+    """A cache key with its values replaced by ``#``: ``"product:42:price"``
+    -> ``"product:#:price"``, ``"user:bob@example.com"`` -> ``"user:#"``.
+    Only the template is kept: keys can hold personal data, as parameters can."""
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+    parts = _KEY_PARTS.split(text)
+    return "".join(
+        "#" if index % 2 == 0 and part and _VALUE_PART.match(part) else part
+        for index, part in enumerate(parts)
+    )
 
 
 def _keys(command: str, args: tuple[Any, ...]) -> int:
@@ -106,6 +144,7 @@ def _measured(
     count: int,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    key: Any = None,
 ) -> Any:
     token = _IN_CALL.set(True)
     started = time.perf_counter()
@@ -114,7 +153,7 @@ def _measured(
     finally:
         _IN_CALL.reset(token)
         try:
-            _record(scopes, backend, command, count, started)
+            _record(scopes, backend, command, count, started, key)
         except Exception:
             contain("cache call")
 
@@ -127,6 +166,7 @@ async def _measured_async(
     count: int,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    key: Any = None,
 ) -> Any:
     token = _IN_CALL.set(True)
     started = time.perf_counter()
@@ -135,7 +175,7 @@ async def _measured_async(
     finally:
         _IN_CALL.reset(token)
         try:
-            _record(scopes, backend, command, count, started)
+            _record(scopes, backend, command, count, started, key)
         except Exception:
             contain("cache call")
 
@@ -154,7 +194,8 @@ def _timed(
         except Exception:
             contain("cache call")
             return original(*args, **kwargs)
-        return _measured(scopes, original, backend, command, count, args, kwargs)
+        first = _first_key(args) if backend != "redis" else None
+        return _measured(scopes, original, backend, command, count, args, kwargs, first)
 
     return call
 
@@ -172,7 +213,8 @@ def _timed_async(
         except Exception:
             contain("cache call")
             return await original(*args, **kwargs)
-        return await _measured_async(scopes, original, backend, command, count, args, kwargs)
+        first = _first_key(args) if backend != "redis" else None
+        return await _measured_async(scopes, original, backend, command, count, args, kwargs, first)
 
     return call
 
@@ -258,7 +300,14 @@ def _watching_redis(original: Any) -> Any:
         if not scopes or _IN_CALL.get() or not args:
             return original(self, *args, **options)
         return _measured(
-            scopes, original, "redis", _command_name(args[0]), 1, (self, *args), options
+            scopes,
+            original,
+            "redis",
+            _command_name(args[0]),
+            1,
+            (self, *args),
+            options,
+            args[1] if len(args) > 1 else None,
         )
 
     return execute_command
@@ -271,7 +320,14 @@ def _watching_redis_async(original: Any) -> Any:
         if not scopes or _IN_CALL.get() or not args:
             return await original(self, *args, **options)
         return await _measured_async(
-            scopes, original, "redis", _command_name(args[0]), 1, (self, *args), options
+            scopes,
+            original,
+            "redis",
+            _command_name(args[0]),
+            1,
+            (self, *args),
+            options,
+            args[1] if len(args) > 1 else None,
         )
 
     return execute_command
