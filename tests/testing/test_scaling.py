@@ -123,3 +123,18 @@ def test_scales_must_grow(scales):
 )
 def test_url_template(url, template):
     assert url_template(url) == template
+
+
+def test_http_calls_count_when_asked(upstream):
+    import requests
+
+    def gauges():
+        for book in Book.objects.all():
+            requests.get(f"{upstream}/nwis/iv/", params={"sites": book.pk}, timeout=5)
+
+    with pytest.raises(AssertionError) as failure:
+        assert_constant_queries(make_books, gauges, scales=(1, 3), http=True)
+    text = str(failure.value)
+    assert text.startswith("Expected the same number of queries, HTTP calls at every scale, got")
+    assert "  [http] GET 127.0.0.1/nwis/iv/" in text.splitlines()
+    assert "      1 -> 3 (+1/row)" in text.splitlines()
