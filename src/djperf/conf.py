@@ -70,12 +70,20 @@ class ConfigurationError(ValueError):
     """The DJPERF setting has a key or value djperf cannot use."""
 
 
-@cache
 def user_settings() -> dict[str, Any]:
     from django.conf import settings
 
     if not settings.configured:
+        # Not remembered: the settings may be configured later in the run
+        # (a test suite that configures Django in a fixture).
         return dict(DEFAULTS)
+    return _configured()
+
+
+@cache
+def _configured() -> dict[str, Any]:
+    from django.conf import settings
+
     configured = getattr(settings, "DJPERF", {}) or {}
     if not isinstance(configured, dict):
         raise ConfigurationError("settings.DJPERF must be a dict")
@@ -164,7 +172,7 @@ def on_change(listener: Callable[[], None]) -> None:
 
 
 def reset() -> None:
-    user_settings.cache_clear()
+    _configured.cache_clear()
     root.cache_clear()
     for listener in _listeners:
         listener()

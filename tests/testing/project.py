@@ -70,6 +70,10 @@ def fetch_catalogue():
         return None
 
 
+def read_page(url):
+    return urllib.request.urlopen(url).read()  # no timeout
+
+
 def ping(host, port):
     try:
         with socket.create_connection((host, port), timeout=0.2):  # ping

@@ -27,7 +27,8 @@ def test_fails_with_the_line_and_the_fix(library):
     assert lines[0] == "djperf found 1 problem:"
     assert lines[1].startswith("n-plus-one  testapp.Book.author  x6")
     assert lines[2].startswith("  Book.author was loaded one book at a time: 6 queries")
-    assert any(text.startswith(f"  at       {line(__file__, 'the-loop')}  ") for text in lines)
+    # (the function's name may wrap to the next line)
+    assert any(text.startswith(f"  at       {line(__file__, 'the-loop')}") for text in lines)
     assert "  fix      .select_related('author')" in lines
 
 

@@ -101,3 +101,24 @@ def test_uninstall_puts_the_socket_module_back(guard):
     watching.uninstall()
     assert socket.socket.connect is connect
     assert socket.getaddrinfo is getaddrinfo
+
+
+def test_an_allowed_name_allows_the_addresses_it_resolves_to(monkeypatch):
+    real = socket.getaddrinfo
+
+    def resolving(host, *args, **kwargs):
+        if host == "db.internal":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.77", args[0]))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolving)
+    guard = OfflineGuard(block=True, allow=["db.internal"])
+    guard.install()
+    try:
+        with pytest.raises(OSError) as failed:
+            socket.create_connection(("db.internal", 5432), timeout=0.01)
+        assert not isinstance(failed.value, NetworkBlocked)  # tried, not refused
+        with pytest.raises(NetworkBlocked):
+            socket.create_connection(("192.0.2.78", 5432), timeout=0.01)
+    finally:
+        guard.uninstall()

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from djperf.testing import RecordError, Target, record
-from djperf.testing.records import check, operations, prune, read, write
+from djperf.testing.records import check, files_under, operations, prune, read, write
 from tests.helpers import line
 from tests.testapp.models import Author, Book
 
@@ -28,7 +28,7 @@ def test_the_first_run_writes_the_record(target, library):
         list_books()
     assert read(target.path) == {
         "test_list": [
-            "cache: default get books:page:#",
+            "cache: default get books:#:#",
             "db: SELECT testapp_book.id, testapp_book.title, testapp_book.author_id, "
             "testapp_book.publisher_id, testapp_book.summary FROM testapp_book",
         ]
@@ -55,7 +55,7 @@ def test_a_removed_operation_shows_as_recorded(target, library):
         list_books()
     with pytest.raises(RecordError) as mismatch, record(target, mode="once"):
         list(Book.objects.all())
-    assert "  - cache: default get books:page:#" in str(mismatch.value).splitlines()
+    assert "  - cache: default get books:#:#" in str(mismatch.value).splitlines()
 
 
 def test_mode_none_writes_nothing_and_a_missing_record_fails(target, library):
@@ -108,13 +108,34 @@ def test_record_needs_its_test(library):
         pass
 
 
-def test_prune_removes_the_records_of_tests_gone(tmp_path):
+def test_prune_removes_the_records_of_tests_whose_code_is_gone(tmp_path):
+    (tmp_path / "test_shop.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('n', [1, 2])\n"
+        "def test_a(n): pass\n\n"
+        "class ShopTests:\n    def test_b(self): pass\n\n"
+        "class Inherits(Base):\n    pass\n"
+    )
     path = tmp_path / "test_shop.perf.yml"
-    write(path, {"test_a": ["db: x"], "test_a.2": ["db: y"], "test_gone": ["db: z"]})
-    removed = prune([path], {path: {"test_a"}})
-    assert removed == [(path, "test_gone")]
-    assert set(read(path)) == {"test_a", "test_a.2"}
-    assert prune([path], {}) == [(path, "test_a"), (path, "test_a.2")]
+    write(
+        path,
+        {
+            "test_a[1]": ["db: x"],
+            "test_a[3]": ["db: x"],  # a parametrize id is not checked: kept
+            "test_a.2": ["db: y"],
+            "ShopTests::test_b": ["db: z"],
+            "ShopTests.test_b": ["db: z"],
+            "ShopTests.test_c": ["db: z"],
+            "Inherits.test_b": ["db: z"],  # may come from Base: kept
+            "test_gone": ["db: z"],
+            "Gone.test_b": ["db: z"],
+        },
+    )
+    removed = prune(files_under([tmp_path]))
+    assert removed == [(path, "Gone.test_b"), (path, "ShopTests.test_c"), (path, "test_gone")]
+    assert len(read(path)) == 6
+    (tmp_path / "test_shop.py").unlink()
+    assert len(prune([path])) == 6
     assert not path.exists()
 
 
@@ -126,3 +147,24 @@ def test_check_compares_without_a_capture(target):
     check(target, found, "once")
     check(target, found, "none")
     assert read(target.path) == {"test_list": ["http: GET api.example.com/v1/items/#"]}
+
+
+def test_blocks_in_copied_contexts_are_numbered_per_test(tmp_path):
+    import asyncio
+
+    from djperf.testing.records import test_started
+
+    target = Target(tmp_path / "test_async.perf.yml", "test_x")
+    test_started(lambda: target)
+
+    async def block(key):
+        with record(mode="once"):
+            cache.get(key)
+
+    asyncio.run(block("a:1"))
+    asyncio.run(block("b:1"))
+    assert read(target.path) == {
+        "test_x": ["cache: default get a:#"],
+        "test_x.2": ["cache: default get b:#"],
+    }
+    test_started(None)

@@ -216,3 +216,22 @@ def test_the_allow_list_in_settings(shop):
     expired = manage(shop, "--djperf")
     assert expired.returncode == 1
     assert "djperf: 1 allow-list entry past its date" in expired.stderr
+
+
+def test_record_finds_its_test_without_any_djperf_option(shop):
+    (shop / "tests" / "test_recorded.py").write_text(
+        "from django.test import TestCase\n"
+        "from djperf.testing import record\n"
+        "from shop import views\n\n\n"
+        "class BookTests(TestCase):\n"
+        "    def test_listing(self):\n"
+        "        with record(mode='once'):\n"
+        "            views.titles_fast()\n"
+    )
+    done = manage(shop, "tests.test_recorded")
+    assert done.returncode == 0, done.stderr
+    assert (
+        (shop / "tests" / "test_recorded.perf.yml")
+        .read_text()
+        .startswith("BookTests.test_listing:")
+    )

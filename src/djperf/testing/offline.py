@@ -1,7 +1,7 @@
 """Offline tests: a test that reaches a host other than this machine fails.
 
-Seed 003's checklist asks that "all external calls are tested / mocked
-(tests can run offline)". With ``--djperf-offline`` every connection a test
+All external calls should be tested or mocked, so that tests can run
+offline. With ``--djperf-offline`` every connection a test
 opens to a host that is not loopback is refused, and the test fails naming
 the host, the library that connected and the line of the project's code that
 made the call, even when the code caught the error. ``--djperf-offline-report``
@@ -118,6 +118,9 @@ def hosts_of(databases: dict[str, Any], caches: dict[str, Any]) -> set[str]:
     return hosts
 
 
+_installed: OfflineGuard | None = None
+
+
 class OfflineGuard:
     """Watches (and in block mode refuses) connections to other hosts."""
 
@@ -125,6 +128,7 @@ class OfflineGuard:
         self.block = block
         self._allow = {host.lower() for host in allow}
         self._allowed: set[str] | None = None  # with the settings' hosts, on first use
+        self._addresses: set[str] = set()  # what allowed names resolved to
         self.contacts: list[Contact] = []
         self._lock = threading.Lock()
         self._originals: dict[str, Any] = {}
@@ -132,8 +136,13 @@ class OfflineGuard:
     # -- installing ----------------------------------------------------------------
 
     def install(self) -> None:
+        global _installed
         if self._originals:
             return
+        if _installed is not None and _installed is not self:
+            # One guard at a time: a forked --parallel worker inherits its parent's.
+            _installed.uninstall()
+        _installed = self
         guard = self
         connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
         getaddrinfo = socket.getaddrinfo
@@ -150,18 +159,25 @@ class OfflineGuard:
         def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
             # A name looked up is a host reached for (without a network the
             # lookup fails and no connection follows).
-            if isinstance(host, (str, bytes)):
-                name = host.decode() if isinstance(host, bytes) else host
+            name = host.decode() if isinstance(host, bytes) else host
+            if isinstance(name, str):
                 guard.check_host(name, args[0] if args else kwargs.get("port"))
-            return getaddrinfo(host, *args, **kwargs)
+            found = getaddrinfo(host, *args, **kwargs)
+            if isinstance(name, str) and name.lower() in guard.allowed_names():
+                # The connection that follows goes to these addresses.
+                guard.allow_addresses(info[4][0] for info in found)
+            return found
 
         socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
         socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
         socket.getaddrinfo = guarded_getaddrinfo
 
     def uninstall(self) -> None:
+        global _installed
         if not self._originals:
             return
+        if _installed is self:
+            _installed = None
         socket.socket.connect = self._originals["connect"]  # type: ignore[method-assign]
         socket.socket.connect_ex = self._originals["connect_ex"]  # type: ignore[method-assign]
         socket.getaddrinfo = self._originals["gai"]
@@ -169,12 +185,21 @@ class OfflineGuard:
 
     # -- checking ------------------------------------------------------------------
 
+    def allowed_names(self) -> set[str]:
+        if self._allowed is None:
+            self._allowed = self._allow | _settings_hosts()
+        return self._allowed
+
+    def allow_addresses(self, addresses: Iterable[Any]) -> None:
+        """Addresses an allowed name resolved to: connecting to them is allowed."""
+        with self._lock:
+            self._addresses.update(str(address).lower() for address in addresses)
+
     def allowed(self, host: str) -> bool:
         if not host or is_loopback(host):
             return True
-        if self._allowed is None:
-            self._allowed = self._allow | _settings_hosts()
-        return host.lower() in self._allowed
+        name = host.lower()
+        return name in self.allowed_names() or name in self._addresses
 
     def check_address(self, sock: socket.socket, address: Any) -> None:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):

@@ -26,12 +26,14 @@ configures it first).
 from __future__ import annotations
 
 import functools
+import unittest
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from djperf.conf import ConfigurationError
 from djperf.testing import offline, records
 from djperf.testing.allow import AllowListError
 from djperf.testing.methods import DjperfAssertions
@@ -94,16 +96,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MODE",
         default=None,
         choices=records.MODES,
-        help="How record() treats performance records: once (write a missing file), none "
-        "(write nothing; the default when CI is set), all (add missing records), "
-        "overwrite (write every record anew).",
+        help="How record() treats performance records: once (write a missing record, "
+        "compare an existing one), none (write nothing: the default when CI is set), all "
+        "(write every record, still failing on a change), overwrite (write every record).",
     )
     group.addoption(
         "--djperf-prune",
         action="store_true",
         default=False,
-        help="Remove from the .perf.yml files of the modules collected the records of "
-        "tests that no longer exist.",
+        help="Remove the performance records of tests that no longer exist (their module, "
+        "class or function is gone) from the .perf.yml files under the paths given.",
     )
     group.addoption(
         "--djperf-show-test-code",
@@ -120,7 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "fails it on findings at warning level or above; ignore lists rule ids to leave out.",
     )
     mode = Mode(
-        capture=bool(config.getoption("djperf")),
+        capture=bool(config.getoption("djperf") or config.getoption("djperf_show_test_code")),
         strict=bool(config.getoption("djperf_strict")),
         report=config.getoption("djperf_report"),
         show_test_code=bool(config.getoption("djperf_show_test_code")),
@@ -135,11 +137,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     djperf = session.config.stash[_SESSION]
-    if djperf.mode.on:
-        try:
-            djperf.load_allow_list(session.config.rootpath / "pyproject.toml")
-        except AllowListError as error:
-            raise pytest.UsageError(f"djperf allow-list: {error}") from None
+    djperf.pyproject = session.config.rootpath / "pyproject.toml"
+    if not djperf.mode.on or not _django_configured():
+        return  # read at the first test that needs it
+    try:
+        djperf.load_allow_list()
+    except (AllowListError, ConfigurationError) as error:
+        raise pytest.UsageError(f"djperf: {error}") from None
+
+
+def _django_configured() -> bool:
+    try:
+        from django.conf import settings
+    except ImportError:  # pragma: no cover - djperf depends on Django
+        return False
+    return settings.configured
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -168,35 +180,43 @@ def djperf_fixture(request: pytest.FixtureRequest) -> DjperfFixture:
 
 def _target(item: pytest.Item) -> records.Target:
     """``test_x.perf.yml`` beside the test's module, keyed by the test's node id
-    after the file (``TestCheckout::test_pay[card]``)."""
-    return records.target_for(item.path, records.pytest_key(item.nodeid))
+    after the file (``TestCheckout::test_pay[card]``); a unittest TestCase's
+    test as the manage.py runner keys it (``CheckoutTests.test_pay``)."""
+    cls = getattr(item, "cls", None)
+    if cls is not None and issubclass(cls, unittest.TestCase):
+        key = f"{cls.__name__}.{getattr(item, 'originalname', None) or item.name}"
+    else:
+        key = records.pytest_key(item.nodeid)
+    return records.target_for(item.path, key)
+
+
+_CAPTURE = pytest.StashKey[TestCapture]()
+_OPTIONS = pytest.StashKey[tuple[bool | None, tuple[str, ...]]]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # djperf.testing.record() without the fixture finds the test here.
     records.test_started(functools.partial(_target, item))
-
-
-_PRUNE = pytest.StashKey[dict[Path, set[str]]]()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """--djperf-prune: every test collected (before -k or -m deselects any),
-    by record file."""
-    if not config.getoption("djperf_prune"):
+    session = item.config.stash[_SESSION]
+    options = _marker_options(item)
+    if not session.mode.on and options is None:
         return
-    alive: dict[Path, set[str]] = {}
-    for item in items:
-        keys = alive.setdefault(_target(item).path, set())
-        keys.add(records.pytest_key(item.nodeid))
-        cls = getattr(item, "cls", None)
-        if cls is not None:  # a unittest TestCase's record() keys: Class.test_method
-            keys.add(f"{cls.__name__}.{getattr(item, 'originalname', item.name)}")
-    config.stash[_PRUNE] = alive
+    strict, ignore = options or (None, ())
+    _check_rule_ids(ignore, item)
+    item.stash[_OPTIONS] = (strict, ignore)
+    # Opened before the fixtures, dormant until the test is called: an event
+    # loop an async fixture starts copies the context, and with it this capture.
+    item.stash[_CAPTURE] = TestCapture(dormant=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    # The set-up failed or skipped the test: its dormant capture saw nothing.
+    capture = item.stash.get(_CAPTURE, None)
+    if capture is not None:
+        del item.stash[_CAPTURE]
+        capture.close()
 
 
 def _marker_options(item: pytest.Item) -> tuple[bool | None, tuple[str, ...]] | None:
@@ -241,25 +261,44 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Generator[None,
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     session = item.config.stash[_SESSION]
-    options = _marker_options(item)
-    if not session.mode.on and options is None:
+    # An xfail test's own failure is what pytest expects: djperf's would
+    # turn an unexpected pass into the expected failure.
+    may_fail = item.get_closest_marker("xfail") is None
+    capture = item.stash.get(_CAPTURE, None)
+    if capture is None:
         result = yield
-        _fail_if_offline(session, item)
+        if may_fail:
+            _fail_if_offline(session, item)
         return result
-    strict, ignore = options or (None, ())
-    _check_rule_ids(ignore, item)
-    capture = TestCapture()
+    del item.stash[_CAPTURE]
+    strict, ignore = item.stash[_OPTIONS]
+    capture.wake()
     try:
         result = yield
     except BaseException:
         # The test failed or was skipped on its own: keep its findings, add nothing.
-        session.finish_test(item.nodeid, capture, strict=False, ignore=ignore)
+        _finish(session, item, capture, strict=False, ignore=ignore)
         raise
-    failure = session.finish_test(item.nodeid, capture, strict=strict, ignore=ignore)
-    _fail_if_offline(session, item)
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)
+    failure = _finish(session, item, capture, strict=strict, ignore=ignore)
+    if may_fail:
+        _fail_if_offline(session, item)
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
     return result
+
+
+def _finish(
+    session: TestSession,
+    item: pytest.Item,
+    capture: TestCapture,
+    *,
+    strict: bool | None,
+    ignore: tuple[str, ...],
+) -> str | None:
+    try:
+        return session.finish_test(item.nodeid, capture, strict=strict, ignore=ignore)
+    except AllowListError as error:
+        pytest.fail(f"djperf allow-list: {error}", pytrace=False)
 
 
 def _fail_if_offline(session: TestSession, item: pytest.Item) -> None:
@@ -306,9 +345,15 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     djperf = config.stash[_SESSION]
-    if not _is_worker(config) and _PRUNE in config.stash:
-        alive = config.stash[_PRUNE]
-        djperf.pruned = records.prune([path for path in alive if path.exists()], alive)
+    if not _is_worker(config) and config.getoption("djperf_prune"):
+        # Every record file under the paths the run was given (the root
+        # directory without any), judged against its test module's source.
+        places = [Path(arg.split("::")[0]) for arg in config.args] or [config.rootpath]
+        try:
+            djperf.pruned = records.prune(records.files_under(places))
+        except Exception as error:
+            djperf.pruned = []
+            djperf.report_error = f"djperf: --djperf-prune stopped: {error}"
     if _is_worker(config):
         output = config.workeroutput  # type: ignore[attr-defined]
         if djperf.mode.on:
@@ -328,7 +373,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     djperf = config.stash[_SESSION]
     if _is_worker(config):
         return
-    if _PRUNE in config.stash:
+    if config.getoption("djperf_prune"):
         terminalreporter.write_line(
             f"djperf: pruned {len(djperf.pruned)} record(s) of tests that no longer exist"
         )
@@ -361,5 +406,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(expired[0], red=True)
         for line in expired[1:]:
             terminalreporter.write_line(line)
-    if djperf.mode.report is not None:
+    if djperf.report_error is not None:
+        terminalreporter.write_line(djperf.report_error, red=True)
+    elif djperf.mode.report is not None:
         terminalreporter.write_line(f"djperf report: {djperf.mode.report}")

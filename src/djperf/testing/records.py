@@ -36,11 +36,14 @@ Files are read and written under a lock (safe with pytest-xdist and
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
+import hashlib
 import os
+import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,15 +155,17 @@ _thread_lock = threading.Lock()
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """One writer at a time for `path`, across threads and processes (xdist
-    workers, --parallel): a lock file beside it (POSIX; elsewhere threads only)."""
+    workers, --parallel): a lock file (POSIX; elsewhere threads only)."""
     with _thread_lock:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             yield
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "w") as lock:
+        # In the temporary directory, named after the file: nothing left
+        # beside the records to be committed by mistake.
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+        with open(Path(tempfile.gettempdir()) / f"djperf-record-{digest}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -193,6 +198,7 @@ def write(path: Path, changes: dict[str, list[str] | None]) -> None:
     file is removed when no record is left."""
     yaml = _yaml()
     with _locked(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
         records = read(path) or {}
         for key, names in changes.items():
             if names is None:
@@ -283,20 +289,73 @@ def _op(name: str) -> str:
     return f"{kind}: {short_sql(text, 72)}" if kind.startswith("db") else name
 
 
-def prune(files: Sequence[Path], tests: dict[Path, set[str]]) -> list[tuple[Path, str]]:
-    """Remove from `files` the records of tests that no longer exist (`tests`:
-    the record file -> the test keys collected for its module); what was removed."""
+def files_under(places: Iterable[Path]) -> list[Path]:
+    """The record files under `places` (directories, or test modules)."""
+    found: set[Path] = set()
+    for place in places:
+        if place.is_dir():
+            found.update(p for p in place.rglob(f"*{SUFFIX}") if ".venv" not in p.parts)
+        else:
+            record_file = place.with_name(place.stem + SUFFIX)
+            if record_file.is_file():
+                found.add(record_file)
+    return sorted(found)
+
+
+def prune(files: Iterable[Path]) -> list[tuple[Path, str]]:
+    """Remove from `files` the records of tests that no longer exist; what was
+    removed. A test exists while its module defines it: its function, or its
+    class and method (a class whose method is not in the module's source may
+    inherit it: its records are kept). Parametrize ids are not checked."""
     removed = []
     for path in files:
         records = read(path)
         if records is None:
             continue
-        alive = tests.get(path, set())
-        stale = [key for key in records if _test_of(key) not in alive]
+        module = path.with_name(path.name[: -len(SUFFIX)] + ".py")
+        names = _defined(module)
+        stale = [key for key in records if not _exists(_test_of(key), names)]
         if stale:
             write(path, dict.fromkeys(stale))
             removed += [(path, key) for key in stale]
     return removed
+
+
+class _Defined:
+    """What a test module defines: functions, and classes with their methods."""
+
+    def __init__(self, tree: ast.Module | None) -> None:
+        self.functions: set[str] = set()
+        self.classes: dict[str, tuple[set[str], bool]] = {}  # name -> (methods, has bases)
+        for node in tree.body if tree is not None else ():
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions.add(node.name)
+            elif isinstance(node, ast.ClassDef):
+                methods = {
+                    item.name
+                    for item in node.body
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                }
+                self.classes[node.name] = (methods, bool(node.bases))
+
+
+def _defined(module: Path) -> _Defined:
+    try:
+        return _Defined(ast.parse(module.read_text(encoding="utf-8")))
+    except (OSError, SyntaxError, ValueError):
+        return _Defined(None)  # no module (or none Python can read): every record is stale
+
+
+def _exists(test: str, defined: _Defined) -> bool:
+    name = test.split("[", 1)[0]
+    parts = name.replace("::", ".").split(".")
+    if len(parts) == 1:
+        return parts[0] in defined.functions
+    cls = defined.classes.get(parts[0])
+    if cls is None:
+        return False
+    methods, has_bases = cls
+    return parts[1] in methods or has_bases
 
 
 def _test_of(key: str) -> str:
@@ -379,9 +438,11 @@ def numbered(target: Target) -> Target:
 
 
 def test_started(target: Callable[[], Target] | None) -> None:
-    """The plugin or runner: the test now running (a callable giving its Target)."""
+    """The plugin or runner: the test now running (a callable giving its Target).
+    The count of its record() blocks starts here, shared by every context
+    the test's code copies (an event loop, a thread)."""
     CURRENT_TEST.set(target)
-    _numbering.set(None)
+    _numbering.set(Numbering())
 
 
 def pytest_key(nodeid: str) -> str:

@@ -52,6 +52,14 @@ from djperf.testing.session import Mode, TestCapture, TestSession
 _MODE_VARIABLE = "DJPERF_TEST_RUNNER_MODE"
 
 
+class _NamingResult:
+    """A unittest result that tells djperf.testing.record() which test runs."""
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        records.test_started(functools.partial(_unittest_target, test))
+        super().startTest(test)  # type: ignore[misc]
+
+
 class _CapturingResult:
     """A unittest result that opens a capture when a test starts and closes
     it when the test ends; in strict mode a passing test with problems is
@@ -182,12 +190,12 @@ class DjperfRunnerMixin:
     ) -> None:
         super().__init__(*args, **kwargs)
         records.choose_mode(djperf_record)
-        # --djperf-prune: every test of the suite, by record file.
-        self.djperf_prune: dict[Path, set[str]] | None = {} if djperf_prune else None
+        # --djperf-prune: the directories of the test modules run.
+        self.djperf_prune: set[Path] | None = set() if djperf_prune else None
         setting = conf.get("TEST_MODE")
         self.djperf_session = TestSession(
             Mode(
-                capture=djperf or setting == "report",
+                capture=djperf or djperf_show_test_code or setting == "report",
                 strict=djperf_strict or setting == "strict",
                 report=djperf_report or _path(conf.get("TEST_REPORT")),
                 show_test_code=djperf_show_test_code,
@@ -252,14 +260,17 @@ class DjperfRunnerMixin:
             "--djperf-record",
             metavar="MODE",
             choices=records.MODES,
-            help="How record() treats performance records: once, none (the default when "
-            "CI is set), all or overwrite.",
+            help="How record() treats performance records: once (write a missing record, "
+            "compare an existing one), none (write nothing: the default when CI is set), "
+            "all (write every record, still failing on a change), overwrite (write every "
+            "record).",
         )
         group.add_argument(
             "--djperf-prune",
             action="store_true",
-            help="Remove the records of tests that no longer exist from the .perf.yml "
-            "files of the test modules run.",
+            help="Remove the performance records of tests that no longer exist (their "
+            "module, class or function is gone) from the .perf.yml files beside the test "
+            "modules run.",
         )
         group.add_argument(
             "--djperf-offline-allow",
@@ -273,10 +284,9 @@ class DjperfRunnerMixin:
         if self.djperf_prune is not None:
             for test in _tests_of(suite):
                 try:
-                    target = _unittest_target(test)
+                    self.djperf_prune.add(Path(inspect.getfile(type(test))).parent)
                 except TypeError:  # a test defined outside a module file
                     continue
-                self.djperf_prune.setdefault(target.path, set()).add(target.key)
         return suite
 
     @property
@@ -297,9 +307,10 @@ class DjperfRunnerMixin:
     def get_resultclass(self) -> type[unittest.TextTestResult] | None:
         chosen = super().get_resultclass()  # type: ignore[misc]
         session = self.djperf_session
-        if not self._djperf_active:
-            return chosen  # type: ignore[no-any-return]
         base = chosen or unittest.TextTestResult
+        if not self._djperf_active:
+            # Only so that djperf.testing.record() knows the test it is in.
+            return type(f"Djperf{base.__name__}", (_NamingResult, base), {})
         # In a --parallel run the workers capture; this process only merges.
         role = _MergingResult if getattr(self, "parallel", 1) > 1 else _CapturingResult
         return type(f"Djperf{base.__name__}", (role, base), {"djperf_session": session})
@@ -311,9 +322,9 @@ class DjperfRunnerMixin:
             self._djperf_print(session)
         if session.mode.on:
             session.write_report()
+        os.environ.pop(_MODE_VARIABLE, None)
         if self.djperf_prune is not None:
-            alive = self.djperf_prune
-            pruned = records.prune([path for path in alive if path.exists()], alive)
+            pruned = records.prune(records.files_under(sorted(self.djperf_prune)))
             sys.stderr.write(
                 f"djperf: pruned {len(pruned)} record(s) of tests that no longer exist\n"
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from djperf._errors import contain
 from djperf.findings import Finding
 from djperf.testing import offline
-from djperf.testing.allow import AllowList
+from djperf.testing.allow import AllowList, AllowListError
 from djperf.testing.counting import findings_text, wrapped
 from djperf.testing.offline import Contact, OfflineGuard
 from djperf.testing.suite import SuiteFindings, problem_findings
@@ -67,18 +68,33 @@ class Mode:
 
 
 class TestCapture:
-    """The capture around one test."""
+    """The capture around one test.
 
-    def __init__(self) -> None:
+    ``dormant=True`` opens it recording nothing until ``wake()``: the pytest
+    plugin opens it before the test's fixtures are set up, so that an event
+    loop or task a fixture starts (anyio, pytest-asyncio) holds it in its
+    copy of the context, and wakes it when the test function is called
+    (fixtures build data: not the test's work).
+    """
+
+    def __init__(self, *, dormant: bool = False) -> None:
         self.scope: capture | None = None
         try:
             from djperf._capture import capture
 
             scope = capture()
-            scope.__enter__()
+            recording = scope.__enter__()
+            if dormant:
+                recording.open = False
             self.scope = scope
         except Exception:
             contain("test capture")
+
+    def wake(self) -> None:
+        recording = self.scope.recording if self.scope is not None else None
+        if recording is not None:
+            recording.open = True
+            recording.started = time.perf_counter()
 
     def close(self) -> tuple[list[Finding], list[Any]]:
         """Close the capture: its findings and eager-load sites."""
@@ -109,16 +125,22 @@ class TestSession:
         # Offline report mode: the tests that reached another host, and which.
         self.reached: dict[str, list[Contact]] = {}
         self.allow: AllowList | None = None
+        self.pyproject: Path | None = None
+        self.report_error: str | None = None
         # --djperf-prune: the records removed (file, test key).
         self.pruned: list[tuple[Path, str]] = []
 
-    def load_allow_list(self, pyproject: Path) -> None:
+    def load_allow_list(self, pyproject: Path | None = None) -> None:
         """Read the allow-list (DJPERF["ALLOW"] and `pyproject`'s
-        [[tool.djperf.allow]]); raises AllowListError on a wrong entry."""
+        [[tool.djperf.allow]], by default the one in DJPERF["ROOT"]); raises
+        AllowListError on a wrong entry."""
         from djperf import conf
         from djperf.detect import registry
 
-        self.allow = AllowList.load(pyproject, conf.get("ALLOW"), registry.rules())
+        if pyproject is not None:
+            self.pyproject = pyproject
+        where = self.pyproject or conf.root() / "pyproject.toml"
+        self.allow = AllowList.load(where, conf.get("ALLOW"), registry.rules())
 
     def allow_failure(self) -> list[str]:
         """The lines that fail the run: allow-list entries past their date."""
@@ -185,8 +207,22 @@ class TestSession:
         ignore: Iterable[str] = (),
     ) -> str | None:
         """Close `test`'s capture and keep its findings; in strict mode, the
-        failure text when the test must fail (None when it passes)."""
+        failure text when the test must fail (None when it passes). An error
+        inside djperf is logged and changes nothing."""
+        try:
+            return self._finish_test(test, capture, strict=strict, ignore=ignore)
+        except AllowListError:
+            raise  # the user's allow-list is wrong: say so
+        except Exception:
+            contain("test session")
+            return None
+
+    def _finish_test(
+        self, test: str, capture: TestCapture, *, strict: bool | None, ignore: Iterable[str]
+    ) -> str | None:
         findings, eager_loads = capture.close()
+        if self.allow is None:
+            self.load_allow_list()
         ignored = set(ignore)
         kept, allowed = [], []
         for finding in findings:
@@ -225,7 +261,10 @@ class TestSession:
         if self.mode.report is None:
             return None
         path = Path(self.mode.report)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(self.suite.report(), indent=1) + "\n", encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self.suite.report(), indent=1) + "\n", encoding="utf-8")
+        except OSError as error:
+            self.report_error = f"djperf: could not write the report {path}: {error}"
+            return None
         return os.fspath(path)

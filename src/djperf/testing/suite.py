@@ -122,9 +122,10 @@ class SuiteFindings:
         then application code before test code, then the most tests."""
         # The tests each site ran in (once per test however often it ran).
         ran_in = Counter(key for test in self.tests for key in {e.key for e in test.eager_loads})
-        grouped: dict[tuple[str, str], Problem] = {}
+        grouped: dict[tuple[str, str, str | None, str | None], Problem] = {}
         for test, finding in self.judged():
-            key = (finding.rule, str(finding.location))
+            # Two relations read on one template line are two problems.
+            key = (finding.rule, str(finding.location), finding.model, finding.field)
             problem = grouped.get(key)
             if problem is None:
                 key_site = eager_load_key(finding)

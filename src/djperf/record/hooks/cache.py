@@ -106,22 +106,20 @@ def _first_key(args: tuple[Any, ...]) -> Any:
         return None
 
 
-# A part of a key that is a value rather than a name: it has a digit, an @,
-# or is long (a hash, a token).
-_VALUE_PART = re.compile(r"^(?=.*[0-9@])|^.{25,}$")
 _KEY_PARTS = re.compile(r"([:._/|-])")
 
 
 def key_template(key: Any) -> str:
-    """A cache key with its values replaced by ``#``: ``"product:42:price"``
-    -> ``"product:#:price"``, ``"user:bob@example.com"`` -> ``"user:#"``.
-    Only the template is kept: keys can hold personal data, as parameters can."""
+    """A cache key with everything but its first part (its namespace) as
+    ``#``: ``"product:42:price"`` -> ``"product:#:#"``, ``"user:alice"`` ->
+    ``"user:#"``. Only the template is kept: keys hold names, emails and
+    tokens, as query parameters do."""
     text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-    parts = _KEY_PARTS.split(text)
-    return "".join(
-        "#" if index % 2 == 0 and part and _VALUE_PART.match(part) else part
-        for index, part in enumerate(parts)
-    )
+    head, *rest = _KEY_PARTS.split(text)
+    if not rest:
+        return text if text.isalpha() and len(text) <= 24 else "#"
+    separators = rest[0::2]
+    return head + "".join(f"{separator}#" for separator in separators)
 
 
 def _keys(command: str, args: tuple[Any, ...]) -> int:
