@@ -12,6 +12,9 @@ DATABASES ?= sqlite postgres mysql
 # LINT: GNU make predefines that variable, so `LINT ?= 1` would never apply.
 SKIP_LINT ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers per session (0: none). Two halve the suite's time on a
+# two-core machine (CI's); the tests share no state between processes.
+PYTEST_WORKERS ?= 2
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.djperf-installed
@@ -27,7 +30,7 @@ ifeq ($(SKIP_LINT),)
 endif
 	@set -e; for db in $(DATABASES); do \
 		echo "== tests on $$db (Django $$($(BIN)/python -c 'import django; print(django.get_version())'), Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'))"; \
-		DJPERF_TEST_DB=$$db $(BIN)/python -m pytest $(PYTEST_ARGS); \
+		DJPERF_TEST_DB=$$db $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
 	done
 
 lint: $(STAMP)
