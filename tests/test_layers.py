@@ -29,6 +29,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("ground", ("djperf.findings", "djperf.conf", "djperf._format", "djperf._errors")),
+    # Batch work needs Django's ORM and nothing else of djperf's.
+    ("batch", ("djperf.batch", "djperf.batch.*")),
     (
         "record",
         (

@@ -23,6 +23,7 @@ from djperf.findings import Finding, Fix, Location
 
 if TYPE_CHECKING:
     from djperf._capture import capture
+    from djperf.batch import BatchError, abatched, batched
     from djperf.record.events import Evaluation, LazyLoad, Provenance, Query
     from djperf.record.scope import Recording
     from djperf.record.tags import provenance_of
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BatchError",
     "Evaluation",
     "Finding",
     "Fix",
@@ -42,6 +44,8 @@ __all__ = [
     "Trial",
     "Verification",
     "__version__",
+    "abatched",
+    "batched",
     "capture",
     "provenance_of",
     "verify",
@@ -49,6 +53,9 @@ __all__ = [
 
 # Public name -> the module that defines it, imported on first use.
 _LAZY = {
+    "abatched": "djperf.batch",
+    "batched": "djperf.batch",
+    "BatchError": "djperf.batch",
     "capture": "djperf._capture",
     "Evaluation": "djperf.record.events",
     "LazyLoad": "djperf.record.events",

@@ -1,0 +1,187 @@
+"""Keyset iteration: a queryset's rows in batches, memory flat however many.
+
+    for books in djperf.batched(Book.objects.filter(in_print=True), size=1000):
+        ...  # a list of up to 1000 books
+
+Each batch is one query: the caller's queryset, ordered by its key, after the
+last key of the batch before (``WHERE (key) > (last) ORDER BY key LIMIT
+size``). Unlike ``Paginator`` it never counts nor skips rows with OFFSET (whose
+cost grows with the page), and unlike ``iterator()`` it needs no server-side
+cursor (which MySQL drivers and transaction-pooling proxies do not keep) and
+keeps ``prefetch_related``: each batch is a queryset of its own, so its
+prefetches run for its rows.
+
+The key is the primary key by default, or any unique field or unique
+combination of fields (``key=("partner", "sku")``), ascending or descending
+(``key="-created_at"`` when ``created_at`` is unique). A nullable key field is
+refused: ``WHERE key > last`` skips NULLs. Rows come in key order: the
+queryset's own ``order_by`` is replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.db.models import Model, Q, QuerySet
+
+
+class BatchError(ValueError):
+    """A queryset or key djperf.batched() cannot page through (says why)."""
+
+
+class _Key:
+    """The key fields of a keyset: their names, directions and model fields."""
+
+    def __init__(self, queryset: QuerySet[Any], key: str | Sequence[str] | None) -> None:
+        model = queryset.model
+        names = [key] if isinstance(key, str) else list(key or ("pk",))
+        if not names:
+            raise BatchError("key must name at least one field")
+        self.descending = [name.startswith("-") for name in names]
+        self.names = [_field_name(model, name.lstrip("-")) for name in names]
+        fields = [model._meta.get_field(name) for name in self.names]
+        for field in fields:
+            if getattr(field, "null", False):
+                raise BatchError(
+                    f"{model.__name__}.{field.name} can be NULL: a keyset skips NULL keys; "
+                    "page on a key that cannot be NULL (the primary key by default)"
+                )
+        if not _unique(model, self.names):
+            raise BatchError(
+                f"{model.__name__}: ({', '.join(self.names)}) is not unique: rows sharing a "
+                "key would be skipped; page on the primary key, a unique field, or a "
+                "unique_together / UniqueConstraint combination"
+            )
+        self.attnames = [getattr(f, "attname", f.name) for f in fields]
+        self.ordering = [
+            f"-{n}" if d else n for n, d in zip(self.names, self.descending, strict=True)
+        ]
+
+    def after(self, last: tuple[Any, ...]) -> Q:
+        """Rows after `last` in key order: (a > x) | (a = x & b > y) | ..."""
+        from django.db.models import Q
+
+        condition = Q()
+        for index, name in enumerate(self.names):
+            step = Q(**{f"{name}__{'lt' if self.descending[index] else 'gt'}": last[index]})
+            for earlier in range(index):
+                step &= Q(**{self.names[earlier]: last[earlier]})
+            condition |= step
+        return condition
+
+
+def _field_name(model: type[Model], name: str) -> str:
+    return model._meta.pk.name if name == "pk" else name
+
+
+def _unique(model: type[Model], names: list[str]) -> bool:
+    wanted = set(names)
+    fields = [model._meta.get_field(name) for name in names]
+    # One unique field among the key makes the whole key unique.
+    if any(getattr(f, "primary_key", False) or getattr(f, "unique", False) for f in fields):
+        return True
+    together = [set(group) for group in model._meta.unique_together]
+    from django.db.models import UniqueConstraint
+
+    together += [
+        set(constraint.fields)
+        for constraint in model._meta.constraints
+        if isinstance(constraint, UniqueConstraint)
+        and constraint.fields
+        and constraint.condition is None
+    ]
+    return any(group <= wanted for group in together)
+
+
+def _prepared(queryset: QuerySet[Any], key: _Key) -> tuple[QuerySet[Any], str]:
+    """The queryset ordered by the key; which rows it yields ("models",
+    "values", "values_list", "flat")."""
+    if queryset.query.is_sliced:
+        raise BatchError("a sliced queryset cannot be paged: filter it instead of slicing it")
+    iterable = queryset._iterable_class.__name__
+    shape = {
+        "ModelIterable": "models",
+        "ValuesIterable": "values",
+        "ValuesListIterable": "values_list",
+        "NamedValuesListIterable": "values_list",
+        "FlatValuesListIterable": "flat",
+    }.get(iterable)
+    if shape is None:
+        raise BatchError(f"djperf.batched() cannot page a queryset yielding {iterable} rows")
+    return queryset.order_by(*key.ordering), shape
+
+
+def _last_key(row: Any, shape: str, key: _Key, fields: Sequence[str]) -> tuple[Any, ...]:
+    if shape == "models":
+        return tuple(getattr(row, attname) for attname in key.attnames)
+    if shape == "values":
+        try:
+            return tuple(row[name] for name in key.names)
+        except KeyError:
+            raise BatchError(
+                f"values() must include the key field(s) {', '.join(key.names)} to be paged"
+            ) from None
+    if shape == "flat":
+        if list(fields) != key.names:
+            raise BatchError(
+                f"values_list(flat=True) can be paged only on its own field; add "
+                f"{', '.join(key.names)} to values_list() or page with key={fields[0]!r}"
+            )
+        return (row,)
+    try:
+        return tuple(row[list(fields).index(name)] for name in key.names)
+    except ValueError:
+        raise BatchError(
+            f"values_list() must include the key field(s) {', '.join(key.names)} to be paged"
+        ) from None
+
+
+def _selected(queryset: QuerySet[Any]) -> list[str]:
+    """The field names values()/values_list() selected, in order."""
+    query = queryset.query
+    return [*query.extra_select, *query.values_select, *query.annotation_select]
+
+
+def batched(
+    queryset: QuerySet[Any], size: int = 1000, *, key: str | Sequence[str] | None = None
+) -> Iterator[list[Any]]:
+    """The rows of `queryset` in lists of at most `size`, in key order, one
+    query per batch (see the module's docstring)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise BatchError(f"size must be a whole number of rows, 1 or more, not {size!r}")
+    keyset = _Key(queryset, key)
+    ordered, shape = _prepared(queryset, keyset)
+    fields = _selected(queryset) if shape != "models" else []
+    last: tuple[Any, ...] | None = None
+    while True:
+        page = ordered if last is None else ordered.filter(keyset.after(last))
+        rows = list(page[:size])
+        if not rows:
+            return
+        yield rows
+        if len(rows) < size:
+            return
+        last = _last_key(rows[-1], shape, keyset, fields)
+
+
+async def abatched(
+    queryset: QuerySet[Any], size: int = 1000, *, key: str | Sequence[str] | None = None
+) -> AsyncIterator[list[Any]]:
+    """``batched()`` for async code: ``async for books in djperf.abatched(qs): ...``"""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise BatchError(f"size must be a whole number of rows, 1 or more, not {size!r}")
+    keyset = _Key(queryset, key)
+    ordered, shape = _prepared(queryset, keyset)
+    fields = _selected(queryset) if shape != "models" else []
+    last: tuple[Any, ...] | None = None
+    while True:
+        page = ordered if last is None else ordered.filter(keyset.after(last))
+        rows = [row async for row in page[:size]]
+        if not rows:
+            return
+        yield rows
+        if len(rows) < size:
+            return
+        last = _last_key(rows[-1], shape, keyset, fields)
