@@ -127,3 +127,20 @@ def test_abatched(books):
     batches = asyncio.run(pages())
     assert [len(batch) for batch in batches] == [10, 10, 3]
     assert [pk for batch in batches for pk in batch] == sorted(b.pk for b in books)
+
+
+def test_a_foreign_key_in_the_key_pages_by_its_column_not_the_related_ordering(books):
+    # Ordering by "partner" would follow Publisher's Meta.ordering, if it had one;
+    # with a name ordering opposite to the ids, pages would skip rows.
+    first = Publisher.objects.create(name="Z")
+    second = Publisher.objects.create(name="A")
+    for partner in (first, second):
+        for sku in ("a", "b"):
+            Stock.objects.create(partner=partner, sku=sku, code=f"{partner.pk}{sku}")
+    with CaptureQueriesContext(connection) as queries:
+        rows = [
+            s for b in djperf.batched(Stock.objects.all(), 1, key=("partner", "sku")) for s in b
+        ]
+    assert [(s.partner_id, s.sku) for s in rows] == sorted((s.partner_id, s.sku) for s in rows)
+    assert len(rows) == 4
+    assert "testapp_publisher" not in queries[0]["sql"]

@@ -54,20 +54,21 @@ class _Key:
                 "key would be skipped; page on the primary key, a unique field, or a "
                 "unique_together / UniqueConstraint combination"
             )
+        # Columns, not relations: ordering by a foreign key would order by
+        # the related model's Meta.ordering, and no longer by the key.
         self.attnames = [getattr(f, "attname", f.name) for f in fields]
-        self.ordering = [
-            f"-{n}" if d else n for n, d in zip(self.names, self.descending, strict=True)
-        ]
+        pairs = zip(self.attnames, self.descending, strict=True)
+        self.ordering = [f"-{name}" if down else name for name, down in pairs]
 
     def after(self, last: tuple[Any, ...]) -> Q:
         """Rows after `last` in key order: (a > x) | (a = x & b > y) | ..."""
         from django.db.models import Q
 
         condition = Q()
-        for index, name in enumerate(self.names):
+        for index, name in enumerate(self.attnames):
             step = Q(**{f"{name}__{'lt' if self.descending[index] else 'gt'}": last[index]})
             for earlier in range(index):
-                step &= Q(**{self.names[earlier]: last[earlier]})
+                step &= Q(**{self.attnames[earlier]: last[earlier]})
             condition |= step
         return condition
 
@@ -113,25 +114,31 @@ def _prepared(queryset: QuerySet[Any], key: _Key) -> tuple[QuerySet[Any], str]:
     return queryset.order_by(*key.ordering), shape
 
 
-def _last_key(row: Any, shape: str, key: _Key, fields: Sequence[str]) -> tuple[Any, ...]:
+def _last_key(row: Any, shape: str, key: _Key, fields: list[str]) -> tuple[Any, ...]:
     if shape == "models":
         return tuple(getattr(row, attname) for attname in key.attnames)
     if shape == "values":
         try:
-            return tuple(row[name] for name in key.names)
+            return tuple(
+                row[attname] if attname in row else row[name]
+                for name, attname in zip(key.names, key.attnames, strict=True)
+            )
         except KeyError:
             raise BatchError(
                 f"values() must include the key field(s) {', '.join(key.names)} to be paged"
             ) from None
     if shape == "flat":
-        if list(fields) != key.names:
+        if fields not in (key.names, key.attnames):
             raise BatchError(
                 f"values_list(flat=True) can be paged only on its own field; add "
                 f"{', '.join(key.names)} to values_list() or page with key={fields[0]!r}"
             )
         return (row,)
     try:
-        return tuple(row[list(fields).index(name)] for name in key.names)
+        return tuple(
+            row[fields.index(attname) if attname in fields else fields.index(name)]
+            for name, attname in zip(key.names, key.attnames, strict=True)
+        )
     except ValueError:
         raise BatchError(
             f"values_list() must include the key field(s) {', '.join(key.names)} to be paged"
