@@ -104,9 +104,20 @@ def test_what_cannot_be_paged_says_why(books, queryset, key, message):
 
 
 @pytest.mark.parametrize("size", [0, -1, 1.5, True])
-def test_a_wrong_size_is_refused(size):
+def test_a_wrong_size_is_refused_at_once(size):
     with pytest.raises(BatchError, match="size must be a whole number"):
-        next(djperf.batched(Book.objects.all(), size))
+        djperf.batched(Book.objects.all(), size)
+    with pytest.raises(BatchError, match="size must be a whole number"):
+        djperf.abatched(Book.objects.all(), size)
+
+
+def test_changing_a_batch_does_not_move_the_next_one(books):
+    seen = []
+    for batch in djperf.batched(Book.objects.all(), 5):
+        seen += [book.pk for book in batch]
+        for book in batch:
+            book.pk = 0  # not saved: the next page still starts after the real last key
+    assert seen == sorted(b.pk for b in books)
 
 
 def test_an_empty_queryset_yields_nothing():

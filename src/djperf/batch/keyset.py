@@ -151,44 +151,62 @@ def _selected(queryset: QuerySet[Any]) -> list[str]:
     return [*query.extra_select, *query.values_select, *query.annotation_select]
 
 
+class _Plan:
+    """A queryset checked and ordered for paging."""
+
+    def __init__(self, queryset: QuerySet[Any], size: int, key: str | Sequence[str] | None) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise BatchError(f"size must be a whole number of rows, 1 or more, not {size!r}")
+        self.size = size
+        self.key = _Key(queryset, key)
+        self.ordered, self.shape = _prepared(queryset, self.key)
+        self.fields = _selected(queryset) if self.shape != "models" else []
+
+    def page(self, last: tuple[Any, ...] | None) -> QuerySet[Any]:
+        """The next batch's queryset: the rows after `last` (None: the first)."""
+        rows = self.ordered if last is None else self.ordered.filter(self.key.after(last))
+        return rows[: self.size]
+
+    def last_key(self, rows: list[Any]) -> tuple[Any, ...]:
+        # Read before the batch is handed out: the caller may change its rows.
+        return _last_key(rows[-1], self.shape, self.key, self.fields)
+
+
 def batched(
     queryset: QuerySet[Any], size: int = 1000, *, key: str | Sequence[str] | None = None
 ) -> Iterator[list[Any]]:
     """The rows of `queryset` in lists of at most `size`, in key order, one
-    query per batch (see the module's docstring)."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise BatchError(f"size must be a whole number of rows, 1 or more, not {size!r}")
-    keyset = _Key(queryset, key)
-    ordered, shape = _prepared(queryset, keyset)
-    fields = _selected(queryset) if shape != "models" else []
+    query per batch (see the module's docstring). The queryset and key are
+    checked at once, before the first batch is asked for."""
+    return _pages(_Plan(queryset, size, key))
+
+
+def _pages(plan: _Plan) -> Iterator[list[Any]]:
     last: tuple[Any, ...] | None = None
     while True:
-        page = ordered if last is None else ordered.filter(keyset.after(last))
-        rows = list(page[:size])
+        rows = list(plan.page(last))
         if not rows:
             return
+        last = plan.last_key(rows)
         yield rows
-        if len(rows) < size:
+        if len(rows) < plan.size:
             return
-        last = _last_key(rows[-1], shape, keyset, fields)
 
 
-async def abatched(
+def abatched(
     queryset: QuerySet[Any], size: int = 1000, *, key: str | Sequence[str] | None = None
 ) -> AsyncIterator[list[Any]]:
     """``batched()`` for async code: ``async for books in djperf.abatched(qs): ...``"""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise BatchError(f"size must be a whole number of rows, 1 or more, not {size!r}")
-    keyset = _Key(queryset, key)
-    ordered, shape = _prepared(queryset, keyset)
-    fields = _selected(queryset) if shape != "models" else []
+    return _apages(_Plan(queryset, size, key))
+
+
+async def _apages(plan: _Plan) -> AsyncIterator[list[Any]]:
     last: tuple[Any, ...] | None = None
     while True:
-        page = ordered if last is None else ordered.filter(keyset.after(last))
-        rows = [row async for row in page[:size]]
+        rows = [row async for row in plan.page(last)]
         if not rows:
             return
+        last = plan.last_key(rows)
         yield rows
-        if len(rows) < size:
+        if len(rows) < plan.size:
             return
-        last = _last_key(rows[-1], shape, keyset, fields)
