@@ -107,4 +107,3 @@ def test_the_reason_of_the_first_matching_entry():
     listed = AllowList([entry(where="shop/urls.py"), entry(reason="export, ticket #412")])
     assert listed.reason(finding()) == "export, ticket #412"
     assert listed.reason(finding(path="shop/other.py", model="shop.Item")) is None
-    assert listed.used == {1}

@@ -142,11 +142,10 @@ def from_pyproject(path: Path, known_rules: Iterable[str] = ()) -> list[Allowed]
 
 
 class AllowList:
-    """Every entry from the settings and pyproject.toml, and which were used."""
+    """Every entry from the settings and pyproject.toml."""
 
     def __init__(self, allowed: Iterable[Allowed]) -> None:
         self.allowed = list(allowed)
-        self.used: set[int] = set()
 
     @classmethod
     def load(cls, pyproject: Path, settings_value: Any, known_rules: Iterable[str]) -> AllowList:
@@ -160,9 +159,8 @@ class AllowList:
 
     def reason(self, finding: Finding) -> str | None:
         """The reason `finding` is allowed, or None."""
-        for index, entry in enumerate(self.allowed):
+        for entry in self.allowed:
             if entry.matches(finding):
-                self.used.add(index)
                 return entry.reason
         return None
 

@@ -37,7 +37,7 @@ from djperf.conf import ConfigurationError
 from djperf.testing import offline, records
 from djperf.testing.allow import AllowListError
 from djperf.testing.methods import DjperfAssertions
-from djperf.testing.session import Mode, TestCapture, TestSession
+from djperf.testing.session import OPTIONS, Mode, TestCapture, TestSession
 
 _SESSION = pytest.StashKey[TestSession]()
 
@@ -47,72 +47,8 @@ _SUMMARY_WIDTH = 80
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("djperf", "djperf: Django performance problems in your tests")
-    group.addoption(
-        "--djperf",
-        action="store_true",
-        default=False,
-        help="Run every test under djperf.capture() and summarize the problems found "
-        "(test outcomes do not change).",
-    )
-    group.addoption(
-        "--djperf-strict",
-        action="store_true",
-        default=False,
-        help="Fail a test whose capture found a problem at warning level or above "
-        "(implies --djperf).",
-    )
-    group.addoption(
-        "--djperf-report",
-        metavar="FILE",
-        default=None,
-        help="Write every finding with its test id to FILE as JSON (implies --djperf).",
-    )
-    group.addoption(
-        "--djperf-offline",
-        action="store_const",
-        const="block",
-        dest="djperf_offline",
-        help="Fail a test that connects to a host other than this machine (loopback, the "
-        "database and cache hosts of the settings and --djperf-offline-allow hosts are "
-        "allowed).",
-    )
-    group.addoption(
-        "--djperf-offline-report",
-        action="store_const",
-        const="report",
-        dest="djperf_offline",
-        help="List the tests that connected to a host other than this machine, at the end "
-        "(none fails).",
-    )
-    group.addoption(
-        "--djperf-offline-allow",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="A host offline mode lets tests reach (repeat for several).",
-    )
-    group.addoption(
-        "--djperf-record",
-        metavar="MODE",
-        default=None,
-        choices=records.MODES,
-        help="How record() treats performance records: once (write a missing record, "
-        "compare an existing one), none (write nothing: the default when CI is set), all "
-        "(write every record, still failing on a change), overwrite (write every record).",
-    )
-    group.addoption(
-        "--djperf-prune",
-        action="store_true",
-        default=False,
-        help="Remove the performance records of tests that no longer exist (their module, "
-        "class or function is gone) from the .perf.yml files under the paths given.",
-    )
-    group.addoption(
-        "--djperf-show-test-code",
-        action="store_true",
-        default=False,
-        help="Also summarize problems driven by test code only.",
-    )
+    for flag, options in OPTIONS:
+        group.addoption(flag, **options)
 
 
 def pytest_configure(config: pytest.Config) -> None:

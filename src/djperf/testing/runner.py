@@ -45,7 +45,7 @@ from django.test.runner import (
 from djperf import conf
 from djperf.testing import records
 from djperf.testing.allow import AllowListError
-from djperf.testing.session import Mode, TestCapture, TestSession
+from djperf.testing.session import OPTIONS, Mode, TestCapture, TestSession
 
 # The run's mode, for --parallel worker processes (forked or spawned): they
 # inherit the environment, not the parent's objects.
@@ -218,76 +218,8 @@ class DjperfRunnerMixin:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)  # type: ignore[misc]
         group = parser.add_argument_group("djperf")
-        group.add_argument(
-            "--djperf",
-            action="store_true",
-            help="Run every test under djperf.capture() and summarize the problems found "
-            "(test outcomes do not change).",
-        )
-        group.add_argument(
-            "--djperf-strict",
-            action="store_true",
-            help="Fail a test whose capture found a problem at warning level or above.",
-        )
-        group.add_argument(
-            "--djperf-report",
-            metavar="FILE",
-            help="Write every finding with its test id to FILE as JSON.",
-        )
-        group.add_argument(
-            "--djperf-show-test-code",
-            action="store_true",
-            help="Also summarize problems driven by test code only.",
-        )
-        group.add_argument(
-            "--djperf-offline",
-            action="store_const",
-            const="block",
-            dest="djperf_offline",
-            help="Fail a test that connects to a host other than this machine (loopback, the "
-            "database and cache hosts of the settings and --djperf-offline-allow hosts are "
-            "allowed).",
-        )
-        group.add_argument(
-            "--djperf-offline-report",
-            action="store_const",
-            const="report",
-            dest="djperf_offline",
-            help="List the tests that connected to a host other than this machine, at the end "
-            "(none fails).",
-        )
-        group.add_argument(
-            "--djperf-record",
-            metavar="MODE",
-            choices=records.MODES,
-            help="How record() treats performance records: once (write a missing record, "
-            "compare an existing one), none (write nothing: the default when CI is set), "
-            "all (write every record, still failing on a change), overwrite (write every "
-            "record).",
-        )
-        group.add_argument(
-            "--djperf-prune",
-            action="store_true",
-            help="Remove the performance records of tests that no longer exist (their "
-            "module, class or function is gone) from the .perf.yml files beside the test "
-            "modules run.",
-        )
-        group.add_argument(
-            "--djperf-offline-allow",
-            action="append",
-            metavar="HOST",
-            help="A host offline mode lets tests reach (repeat for several).",
-        )
-
-    def build_suite(self, *args: Any, **kwargs: Any) -> Any:
-        suite = super().build_suite(*args, **kwargs)  # type: ignore[misc]
-        if self.djperf_prune is not None:
-            for test in _tests_of(suite):
-                try:
-                    self.djperf_prune.add(Path(inspect.getfile(type(test))).parent)
-                except TypeError:  # a test defined outside a module file
-                    continue
-        return suite
+        for flag, options in OPTIONS:
+            group.add_argument(flag, **options)
 
     @property
     def _djperf_active(self) -> bool:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from djperf._errors import contain
 from djperf.findings import Finding
-from djperf.testing import offline
+from djperf.testing import offline, records
 from djperf.testing.allow import AllowList, AllowListError
 from djperf.testing.counting import findings_text, wrapped
 from djperf.testing.offline import Contact, OfflineGuard
@@ -32,6 +32,98 @@ if TYPE_CHECKING:
 # Rules judged over the whole run rather than per test: strict mode fails the
 # run on them at the end, never one test (another test may use the load).
 SUITE_RULES = frozenset({"unused-eager-load"})
+
+
+# The command-line options of the pytest plugin and of the manage.py runner:
+# one table, so the two say the same (pytest's addoption and argparse's
+# add_argument take the same keywords).
+OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "--djperf",
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "Run every test under djperf.capture() and summarize the problems found "
+            "(test outcomes do not change).",
+        },
+    ),
+    (
+        "--djperf-strict",
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "Fail a test whose capture found a problem at warning level or above "
+            "(implies --djperf).",
+        },
+    ),
+    (
+        "--djperf-report",
+        {
+            "metavar": "FILE",
+            "default": None,
+            "help": "Write every finding with its test id to FILE as JSON (implies --djperf).",
+        },
+    ),
+    (
+        "--djperf-show-test-code",
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "Also summarize problems driven by test code only (implies --djperf).",
+        },
+    ),
+    (
+        "--djperf-offline",
+        {
+            "action": "store_const",
+            "const": "block",
+            "dest": "djperf_offline",
+            "default": None,
+            "help": "Fail a test that connects to a host other than this machine (loopback, "
+            "the database and cache hosts of the settings and --djperf-offline-allow hosts "
+            "are allowed).",
+        },
+    ),
+    (
+        "--djperf-offline-report",
+        {
+            "action": "store_const",
+            "const": "report",
+            "dest": "djperf_offline",
+            "help": "List the tests that connected to a host other than this machine, at the "
+            "end (none fails).",
+        },
+    ),
+    (
+        "--djperf-offline-allow",
+        {
+            "action": "append",
+            "default": [],
+            "metavar": "HOST",
+            "help": "A host offline mode lets tests reach (repeat for several).",
+        },
+    ),
+    (
+        "--djperf-record",
+        {
+            "metavar": "MODE",
+            "default": None,
+            "choices": records.MODES,
+            "help": "How record() treats performance records: once (write a missing record, "
+            "compare an existing one), none (write nothing: the default when CI is set), all "
+            "(write every record, still failing on a change), overwrite (write every record).",
+        },
+    ),
+    (
+        "--djperf-prune",
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "Remove the performance records of tests that no longer exist (their "
+            "module, class or function is gone).",
+        },
+    ),
+)
 
 
 @dataclass(frozen=True)
