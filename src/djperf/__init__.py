@@ -23,7 +23,15 @@ from djperf.findings import Finding, Fix, Location
 
 if TYPE_CHECKING:
     from djperf._capture import capture
-    from djperf.batch import BatchError, abatched, batched
+    from djperf.batch import (
+        BatchError,
+        BatchResult,
+        abatched,
+        batched,
+        bulk_create_with_m2m,
+        delete_in_batches,
+        update_in_batches,
+    )
     from djperf.record.events import Evaluation, LazyLoad, Provenance, Query
     from djperf.record.scope import Recording
     from djperf.record.tags import provenance_of
@@ -33,6 +41,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BatchError",
+    "BatchResult",
     "Evaluation",
     "Finding",
     "Fix",
@@ -46,8 +55,11 @@ __all__ = [
     "__version__",
     "abatched",
     "batched",
+    "bulk_create_with_m2m",
     "capture",
+    "delete_in_batches",
     "provenance_of",
+    "update_in_batches",
     "verify",
 ]
 
@@ -56,6 +68,10 @@ _LAZY = {
     "abatched": "djperf.batch",
     "batched": "djperf.batch",
     "BatchError": "djperf.batch",
+    "BatchResult": "djperf.batch",
+    "bulk_create_with_m2m": "djperf.batch",
+    "delete_in_batches": "djperf.batch",
+    "update_in_batches": "djperf.batch",
     "capture": "djperf._capture",
     "Evaluation": "djperf.record.events",
     "LazyLoad": "djperf.record.events",

@@ -1,7 +1,4 @@
-"""Keyset iteration: a queryset's rows in batches, memory flat however many.
-
-    for books in djperf.batched(Book.objects.filter(in_print=True), size=1000):
-        ...  # a list of up to 1000 books
+"""Keyset paging: how a queryset is cut into batches, memory flat however many rows.
 
 Each batch is one query: the caller's queryset, ordered by its key, after the
 last key of the batch before (``WHERE (key) > (last) ORDER BY key LIMIT
@@ -20,7 +17,7 @@ queryset's own ``order_by`` is replaced.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -151,7 +148,7 @@ def _selected(queryset: QuerySet[Any]) -> list[str]:
     return [*query.extra_select, *query.values_select, *query.annotation_select]
 
 
-class _Plan:
+class Plan:
     """A queryset checked and ordered for paging."""
 
     def __init__(self, queryset: QuerySet[Any], size: int, key: str | Sequence[str] | None) -> None:
@@ -170,43 +167,3 @@ class _Plan:
     def last_key(self, rows: list[Any]) -> tuple[Any, ...]:
         # Read before the batch is handed out: the caller may change its rows.
         return _last_key(rows[-1], self.shape, self.key, self.fields)
-
-
-def batched(
-    queryset: QuerySet[Any], size: int = 1000, *, key: str | Sequence[str] | None = None
-) -> Iterator[list[Any]]:
-    """The rows of `queryset` in lists of at most `size`, in key order, one
-    query per batch (see the module's docstring). The queryset and key are
-    checked at once, before the first batch is asked for."""
-    return _pages(_Plan(queryset, size, key))
-
-
-def _pages(plan: _Plan) -> Iterator[list[Any]]:
-    last: tuple[Any, ...] | None = None
-    while True:
-        rows = list(plan.page(last))
-        if not rows:
-            return
-        last = plan.last_key(rows)
-        yield rows
-        if len(rows) < plan.size:
-            return
-
-
-def abatched(
-    queryset: QuerySet[Any], size: int = 1000, *, key: str | Sequence[str] | None = None
-) -> AsyncIterator[list[Any]]:
-    """``batched()`` for async code: ``async for books in djperf.abatched(qs): ...``"""
-    return _apages(_Plan(queryset, size, key))
-
-
-async def _apages(plan: _Plan) -> AsyncIterator[list[Any]]:
-    last: tuple[Any, ...] | None = None
-    while True:
-        rows = [row async for row in plan.page(last)]
-        if not rows:
-            return
-        last = plan.last_key(rows)
-        yield rows
-        if len(rows) < plan.size:
-            return

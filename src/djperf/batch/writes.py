@@ -1,0 +1,319 @@
+"""Writes on big tables in batches: update_in_batches(), delete_in_batches(),
+bulk_create_with_m2m().
+
+Each batch of update_in_batches() and delete_in_batches() is read and written
+in a transaction of its own, on the database Django writes the model to (so
+rows are never read from a lagging replica and written to the primary): a
+failure or a kill loses at most the batch in progress, and with a checkpoint
+the job continues from the last committed batch (checkpoint.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from djperf.batch.checkpoint import Checkpoint
+from djperf.batch.job import BatchResult, Job
+from djperf.batch.keyset import BatchError, Plan
+from djperf.batch.update_sql import statement_for
+
+if TYPE_CHECKING:
+    from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound="Model")
+
+METHODS = ("auto", "values", "bulk_update")
+
+
+def update_in_batches(
+    queryset: QuerySet[M],
+    fn: Callable[[M], Any],
+    fields: Sequence[str],
+    size: int = 1000,
+    *,
+    key: str | Sequence[str] | None = None,
+    checkpoint: Checkpoint | None = None,
+    progress: bool | IO[str] | None = None,
+    total: int | None = None,
+    method: str = "auto",
+) -> BatchResult:
+    """Call ``fn(obj)`` on each row of `queryset` and write `fields` back,
+    `size` rows per batch, each batch in one transaction.
+
+    `fn` changes the object in Python; returning ``False`` leaves that row
+    unwritten. Like ``bulk_update``, no ``save()``, no signals, no
+    ``auto_now``: only `fields` are written, with the fastest statement the
+    backend has (update_sql.py; ``method="bulk_update"`` forces Django's).
+    """
+    if method not in METHODS:
+        raise BatchError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if queryset._iterable_class.__name__ != "ModelIterable":
+        raise BatchError("update_in_batches() needs model instances, not values() rows")
+    model = queryset.model
+    targets = _update_fields(model, fields)
+    using = _alias(queryset)
+    queryset = queryset.using(using)
+    plan = Plan(queryset, size, key)
+    job = Job(plan, "update", using, checkpoint, progress, total)
+
+    from django.db import connections, transaction
+
+    statement = None
+    if method != "bulk_update":
+        statement = statement_for(model, targets, connections[using])
+    if method == "values" and statement is None:
+        raise BatchError(
+            f"{connections[using].vendor} cannot write {model.__name__} with one "
+            "UPDATE ... FROM VALUES (see docs/batch.md); use method='auto'"
+        )
+    names = [field.name for field in targets]
+    last = job.resume()
+    with job.progress:
+        while True:
+            with transaction.atomic(using=using):
+                rows = list(plan.page(last))
+                if not rows:
+                    break
+                changed = [obj for obj in rows if fn(obj) is not False]
+                written = _write(model, changed, names, statement, using)
+                last = plan.last_key(rows)
+                if job.saves_in_transaction:
+                    job.save_in_transaction(last, len(rows), written)
+            job.finished(last, len(rows), written)
+            if len(rows) < plan.size:
+                break
+    return job.complete()
+
+
+def _write(
+    model: type[Model], objs: list[Any], names: list[str], statement: Any, using: str
+) -> int:
+    if not objs:
+        return 0
+    if statement is not None and not any(
+        hasattr(getattr(obj, field.attname), "resolve_expression")
+        for obj in objs
+        for field in statement.fields
+    ):
+        written: int = statement.write(objs)
+        return written
+    # F() expressions and backends without a VALUES join: Django's own.
+    return int(model._base_manager.using(using).bulk_update(objs, names))
+
+
+def _update_fields(model: type[Model], names: Sequence[str]) -> list[Any]:
+    from django.core.exceptions import FieldDoesNotExist
+
+    if isinstance(names, str) or not names:
+        raise BatchError("fields must be a list of the field names fn changes, e.g. ['price']")
+    found = []
+    for name in names:
+        try:
+            field: Any = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            raise BatchError(f"{model.__name__} has no field {name!r}") from None
+        if not getattr(field, "concrete", False) or field.many_to_many:
+            raise BatchError(
+                f"{model.__name__}.{name} is not a column of the table: update_in_batches() "
+                "writes columns (many-to-many relations have their own table)"
+            )
+        if getattr(field, "primary_key", False):
+            raise BatchError(f"{model.__name__}.{name} is the primary key: it cannot be updated")
+        found.append(field)
+    return found
+
+
+def _alias(queryset: QuerySet[Any]) -> str:
+    """The database the caller chose with using(), or where Django writes the
+    model (never a read replica: the rows are read to be written)."""
+    from django.db import router
+
+    chosen: str | None = getattr(queryset, "_db", None)
+    return chosen or router.db_for_write(queryset.model)
+
+
+def delete_in_batches(
+    queryset: QuerySet[Any],
+    size: int = 1000,
+    *,
+    key: str | Sequence[str] | None = None,
+    fast: bool = False,
+    checkpoint: Checkpoint | None = None,
+    progress: bool | IO[str] | None = None,
+    total: int | None = None,
+) -> BatchResult:
+    """Delete the rows of `queryset`, `size` at a time: each batch's primary
+    keys are read, then deleted with ``filter(pk__in=...)`` (never an IN
+    list longer than `size`), in one transaction per batch.
+
+    Django's delete runs for each batch, so ``on_delete`` cascades and the
+    pre_delete/post_delete signals are honoured as ``queryset.delete()``
+    would. ``fast=True`` asks for plain DELETE statements only: a model whose
+    deletion would run signals or cascade is refused, with what would run.
+    """
+    model = queryset.model
+    if queryset._iterable_class.__name__ != "ModelIterable":
+        raise BatchError("delete_in_batches() takes a queryset of models, not values() rows")
+    using = _alias(queryset)
+    queryset = queryset.using(using)
+    if fast:
+        _refuse_slow_delete(queryset, using)
+    pk = model._meta.pk
+    assert pk is not None
+    probe = Plan(queryset, size, key)
+    columns = list(dict.fromkeys([*probe.key.attnames, pk.attname]))
+    plan = Plan(queryset.values_list(*columns), size, key)
+    job = Job(plan, "delete", using, checkpoint, progress, total)
+    at = columns.index(pk.attname)
+
+    from django.db import transaction
+
+    base = model._base_manager.using(using)
+    last = job.resume()
+    with job.progress:
+        while True:
+            with transaction.atomic(using=using):
+                rows = list(plan.page(last))
+                if not rows:
+                    break
+                deleted, per_model = base.filter(pk__in=[row[at] for row in rows]).delete()
+                last = plan.last_key(rows)
+                if job.saves_in_transaction:
+                    job.save_in_transaction(last, len(rows), deleted)
+            for label, count in per_model.items():
+                job.deleted[label] = job.deleted.get(label, 0) + count
+            job.finished(last, len(rows), deleted)
+            if len(rows) < plan.size:
+                break
+    return job.complete()
+
+
+def _refuse_slow_delete(queryset: QuerySet[Any], using: str) -> None:
+    """fast=True: say what a plain DELETE would skip, or return."""
+    from django.db.models import signals
+    from django.db.models.deletion import Collector, get_candidate_relations_to_delete
+
+    if Collector(using=using, origin=queryset).can_fast_delete(queryset):
+        return
+    model = queryset.model
+    reasons = [
+        f"{signal_name} receivers"
+        for signal_name in ("pre_delete", "post_delete", "m2m_changed")
+        if getattr(signals, signal_name).has_listeners(model)
+    ]
+    relation: Any
+    for relation in get_candidate_relations_to_delete(model._meta):
+        on_delete = relation.field.remote_field.on_delete
+        if on_delete.__name__ != "DO_NOTHING":
+            reasons.append(
+                f"{relation.related_model._meta.label}.{relation.field.name} "
+                f"(on_delete={on_delete.__name__})"
+            )
+    if any(getattr(field, "bulk_related_objects", None) for field in model._meta.private_fields):
+        reasons.append("generic relations")
+    raise BatchError(
+        f"fast=True: deleting {model.__name__} runs more than a DELETE: "
+        f"{', '.join(reasons) or 'related objects to collect'}; "
+        "drop fast=True to let Django's delete honour them batch by batch"
+    )
+
+
+def bulk_create_with_m2m(
+    objects: Sequence[M],
+    m2m: Mapping[str, Sequence[Iterable[Any]] | Callable[[M], Iterable[Any]]],
+    size: int = 1000,
+    *,
+    using: str | None = None,
+) -> list[M]:
+    """``bulk_create`` the objects and their many-to-many rows, in one
+    transaction: one INSERT per `size` objects, one per `size` links.
+
+    `m2m` maps each many-to-many field name to the related objects (or their
+    primary keys) of each object: a list in the objects' order, or a function
+    of the object::
+
+        bulk_create_with_m2m(pizzas, {"toppings": [[cheese, basil], [cheese]]})
+        bulk_create_with_m2m(stats, {"tags": lambda stat: stat.pending_tags})
+
+    Like ``bulk_create``, no ``save()`` and no signals (m2m_changed
+    included). The backend must give the new rows' primary keys back
+    (PostgreSQL, SQLite 3.35+, MariaDB 10.5+), or the objects must carry
+    them already.
+    """
+    from django.db import connections, router, transaction
+
+    objs = list(objects)
+    if not objs:
+        return objs
+    model = type(objs[0])
+    links = [_m2m_field(model, name) for name in m2m]
+    using = using or router.db_for_write(model)
+    connection = connections[using]
+    if not connection.features.can_return_rows_from_bulk_insert and any(
+        obj.pk is None for obj in objs
+    ):
+        raise BatchError(
+            f"{connection.display_name} does not return the primary keys of a bulk insert, "
+            "which the many-to-many rows need: give the objects their primary keys first"
+        )
+    with transaction.atomic(using=using):
+        created = model._base_manager.using(using).bulk_create(objs, batch_size=size)
+        for field in links:
+            related = m2m[field.name]
+            through = field.remote_field.through
+            source = through._meta.get_field(field.m2m_field_name()).attname
+            target = through._meta.get_field(field.m2m_reverse_field_name()).attname
+            symmetric = field.remote_field.symmetrical and field.remote_field.model == model
+            rows = []
+            for index, obj in enumerate(created):
+                targets = related(obj) if callable(related) else related[index]
+                for pk in dict.fromkeys(_pk(value, field) for value in targets):
+                    rows.append(through(**{source: obj.pk, target: pk}))
+                    if symmetric and pk != obj.pk:
+                        rows.append(through(**{source: pk, target: obj.pk}))
+            through._base_manager.using(using).bulk_create(rows, batch_size=size)
+    return created
+
+
+def _m2m_field(model: type[Model], name: str) -> Any:
+    from django.core.exceptions import FieldDoesNotExist
+
+    try:
+        field: Any = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        raise BatchError(f"{model.__name__} has no field {name!r}") from None
+    if not field.many_to_many or not field.concrete:
+        raise BatchError(
+            f"{model.__name__}.{name} is not a ManyToManyField of {model.__name__} "
+            "(give the field as declared on the model)"
+        )
+    through = field.remote_field.through
+    if not through._meta.auto_created:
+        known = {field.m2m_field_name(), field.m2m_reverse_field_name()}
+        required = [
+            other.name
+            for other in through._meta.concrete_fields
+            if other.name not in known
+            and not other.primary_key
+            and not other.null
+            and not other.has_default()
+        ]
+        if required:
+            raise BatchError(
+                f"{through.__name__} (the through model of {model.__name__}.{name}) needs "
+                f"{', '.join(required)} for each row: create its rows with bulk_create"
+            )
+    return field
+
+
+def _pk(value: Any, field: Any) -> Any:
+    from django.db.models import Model
+
+    if isinstance(value, Model):
+        if value.pk is None:
+            raise BatchError(
+                f"an unsaved {type(value).__name__} in {field.name}: save the related objects first"
+            )
+        return value.pk
+    return value
