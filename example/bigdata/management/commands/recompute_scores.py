@@ -11,15 +11,19 @@ from bigdata.recompute import CHUNK_SIZE, METHODS
 
 
 class Command(BaseCommand):
-    help = "Updates SomeModel.field based on some_calculation, in one of seed 000's five ways."
+    help = (
+        "Updates SomeModel.field based on some_calculation, in one of seed 000's five ways "
+        "or with djperf.update_in_batches()."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--method",
             choices=list(METHODS),
             default="paginator_bulk",
-            help="queryset, iterator, iterator_bulk, paginator or paginator_bulk "
-            "(seed 000's methods 1 to 5; default: %(default)s, the seed's winner)",
+            help="queryset, iterator, iterator_bulk, paginator or paginator_bulk (seed 000's "
+            "methods 1 to 5; %(default)s, the seed's winner, is the default), or djperf "
+            "(keyset batches, one UPDATE per batch)",
         )
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
 
