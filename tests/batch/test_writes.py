@@ -223,15 +223,15 @@ def test_values_rows_cannot_be_updated():
 
 
 @pytest.fixture
-def shelf(books):
+def books_with_children(books):
     for book in books:
         Chapter.objects.create(book=book, title="c")
         Review.objects.create(book=book)
     return books
 
 
-def test_delete_in_bounded_batches_with_cascades_honoured(shelf):
-    keep = shelf[0]
+def test_delete_in_bounded_batches_with_cascades_honoured(books_with_children):
+    keep = books_with_children[0]
     with CaptureQueriesContext(connection) as queries:
         result = djperf.delete_in_batches(Book.objects.exclude(pk=keep.pk), size=5)
     assert (result.batches, result.rows) == (5, 22)
@@ -261,7 +261,7 @@ def test_delete_sends_the_signals_per_row(books):
     assert sorted(seen) == sorted(b.pk for b in books)
 
 
-def test_fast_delete_refuses_what_a_plain_delete_would_skip(shelf):
+def test_fast_delete_refuses_what_a_plain_delete_would_skip(books_with_children):
     with pytest.raises(BatchError, match=r"testapp\.Chapter\.book \(on_delete=CASCADE\)"):
         djperf.delete_in_batches(Book.objects.all(), fast=True)
     assert Book.objects.count() == 23
