@@ -19,7 +19,6 @@ from django.db import connection, connections, transaction
 
 import djperf
 from djperf.batch import BatchError, CacheCheckpoint, FileCheckpoint, TableCheckpoint
-from djperf.batch.checkpoint import TABLE
 from tests.testapp.models import Author, Book, Publisher, Review, Stock
 
 JOB = Path(__file__).with_name("killed_job.py")
@@ -30,15 +29,6 @@ def reviews(transactional_db):
     author = Author.objects.create(name="A")
     book = Book.objects.create(title="B", author=author)
     return [Review.objects.create(book=book, rating=0) for _ in range(23)]
-
-
-@pytest.fixture
-def checkpoint_table():
-    """Drops the checkpoint table a TableCheckpoint made (flush leaves it)."""
-    yield
-    if TABLE in connection.introspection.table_names():
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {connection.ops.quote_name(TABLE)}")
 
 
 @pytest.fixture(params=["file", "cache", "table"])
