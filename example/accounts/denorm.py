@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+import djperf
 from accounts.models import DenormProfileRecord, Profile
 
 # The seed's final version used 10000; what matters is that memory stays bounded.
@@ -94,9 +95,11 @@ def _profile_groups_array_agg(profiles: QuerySet[Profile]) -> Iterator[tuple[int
             default=[],
         )
     ).values_list("user_id", "group_names")
-    # No prefetch_related here, so iterator() keeps memory flat (seed 004).
-    for user_id, group_names in rows.iterator():
-        yield user_id, list(group_names)
+    # Keyset batches on the profile's user (one-to-one, so unique): memory
+    # flat without a server-side cursor (seed 004's iterator() needed one).
+    for batch in djperf.batched(rows, BATCH_SIZE, key="user"):
+        for user_id, group_names in batch:
+            yield user_id, list(group_names)
 
 
 def _profile_groups_two_queries(
@@ -110,5 +113,6 @@ def _profile_groups_two_queries(
     groups_by_user: defaultdict[int, list[str]] = defaultdict(list)
     for user_id, group_name in memberships.iterator():
         groups_by_user[user_id].append(group_name)
-    for user_id in profiles.values_list("user_id", flat=True).iterator():
-        yield user_id, sorted(groups_by_user[user_id])
+    for batch in djperf.batched(profiles.values_list("user_id", flat=True), BATCH_SIZE, key="user"):
+        for user_id in batch:
+            yield user_id, sorted(groups_by_user[user_id])

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from django.core.paginator import Paginator
 
 import djperf
-
 from bigdata.calculations import some_calculation
 from bigdata.models import SomeModel
 

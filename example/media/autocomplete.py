@@ -14,6 +14,7 @@ from typing import cast
 from django.db.models.functions import Lower, Trim
 from redis import Redis
 
+import djperf
 from media.models import Video
 
 MAX_PREFIX_LENGTH = 8
@@ -32,12 +33,13 @@ def update_autocomplete_prefixes(redis: Redis, key: str) -> None:
     # Titles are lowered and trimmed by the database. SQLite's LOWER() only
     # folds ASCII letters, so the demo's titles keep their capitals ASCII and
     # both versions agree on every backend.
-    titles = Video.objects.annotate(normalized=Trim(Lower("title"))).values_list(
-        "normalized", flat=True
-    )
+    # Read in keyset batches: memory flat however many videos, and no
+    # server-side cursor (which MySQL drivers do not stream).
+    titles = Video.objects.annotate(normalized=Trim(Lower("title"))).values_list("pk", "normalized")
     prefixes: dict[str, float] = {}
-    for title in titles:
-        prefixes |= {title[:i]: 0 for i in range(1, MAX_PREFIX_LENGTH + 1)}
+    for batch in djperf.batched(titles, 1000):
+        for _pk, title in batch:
+            prefixes |= {title[:i]: 0 for i in range(1, MAX_PREFIX_LENGTH + 1)}
     redis.delete(key)
     if prefixes:
         redis.zadd(key, prefixes)

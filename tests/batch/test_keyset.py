@@ -87,6 +87,15 @@ def test_values_and_values_list(books):
     assert [pk for batch in flat for pk in batch] == sorted(b.pk for b in books)
 
 
+def test_the_primary_key_selected_as_pk(books):
+    pairs = [r for b in djperf.batched(Book.objects.values_list("pk", "title"), 10) for r in b]
+    assert [pk for pk, _title in pairs] == sorted(b.pk for b in books)
+    dicts = [r for b in djperf.batched(Book.objects.values("pk", "title"), 10) for r in b]
+    assert [row["pk"] for row in dicts] == sorted(b.pk for b in books)
+    flat = [pk for b in djperf.batched(Book.objects.values_list("pk", flat=True), 10) for pk in b]
+    assert flat == sorted(b.pk for b in books)
+
+
 @pytest.mark.parametrize(
     ("queryset", "key", "message"),
     [

@@ -33,6 +33,7 @@ class _Key:
 
     def __init__(self, queryset: QuerySet[Any], key: str | Sequence[str] | None) -> None:
         model = queryset.model
+        self.pk_name = model._meta.pk.name if model._meta.pk is not None else "pk"
         names = [key] if isinstance(key, str) else list(key or ("pk",))
         if not names:
             raise BatchError("key must name at least one field")
@@ -117,7 +118,7 @@ def _last_key(row: Any, shape: str, key: _Key, fields: list[str]) -> tuple[Any, 
     if shape == "values":
         try:
             return tuple(
-                row[attname] if attname in row else row[name]
+                row[_column(row, name, attname, key.pk_name)]
                 for name, attname in zip(key.names, key.attnames, strict=True)
             )
         except KeyError:
@@ -142,10 +143,22 @@ def _last_key(row: Any, shape: str, key: _Key, fields: list[str]) -> tuple[Any, 
         ) from None
 
 
+def _column(row: dict[str, Any], name: str, attname: str, pk_name: str) -> str:
+    """Where a values() row holds a key field: its column, its name, or "pk"."""
+    if attname in row:
+        return attname
+    if name == pk_name and name not in row:
+        return "pk"
+    return name
+
+
 def _selected(queryset: QuerySet[Any]) -> list[str]:
     """The field names values()/values_list() selected, in order."""
     query = queryset.query
-    return [*query.extra_select, *query.values_select, *query.annotation_select]
+    pk = queryset.model._meta.pk
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    # values_list("pk", ...) selects the primary key under its alias.
+    return [pk.name if name == "pk" and pk is not None else name for name in names]
 
 
 class Plan:
