@@ -158,3 +158,32 @@ def test_the_demo_shows_a_failing_scaling_test_beside_its_passing_twin(seeded):
     assert "      n-plus-one  fix: .select_related('customer')" in text
     assert "  optimized  passed" in text
     assert "djperf found" not in text  # the findings blocks are the table's, above
+
+
+def test_the_demo_compares_the_six_ways_to_recompute_the_scores(seeded):
+    from bigdata.models import SomeModel
+
+    console = Console(width=100, record=True)
+    outcomes = {o.method: o for o in demo.batch_comparison(console)}
+    rows = SomeModel.objects.count()
+    assert rows >= 100
+    assert list(outcomes) == [
+        "queryset",
+        "iterator",
+        "iterator_bulk",
+        "paginator",
+        "paginator_bulk",
+        "djperf",
+    ]
+    assert {o.rows for o in outcomes.values()} == {rows}
+    # One statement per row for the saving methods; djperf reads and writes
+    # each chunk with one statement each (in this test's transaction, a
+    # savepoint and its release around each chunk; a last empty read when the
+    # rows fill the chunks exactly).
+    batches = -(-rows // 500)
+    assert outcomes["queryset"].statements == rows + 1
+    assert outcomes["paginator"].statements == rows + 1 + batches  # COUNT, pages, saves
+    assert 4 * batches <= outcomes["djperf"].statements <= 4 * batches + 3
+    text = console.export_text()
+    assert f"recompute_scores over {rows:,} rows" in text
+    assert all(name in text for name in outcomes)
