@@ -25,10 +25,12 @@ from tests.testapp.models import (
     Edition,
     Label,
     Page,
+    Person,
     Publisher,
     Review,
     Stock,
     Tag,
+    Team,
 )
 
 pytestmark = pytest.mark.django_db
@@ -330,3 +332,35 @@ def test_bad_links_are_refused():
     # Refused inside the transaction: nothing of it stays.
     assert not Pizza.objects.exists()
     assert djperf.bulk_create_with_m2m([], {"toppings": []}) == []
+
+
+def test_a_symmetrical_relation_gets_both_directions_as_add_would():
+    ann = Person.objects.create(name="ann")
+    people = [Person(name="bob"), Person(name="cat")]
+    bob, cat = djperf.bulk_create_with_m2m(people, {"friends": [[ann], [ann, ann.pk]]}, size=2)
+    assert sorted(f.name for f in ann.friends.all()) == ["bob", "cat"]
+    assert [f.name for f in bob.friends.all()] == ["ann"]
+    assert [f.name for f in cat.friends.all()] == ["ann"]
+
+
+def test_a_through_model_needing_more_is_refused_before_anything_is_written():
+    team = Team.objects.create(name="t")
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(BatchError, match=r"Membership .* needs role for each row"),
+    ):
+        djperf.bulk_create_with_m2m([Person(name="p")], {"teams": [[team]]})
+    assert len(queries) == 0
+
+
+def test_a_backend_that_returns_no_keys_is_refused_unless_the_objects_have_them(monkeypatch):
+    # MySQL (not MariaDB) does not return the keys of a multi-row INSERT.
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    tag = Tag.objects.create(name="t")
+    author = Author.objects.create(name="A")
+    with pytest.raises(BatchError, match="does not return the primary keys"):
+        djperf.bulk_create_with_m2m([Book(title="b", author=author)], {"tags": [[tag]]})
+    assert not Book.objects.exists()
+    given = Book(pk=10_000, title="b", author=author)
+    djperf.bulk_create_with_m2m([given], {"tags": [[tag]]})
+    assert [t.name for t in Book.objects.get(pk=10_000).tags.all()] == ["t"]

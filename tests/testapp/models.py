@@ -303,3 +303,31 @@ class Member(models.Model):
 
     def _claim_publishers(self) -> None:
         Publisher.objects.filter(name=self.email).update(name=f"claimed {self.pk}")  # claim
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    """A symmetrical many-to-many to itself (friends are mutual), and one
+    through a model with a field of its own that has no default (a role)."""
+
+    name = models.CharField(max_length=50)
+    friends = models.ManyToManyField("self", blank=True)
+    teams = models.ManyToManyField(Team, through="Membership", blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    person = models.ForeignKey(Person, models.CASCADE)
+    team = models.ForeignKey(Team, models.CASCADE)
+    role = models.CharField(max_length=20)
+
+    def __str__(self) -> str:
+        return f"{self.person_id} in {self.team_id}: {self.role}"
