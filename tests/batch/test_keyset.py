@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -164,3 +165,28 @@ def test_a_foreign_key_in_the_key_pages_by_its_column_not_the_related_ordering(b
     assert [(s.partner_id, s.sku) for s in rows] == sorted((s.partner_id, s.sku) for s in rows)
     assert len(rows) == 4
     assert "testapp_publisher" not in queries[0]["sql"]
+
+
+@pytest.mark.skipif(
+    os.environ.get("DJPERF_TEST_DB", "sqlite") != "postgres",
+    reason="server-side cursors: PostgreSQL's pg_cursors",
+)
+def test_no_cursor_is_held_between_batches_so_a_transaction_pool_can_serve_it(books):
+    """PgBouncer in transaction mode hands the connection to another client
+    between transactions: a server-side cursor (what iterator() streams
+    with) would be lost. batched() holds none between its batches."""
+
+    def open_cursors():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors")
+            return cursor.fetchone()[0]
+
+    held = []
+    for _batch in djperf.batched(Book.objects.all(), 5):
+        held.append(open_cursors())
+    assert held == [0] * 5
+    # The check can tell: iterator() holds one while it streams.
+    for _book in Book.objects.all().iterator(chunk_size=5):
+        held.append(open_cursors())
+        break
+    assert held[-1] == 1
