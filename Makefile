@@ -54,3 +54,14 @@ $(STAMP): pyproject.toml Makefile
 
 clean:
 	rm -rf .venv .venv-* example/djperf_shop.sqlite3 .pytest_cache .mypy_cache .ruff_cache
+
+# benchmarks/batch.py (seed 000's recompute methods and djperf's, on the three
+# backends; writes docs/batch-benchmark.png) in a venv of its own: matplotlib is
+# no dependency of djperf. E.g. BENCH_ARGS='--sizes 5000' for a quick run.
+BENCH_ARGS ?= --json benchmarks/results/batch.json
+.PHONY: bench-batch
+bench-batch:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --quiet --upgrade pip
+	.venv-bench/bin/python -m pip install --quiet --quiet -e '.[demo]' --group dev matplotlib '$(DJANGO)'
+	.venv-bench/bin/python benchmarks/batch.py $(BENCH_ARGS)
