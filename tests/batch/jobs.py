@@ -18,3 +18,11 @@ def increment(review: Review) -> None:
     if review.pk in FAIL_ON:
         raise RuntimeError(f"failed on review {review.pk}")
     review.rating += 1
+
+
+def reviews_elsewhere() -> QuerySet[Review]:
+    return Review.objects.using("other")
+
+
+def double(review: Review) -> None:
+    review.rating = review.rating * 2 + 1

@@ -154,3 +154,71 @@ def test_paths_and_options_are_checked_before_any_task_is_sent(db):
         update_in_tasks(
             "tests.batch.jobs.reviews", "tests.batch.jobs.increment", ["rating"], name="x", chunks=0
         )
+
+
+@pytest.fixture
+def eager():
+    """Tasks run in the caller (no broker): for what happens before and
+    around the tasks; the worker test above runs them for real."""
+    import djperf.batch.celery  # noqa: F401  (registers the task)
+
+    app = celery.Celery("djperf-batch-eager", set_as_current=False)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    previous = celery.current_app._get_current_object()
+    app.set_current()
+    try:
+        yield app
+    finally:
+        previous.set_current()
+        jobs.FAIL_ON.clear()
+
+
+def _eager(name, chunks=4, fn="tests.batch.jobs.increment", queryset="tests.batch.jobs.reviews"):
+    from djperf.batch.celery import update_in_tasks
+
+    result = update_in_tasks(queryset, fn, ["rating"], name=name, chunks=chunks, size=2)
+    return sorted((c["chunk"], c["rows"]) for c in result.join())
+
+
+def test_an_empty_table_is_one_chunk_of_nothing(eager, transactional_db, checkpoint_table):
+    assert _eager("empty") == [(0, 0)]
+
+
+def test_chunks_as_asked_with_row_counts_a_row_apart(eager, reviews, checkpoint_table):
+    Review.objects.filter(pk__in=[r.pk for r in reviews[9:]]).delete()
+    assert _eager("nine") == [(0, 2), (1, 2), (2, 2), (3, 3)]
+    assert _eager("few", chunks=20) == [(index, 1) for index in range(9)]
+
+
+def test_a_name_of_another_job_is_refused(eager, reviews, checkpoint_table):
+    from djperf.batch.celery import forget
+
+    jobs.FAIL_ON.add(reviews[25].pk)
+    with pytest.raises(RuntimeError):
+        _eager("shared")
+    jobs.FAIL_ON.clear()
+    with pytest.raises(BatchError, match="names a job of another queryset"):
+        _eager("shared", fn="tests.batch.jobs.double")
+    forget("shared")
+    assert sum(rows for _chunk, rows in _eager("shared", fn="tests.batch.jobs.double")) == 40
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_checkpoints_go_where_the_rows_are_written(eager, checkpoint_table):
+    from django.db import connections
+
+    author = Author.objects.using("other").create(name="A")
+    book = Book.objects.using("other").create(title="B", author=author)
+    for _ in range(6):
+        Review.objects.using("other").create(book=book, rating=0)
+    jobs.FAIL_ON.add(Review.objects.using("other").order_by("pk")[4].pk)
+    with pytest.raises(RuntimeError):
+        _eager("elsewhere", chunks=2, queryset="tests.batch.jobs.reviews_elsewhere")
+    other = connections["other"]
+    try:
+        assert TABLE in other.introspection.table_names()
+        assert TABLE not in connection.introspection.table_names()
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {other.ops.quote_name(TABLE)}")

@@ -190,3 +190,42 @@ def test_no_cursor_is_held_between_batches_so_a_transaction_pool_can_serve_it(bo
         held.append(open_cursors())
         break
     assert held[-1] == 1
+
+
+def test_values_list_with_an_annotation_before_the_key(books):
+    from django.db.models import F, Value
+    from django.db.models.functions import Concat
+
+    rows = Book.objects.annotate(score=F("id") + 100).values_list("score", "pk")
+    got = [row for batch in djperf.batched(rows, 3) for row in batch]
+    assert [pk for _score, pk in got] == sorted(b.pk for b in books)
+    named = Book.objects.annotate(label=Concat("title", Value("!"))).values_list(
+        "label", "id", named=True
+    )
+    got = [row.id for batch in djperf.batched(named, 4) for row in batch]
+    assert got == sorted(b.pk for b in books)
+
+
+def test_a_reversed_queryset_is_paged_in_key_order(books):
+    got = [b.pk for batch in djperf.batched(Book.objects.all().reverse(), 5) for b in batch]
+    assert got == sorted(b.pk for b in books)
+    down = Book.objects.order_by("pk").reverse()
+    got = [b.pk for batch in djperf.batched(down, 5, key="-pk") for b in batch]
+    assert got == sorted((b.pk for b in books), reverse=True)
+
+
+def test_combined_and_distinct_on_querysets_are_refused_at_once(books):
+    with pytest.raises(BatchError, match=r"union\(\) of querysets"):
+        djperf.batched(Book.objects.filter(pk=1).union(Book.objects.filter(pk=2)), 5)
+    with pytest.raises(BatchError, match=r"distinct\(\*fields\)"):
+        djperf.batched(Book.objects.distinct("title"), 5)
+
+
+def test_a_key_may_name_a_foreign_key_by_its_column(books):
+    publisher = books[0].publisher
+    for sku in "abc":
+        Stock.objects.create(partner=publisher, sku=sku, code=sku)
+    got = [
+        s.sku for b in djperf.batched(Stock.objects.all(), 2, key=("partner_id", "sku")) for s in b
+    ]
+    assert got == ["a", "b", "c"]

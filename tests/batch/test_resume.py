@@ -19,6 +19,7 @@ from django.db import connection, connections, transaction
 
 import djperf
 from djperf.batch import BatchError, CacheCheckpoint, FileCheckpoint, TableCheckpoint
+from djperf.batch.checkpoint import TABLE
 from tests.testapp.models import Author, Book, Publisher, Review, Stock
 
 JOB = Path(__file__).with_name("killed_job.py")
@@ -294,3 +295,103 @@ def test_a_file_checkpoint_lost_after_a_commit_runs_that_batch_again(transaction
     assert json.loads(resumed.stdout) == {"rows": 20, "resumed_after": 10}
     # Batch 2 ran twice; the values are right all the same.
     assert json.loads(_job(setup, "values").stdout) == list(range(1, 31))
+
+
+def test_batched_keeps_its_place_in_a_table_checkpoint_too(reviews, checkpoint_table):
+    checkpoint = TableCheckpoint(f"djperf-test-{uuid.uuid4().hex[:8]}")
+    for _batch in djperf.batched(Review.objects.all(), 5, checkpoint=checkpoint):
+        break  # handed out, never finished
+    for index, _batch in enumerate(djperf.batched(Review.objects.all(), 5, checkpoint=checkpoint)):
+        if index == 1:
+            break  # the first finished, the second not
+    assert checkpoint.load()["rows"] == 5
+    rest = [r.pk for b in djperf.batched(Review.objects.all(), 5, checkpoint=checkpoint) for r in b]
+    assert rest == [r.pk for r in reviews[5:]]
+
+
+@pytest.mark.parametrize("direction", ["", "-"])
+def test_a_date_time_key_resumes_to_the_microsecond(transactional_db, tmp_path, direction):
+    """Rows a microsecond apart (DjangoJSONEncoder would keep milliseconds:
+    the resumed run would read some again, or skip them)."""
+    import datetime
+
+    from django.utils import timezone
+
+    publisher = Publisher.objects.create(name="P")
+    base = timezone.now().replace(microsecond=0)
+    for i in range(6):
+        stock = Stock.objects.create(partner=publisher, sku=f"s{i}", code=f"c{i}")
+        Stock.objects.filter(pk=stock.pk).update(updated=base + datetime.timedelta(microseconds=i))
+    key = (f"{direction}updated", f"{direction}pk")
+    order = [s.pk for b in djperf.batched(Stock.objects.all(), 6, key=key) for s in b]
+    checkpoint = FileCheckpoint(tmp_path / "job.json")
+    for index, _batch in enumerate(
+        djperf.batched(Stock.objects.all(), 2, key=key, checkpoint=checkpoint)
+    ):
+        if index == 1:
+            break
+    rest = [
+        s.pk
+        for b in djperf.batched(Stock.objects.all(), 2, key=key, checkpoint=checkpoint)
+        for s in b
+    ]
+    assert rest == order[2:]
+
+
+def test_a_queryset_that_matches_nothing_runs_with_a_checkpoint(transactional_db, tmp_path):
+    checkpoint = FileCheckpoint(tmp_path / "job.json")
+    result = djperf.update_in_batches(
+        Review.objects.filter(pk__in=[]), _increment(), ["rating"], checkpoint=checkpoint
+    )
+    assert (result.rows, result.batches) == (0, 0)
+    assert list(djperf.batched(Review.objects.none(), checkpoint=checkpoint)) == []
+    assert djperf.delete_in_batches(Review.objects.none(), checkpoint=checkpoint).rows == 0
+
+
+def test_a_second_run_of_the_same_job_at_the_same_time_is_stopped(
+    transactional_db, checkpoint_table
+):
+    """Compare and set: each run saves over what it last read or wrote."""
+    name = f"djperf-test-{uuid.uuid4().hex[:8]}"
+    first, second = TableCheckpoint(name), TableCheckpoint(name)
+    for run in (first, second):
+        run.prepare("default")
+        assert run.load() is None
+    first.save({"job": "j", "last": [1], "rows": 1})
+    with pytest.raises(BatchError, match="another run of this job"):
+        second.save({"job": "j", "last": [1], "rows": 1})  # both started at the top
+    second.load()
+    first.save({"job": "j", "last": [2], "rows": 2})
+    with pytest.raises(BatchError, match="another run of this job"):
+        second.save({"job": "j", "last": [2], "rows": 2})  # it read position 1
+    assert first.load()["last"] == [2]
+
+
+@pytest.mark.skipif(
+    os.environ.get("DJPERF_TEST_DB") != "postgres",
+    reason="PostgreSQL: two concurrent CREATE TABLE IF NOT EXISTS can collide",
+)
+def test_workers_making_the_checkpoint_table_at_once_all_go_on(transactional_db, checkpoint_table):
+    import threading
+
+    errors = []
+
+    def first_use(barrier):
+        try:
+            barrier.wait()
+            TableCheckpoint("djperf-test").prepare("default")
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    for _round in range(5):
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(TABLE)}")
+        barrier = threading.Barrier(4)
+        workers = [threading.Thread(target=first_use, args=(barrier,)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert errors == []

@@ -20,6 +20,8 @@ from pizzas.models import Pizza, Topping
 from tests.testapp.models import (
     Album,
     Author,
+    Award,
+    Badge,
     Book,
     Chapter,
     Edition,
@@ -28,9 +30,11 @@ from tests.testapp.models import (
     Person,
     Publisher,
     Review,
+    Scout,
     Stock,
     Tag,
     Team,
+    Vee,
 )
 
 pytestmark = pytest.mark.django_db
@@ -364,3 +368,79 @@ def test_a_backend_that_returns_no_keys_is_refused_unless_the_objects_have_them(
     given = Book(pk=10_000, title="b", author=author)
     djperf.bulk_create_with_m2m([given], {"tags": [[tag]]})
     assert [t.name for t in Book.objects.get(pk=10_000).tags.all()] == ["t"]
+
+
+def test_the_key_cannot_be_among_the_fields_written(books):
+    for sku in "abc":
+        Stock.objects.create(partner=books[0].publisher, sku=sku, code=sku)
+    with pytest.raises(BatchError, match="code is the key the job pages on"):
+        djperf.update_in_batches(
+            Stock.objects.all(), lambda s: setattr(s, "code", s.code + "!"), ["code"], key="code"
+        )
+
+
+def test_two_new_objects_naming_each_other_are_linked_once_each_way():
+    bob, cat = Person(name="bob"), Person(name="cat")
+    # bob names cat and cat names bob: (bob, cat) and (cat, bob), once each.
+    djperf.bulk_create_with_m2m([bob, cat], {"friends": [[cat], [bob]]})
+    assert Person.friends.through.objects.count() == 2
+    assert [f.name for f in bob.friends.all()] == ["cat"]
+
+
+def test_a_through_model_keyed_on_other_fields_stores_those_fields():
+    badges = [Badge.objects.create(code=c) for c in ("knots", "fire")]
+    scouts = djperf.bulk_create_with_m2m(
+        [Scout(handle="ann"), Scout(handle="bob")], {"badges": [badges, ["fire"]]}
+    )
+    assert sorted(Award.objects.values_list("scout_id", "badge_id")) == [
+        ("ann", "fire"),
+        ("ann", "knots"),
+        ("bob", "fire"),
+    ]
+    assert [b.code for b in scouts[1].badges.all()] == ["fire"]
+
+
+def test_links_for_each_object_or_a_clear_error():
+    with pytest.raises(BatchError, match=r"m2m\['toppings'\] has 1 entries for 2 objects"):
+        djperf.bulk_create_with_m2m(
+            [Pizza(name="a", price=1), Pizza(name="b", price=1)], {"toppings": [[]]}
+        )
+
+
+def test_keys_the_backend_does_not_return_are_read_back_by_match_on(monkeypatch):
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    tags = [Tag.objects.create(name=f"t{i}") for i in range(2)]
+    author = Author.objects.create(name="A")
+    Book.objects.create(title="b0", author=Author.objects.create(name="other"))  # same title
+    books = [Book(title=f"b{i}", author=author) for i in range(5)]
+    created = djperf.bulk_create_with_m2m(
+        books,
+        {"tags": lambda b: tags[: int(b.title[1:]) % 3]},
+        size=2,
+        match_on=("title", "author"),
+    )
+    assert all(book.pk is not None for book in created)
+    assert [len(b.tags.all()) for b in created] == [0, 1, 2, 0, 1]
+    with pytest.raises(BatchError, match="not unique among the new"):
+        djperf.bulk_create_with_m2m(
+            [Book(title="x", author=author), Book(title="x", author=author)],
+            {"tags": [[], []]},
+            match_on=("title",),
+        )
+
+
+def test_a_table_named_like_the_values_alias():
+    for n in range(3):
+        Vee.objects.create(n=n)
+    djperf.update_in_batches(Vee.objects.all(), lambda v: setattr(v, "n", v.n + 10), ["n"])
+    assert sorted(Vee.objects.values_list("n", flat=True)) == [10, 11, 12]
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite does not check lengths")
+def test_a_value_too_long_fails_as_save_would(books):
+    from django.db import DataError
+
+    with pytest.raises(DataError):
+        djperf.update_in_batches(
+            Book.objects.all(), lambda b: setattr(b, "title", "x" * 101), ["title"], method="values"
+        )

@@ -331,3 +331,41 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} in {self.team_id}: {self.role}"
+
+
+class Badge(models.Model):
+    code = models.CharField(max_length=20, unique=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Scout(models.Model):
+    """A many-to-many whose through model's foreign keys name a to_field on
+    both sides: its rows store the handle and the code, not primary keys."""
+
+    handle = models.CharField(max_length=20, unique=True)
+    badges = models.ManyToManyField(Badge, through="Award", blank=True)
+
+    def __str__(self) -> str:
+        return self.handle
+
+
+class Award(models.Model):
+    scout = models.ForeignKey(Scout, models.CASCADE, to_field="handle")
+    badge = models.ForeignKey(Badge, models.CASCADE, to_field="code")
+
+    def __str__(self) -> str:
+        return f"{self.scout_id}: {self.badge_id}"
+
+
+class Vee(models.Model):
+    """A table named as a short SQL alias would be."""
+
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "v"
+
+    def __str__(self) -> str:
+        return str(self.n)

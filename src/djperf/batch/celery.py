@@ -28,6 +28,7 @@ every worker shares: Redis, Memcached; at least once).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 from celery import group, shared_task
 
 from djperf.batch.checkpoint import CacheCheckpoint, Checkpoint, TableCheckpoint, decode, encode
+from djperf.batch.job import write_alias
 from djperf.batch.keyset import BatchError, Plan
 from djperf.batch.writes import update_in_batches
 
@@ -65,16 +67,18 @@ def update_in_tasks(
     plan = Plan(rows, size, key)
     if len(plan.key.attnames) != 1:
         raise BatchError("update_in_tasks() cuts the key range: give it a key of one field")
-    store = _checkpoint(checkpoint, name, rows.db)
-    store.prepare(rows.db)
-    limits = _stored_limits(store, name)
-    if limits is not None and _finished(checkpoint, name, rows.db, limits):
+    using = write_alias(rows)
+    identity = _identity(queryset, fn, fields, key)
+    store = _checkpoint(checkpoint, name, using)
+    store.prepare(using)
+    limits = _stored_limits(store, name, identity)
+    if limits is not None and _finished(checkpoint, name, using, limits):
         # The last job of this name finished: this call is a new one.
-        forget(name, checkpoint=checkpoint, using=rows.db)
-        limits = None
+        forget(name, checkpoint=checkpoint, using=using)
+        limits = _stored_limits(store, name, identity)  # None now
     if limits is None:
         limits = _limits(plan, chunks)
-        store.save({"job": "update_in_tasks", "limits": encode(tuple(limits)), "done": []})
+        store.save({"job": identity, "limits": encode(tuple(limits))})
     signature = update_chunk.si
     options = {"queue": queue} if queue else {}
     tasks = [
@@ -118,11 +122,17 @@ def update_chunk(
         rows = rows.filter(**{f"{attname}__{'lt' if down else 'gt'}": decode(after, [field])[0]})
     if upto is not None:
         rows = rows.filter(**{f"{attname}__{'gte' if down else 'lte'}": decode(upto, [field])[0]})
-    chunk = _Chunk(_checkpoint(checkpoint, f"{name}.{index}", rows.db))
-    chunk.prepare(rows.db)
+    using = write_alias(rows)
+    chunk = _Chunk(_checkpoint(checkpoint, f"{name}.{index}", using))
+    chunk.prepare(using)
     state = chunk.load()
     if state is not None and state.get("job") == "done":
+        if state.get("of") not in (None, _identity(queryset, fn, fields, key)):
+            raise BatchError(
+                f"chunk {index} of {name!r} was finished by another job: choose another name"
+            )
         return {"chunk": index, "rows": 0, "written": 0, "resumed_after": state["rows"]}
+    chunk.identity = _identity(queryset, fn, fields, key)
     result = update_in_batches(rows, _resolve(fn), fields, size, key=key, checkpoint=chunk)
     return {
         "chunk": index,
@@ -140,6 +150,7 @@ class _Chunk(Checkpoint):
         self.inner = inner
         self.in_transaction = inner.in_transaction
         self.rows = 0
+        self.identity = ""
 
     def __repr__(self) -> str:
         return repr(self.inner)
@@ -158,26 +169,36 @@ class _Chunk(Checkpoint):
         self.inner.save(state)
 
     def clear(self) -> None:
-        self.inner.save({"job": "done", "rows": self.rows})
+        self.inner.save({"job": "done", "of": self.identity, "rows": self.rows})
 
 
 def _limits(plan: Plan, chunks: int) -> list[Any]:
-    """The last key of each chunk but the last: chunks of equal row counts,
-    found with one OFFSET query per limit over the key's index alone."""
+    """The last key of each chunk but the last: `chunks` chunks whose row
+    counts differ by one at most (fewer when there are fewer rows), found
+    with one OFFSET query per limit over the key's index alone."""
     attname = plan.key.attnames[0]
     keys = plan.ordered.values_list(attname, flat=True)
     total = keys.count()
-    step = -(-total // chunks)
-    return [keys[offset] for offset in range(step - 1, total - 1, step)]
+    ends = sorted({total * index // chunks for index in range(1, chunks)} - {0, total})
+    return [keys[end - 1] for end in ends]
 
 
-def _stored_limits(store: Checkpoint, name: str) -> list[Any] | None:
-    """The limits of an unfinished job of this name (its chunks resume)."""
+def _identity(queryset: str, fn: str, fields: Sequence[str], key: str | None) -> str:
+    """What a job of update_in_tasks() is: its paths, fields and key."""
+    text = "\n".join(["update_in_tasks", queryset, fn, ",".join(fields), key or "pk"])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _stored_limits(store: Checkpoint, name: str, identity: str) -> list[Any] | None:
+    """The limits of the stored job of this name (its chunks resume)."""
     state = store.load()
     if state is None:
         return None
-    if state.get("job") != "update_in_tasks":
-        raise BatchError(f"the checkpoint {name!r} belongs to another job: choose another name")
+    if state.get("job") != identity:
+        raise BatchError(
+            f"{name!r} names a job of another queryset, function, fields or key: choose "
+            "another name (or forget() it once it has finished)"
+        )
     return list(state["limits"])
 
 

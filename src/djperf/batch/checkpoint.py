@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from djperf.batch.keyset import BatchError
+
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
@@ -131,6 +133,8 @@ class TableCheckpoint(Checkpoint):
             raise ValueError("a TableCheckpoint name is at most 191 characters")
         self.name = name
         self.using = using
+        # The state text this run last read or wrote (None: no row).
+        self._known: str | None = None
 
     def __repr__(self) -> str:
         return f"TableCheckpoint({self.name!r})"
@@ -141,6 +145,8 @@ class TableCheckpoint(Checkpoint):
         return connections[self.using or "default"]
 
     def prepare(self, using: str) -> None:
+        from django.db import DatabaseError
+
         if self.using is None:
             self.using = using
         elif self.using != using:
@@ -157,7 +163,7 @@ class TableCheckpoint(Checkpoint):
                     f"{quote('name')} VARCHAR(191) NOT NULL PRIMARY KEY, "
                     f"{quote('state')} TEXT NOT NULL)"
                 )
-        except connection.Database.DatabaseError:
+        except DatabaseError:
             # Two workers creating it at once: one wins, which is enough.
             if TABLE not in connection.introspection.table_names():
                 raise
@@ -171,45 +177,88 @@ class TableCheckpoint(Checkpoint):
                 [self.name],
             )
             row = cursor.fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        self._known = None if row is None else str(row[0])
+        return None if self._known is None else dict(json.loads(self._known))
 
     def save(self, state: dict[str, Any]) -> None:
+        """Compare and set: the row must still hold what this run last read
+        or wrote. A second run of the same job at the same time finds it
+        changed, and its batch fails (and rolls back) instead of writing
+        the rows the first run writes."""
+        from django.db import IntegrityError
+
         connection = self._connection()
         quote = connection.ops.quote_name
         text = json.dumps(state)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {quote(TABLE)} SET {quote('state')} = %s WHERE {quote('name')} = %s",
-                [text, self.name],
-            )
-            if cursor.rowcount == 0:
+            if self._known is None:
+                try:
+                    cursor.execute(
+                        f"INSERT INTO {quote(TABLE)} ({quote('name')}, {quote('state')}) "
+                        "VALUES (%s, %s)",
+                        [self.name, text],
+                    )
+                except IntegrityError:
+                    raise _concurrent(self) from None
+            else:
                 cursor.execute(
-                    f"INSERT INTO {quote(TABLE)} ({quote('name')}, {quote('state')}) "
-                    "VALUES (%s, %s)",
-                    [self.name, text],
+                    f"UPDATE {quote(TABLE)} SET {quote('state')} = %s "
+                    f"WHERE {quote('name')} = %s AND {quote('state')} = %s",
+                    [text, self.name, self._known],
                 )
+                if cursor.rowcount == 0:
+                    raise _concurrent(self)
+        self._known = text
 
     def clear(self) -> None:
         connection = self._connection()
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {quote(TABLE)} WHERE {quote('name')} = %s", [self.name])
+        self._known = None
+
+
+def _concurrent(checkpoint: Checkpoint) -> Exception:
+    return BatchError(
+        f"{checkpoint!r} was changed by another run of this job while this one ran: "
+        "run one at a time (this batch was rolled back)"
+    )
 
 
 def job_id(queryset: QuerySet[Any], key: Sequence[str], kind: str) -> str:
     """What a checkpoint belongs to: the kind of job, the model, the key and
     the query's SQL without its parameter values."""
-    sql, _params = queryset.query.get_compiler(queryset.db).as_sql()
+    from django.core.exceptions import EmptyResultSet
+
+    try:
+        sql, _params = queryset.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:  # filter(pk__in=[]), none(): no SQL, no rows
+        sql = "(no rows)"
     text = "\n".join([kind, queryset.model._meta.label, ",".join(key), sql])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def encode(last: tuple[Any, ...]) -> list[Any]:
-    """A key as JSON values (dates, decimals and UUIDs as their text)."""
-    from django.core.serializers.json import DjangoJSONEncoder
+    """A key as JSON values. Dates and times in full ISO form: a key cut to
+    milliseconds (as DjangoJSONEncoder writes times) would resume before or
+    after rows of the same millisecond."""
+    return [_json_value(value) for value in last]
 
-    encoded: list[Any] = json.loads(json.dumps(list(last), cls=DjangoJSONEncoder))
-    return encoded
+
+def _json_value(value: Any) -> Any:
+    import datetime
+    import decimal
+    import uuid
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    raise TypeError(f"a key value of type {type(value).__name__} cannot be kept in a checkpoint")
 
 
 def decode(values: list[Any], fields: Sequence[Any]) -> tuple[Any, ...]:

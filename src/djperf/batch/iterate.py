@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from djperf.batch.checkpoint import Checkpoint
-from djperf.batch.job import Job
+from djperf.batch.job import Job, write_alias
 from djperf.batch.keyset import Plan
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ def batched(
     query per batch (docs/batch.md). The queryset, key and size are checked at
     once, before the first batch is asked for."""
     plan = Plan(queryset, size, key)
-    return _pages(Job(plan, "batched", queryset.db, checkpoint, progress, total))
+    # The checkpoint's table (if any) goes where Django writes the model.
+    return _pages(Job(plan, "batched", write_alias(queryset), checkpoint, progress, total))
 
 
 def _pages(job: Job) -> Iterator[list[Any]]:
@@ -66,7 +67,7 @@ def abatched(
     """``batched()`` for async code: ``async for books in djperf.abatched(qs): ...``
     (a checkpoint or a progress total is read and written in a thread)."""
     plan = Plan(queryset, size, key)
-    return _apages(plan, queryset.db, checkpoint, progress, total)
+    return _apages(plan, write_alias(queryset), checkpoint, progress, total)
 
 
 async def _apages(
@@ -79,7 +80,7 @@ async def _apages(
     from asgiref.sync import sync_to_async
 
     job = await sync_to_async(Job)(plan, "batched", using, checkpoint, progress, total)
-    last = await sync_to_async(job.resume)() if checkpoint is not None else None
+    last = await sync_to_async(job.resume)()
     with job.progress:
         while True:
             rows = [row async for row in plan.page(last)]

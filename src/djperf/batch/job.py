@@ -4,11 +4,14 @@ checkpoint), its progress bar and its counts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from djperf.batch.checkpoint import Checkpoint, decode, encode, job_id
 from djperf.batch.keyset import BatchError, Plan
 from djperf.batch.progress import Progress
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,16 @@ class BatchResult:
     resumed_after: int = 0
     #: delete_in_batches(): rows deleted per model label, as QuerySet.delete().
     deleted: dict[str, int] | None = None
+
+
+def write_alias(queryset: QuerySet[Any]) -> str:
+    """The database the caller chose with using(), or where Django writes the
+    model: where a job's writes and its table checkpoint go (never a read
+    replica, which may lag or refuse writes)."""
+    from django.db import router
+
+    chosen: str | None = getattr(queryset, "_db", None)
+    return chosen or router.db_for_write(queryset.model)
 
 
 class Job:
@@ -52,9 +65,8 @@ class Job:
         self.rows = self.written = self.batches = 0
         self.before = 0
         self.deleted: dict[str, int] = {}
-        if progress and total is None:
-            total = plan.ordered.order_by().count()
         self.progress = Progress(progress, total, kind)
+        self._count_rows = total is None
 
     @property
     def saves_in_transaction(self) -> bool:
@@ -62,16 +74,29 @@ class Job:
 
     def resume(self) -> tuple[Any, ...] | None:
         """The key to start after: the checkpoint's, or None (from the top)."""
-        if self.checkpoint is None:
-            return None
         from django.db import connections
 
-        if connections[self.using].in_atomic_block:
+        if self.checkpoint is not None and connections[self.using].in_atomic_block:
             raise BatchError(
                 "a job with a checkpoint commits batch by batch: run it outside "
                 "transaction.atomic() (inside one, a kill would roll every batch back "
                 "while the checkpoint says they were done)"
             )
+        last = self._resumed()
+        if self.progress.drawing and self._count_rows:
+            # The rows this run has ahead of it (one COUNT, and only when a
+            # bar is drawn): right for jobs whose queryset shrinks too.
+            rows = (
+                self.plan.ordered
+                if last is None
+                else self.plan.ordered.filter(self.plan.key.after(last))
+            )
+            self.progress.set_total(rows.order_by().count())
+        return last
+
+    def _resumed(self) -> tuple[Any, ...] | None:
+        if self.checkpoint is None:
+            return None
         self.checkpoint.prepare(self.using)
         state = self.checkpoint.load()
         if state is None:
@@ -82,18 +107,18 @@ class Job:
                 "or kind of job); clear it or give this job a checkpoint of its own"
             )
         self.before = int(state.get("rows", 0))
-        if self.progress.drawing:
-            self.progress.advance(self.before)
         fields = [self.plan.ordered.model._meta.get_field(name) for name in self.plan.key.names]
         return decode(state["last"], fields)
 
-    def finished(self, last: tuple[Any, ...], rows: int, written: int) -> None:
-        """A batch is done: count it; save the position unless the caller
-        saves it in the batch's transaction (save_in_transaction())."""
+    def finished(
+        self, last: tuple[Any, ...], rows: int, written: int, *, saved: bool = False
+    ) -> None:
+        """A batch is done: count it, and save the position unless it was
+        saved in the batch's own transaction (`saved`)."""
         self.batches += 1
         self.rows += rows
         self.written += written
-        if self.checkpoint is not None and not self.checkpoint.in_transaction:
+        if self.checkpoint is not None and not saved:
             self.checkpoint.save(self._state(last))
         self.progress.advance(rows)
 

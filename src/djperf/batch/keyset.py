@@ -38,8 +38,9 @@ class _Key:
         if not names:
             raise BatchError("key must name at least one field")
         self.descending = [name.startswith("-") for name in names]
-        self.names = [_field_name(model, name.lstrip("-")) for name in names]
-        fields = [model._meta.get_field(name) for name in self.names]
+        fields = [_field(model, name.lstrip("-")) for name in names]
+        # By field name: "partner_id" and "partner" are one key field.
+        self.names = [field.name for field in fields]
         for field in fields:
             if getattr(field, "null", False):
                 raise BatchError(
@@ -71,8 +72,15 @@ class _Key:
         return condition
 
 
-def _field_name(model: type[Model], name: str) -> str:
-    return model._meta.pk.name if name == "pk" else name
+def _field(model: type[Model], name: str) -> Any:
+    from django.core.exceptions import FieldDoesNotExist
+
+    if name == "pk":
+        return model._meta.pk
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        raise BatchError(f"{model.__name__} has no field {name!r} to page on") from None
 
 
 def _unique(model: type[Model], names: list[str]) -> bool:
@@ -80,6 +88,10 @@ def _unique(model: type[Model], names: list[str]) -> bool:
     fields = [model._meta.get_field(name) for name in names]
     # One unique field among the key makes the whole key unique.
     if any(getattr(f, "primary_key", False) or getattr(f, "unique", False) for f in fields):
+        return True
+    # The fields of a composite primary key (Django 5.2+).
+    composite = getattr(model._meta.pk, "fields", None) or []
+    if composite and {f.name for f in composite} <= wanted:
         return True
     together = [set(group) for group in model._meta.unique_together]
     from django.db.models import UniqueConstraint
@@ -97,8 +109,19 @@ def _unique(model: type[Model], names: list[str]) -> bool:
 def _prepared(queryset: QuerySet[Any], key: _Key) -> tuple[QuerySet[Any], str]:
     """The queryset ordered by the key; which rows it yields ("models",
     "values", "values_list", "flat")."""
-    if queryset.query.is_sliced:
+    query = queryset.query
+    if query.is_sliced:
         raise BatchError("a sliced queryset cannot be paged: filter it instead of slicing it")
+    if query.combinator:
+        raise BatchError(
+            f"a {query.combinator}() of querysets cannot be paged (it cannot be filtered "
+            "after the last key): page each queryset, or filter one queryset with Q objects"
+        )
+    if isinstance(query.distinct_fields, (list, tuple)) and query.distinct_fields:
+        raise BatchError(
+            "distinct(*fields) needs its fields first in ORDER BY, where the key must be: "
+            "use distinct() without fields, or page on those fields"
+        )
     iterable = queryset._iterable_class.__name__
     shape = {
         "ModelIterable": "models",
@@ -109,7 +132,11 @@ def _prepared(queryset: QuerySet[Any], key: _Key) -> tuple[QuerySet[Any], str]:
     }.get(iterable)
     if shape is None:
         raise BatchError(f"djperf.batched() cannot page a queryset yielding {iterable} rows")
-    return queryset.order_by(*key.ordering), shape
+    ordered = queryset.order_by(*key.ordering)
+    # reverse() flips every ORDER BY while the page condition stays "after":
+    # the key's own direction is the order.
+    ordered.query.standard_ordering = True
+    return ordered, shape
 
 
 def _last_key(row: Any, shape: str, key: _Key, fields: list[str]) -> tuple[Any, ...]:
@@ -153,10 +180,18 @@ def _column(row: dict[str, Any], name: str, attname: str, pk_name: str) -> str:
 
 
 def _selected(queryset: QuerySet[Any]) -> list[str]:
-    """The field names values()/values_list() selected, in order."""
+    """The field names values()/values_list() selected, in the rows' order."""
     query = queryset.query
     pk = queryset.model._meta.pk
-    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    # Django 5.2+ keeps the caller's order (annotations may come first).
+    selected = getattr(query, "selected", None)
+    if selected:
+        names = list(selected)
+    else:
+        fields = list(query.values_select) or [
+            f.attname for f in queryset.model._meta.concrete_fields
+        ]
+        names = [*query.extra_select, *fields, *query.annotation_select]
     # values_list("pk", ...) selects the primary key under its alias.
     return [pk.name if name == "pk" and pk is not None else name for name in names]
 

@@ -45,6 +45,10 @@ class Progress:
         )
         self._task = self._bar.add_task(label, total=total, rate="- rows/s")
 
+    def set_total(self, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, total=total)
+
     @property
     def drawing(self) -> bool:
         return self._bar is not None

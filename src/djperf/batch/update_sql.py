@@ -104,19 +104,26 @@ class _Postgres(_Statement):
 
     def sql(self, rows: int) -> str:
         assert self.pk is not None
-        casts = [self.pk.cast_db_type(self.connection)]
-        casts += [field.cast_db_type(self.connection) for field in self.fields]
+        casts = [_cast(field, self.connection) for field in [self.pk, *self.fields]]
         row = "(" + ", ".join(f"CAST(%s AS {cast})" for cast in casts) + ")"
         names = [f'"c{index}"' for index in range(self.width)]
         sets = ", ".join(
-            f'{self.quote(field.column)} = "v".{names[index + 1]}'
+            f'{self.quote(field.column)} = "djperf_v".{names[index + 1]}'
             for index, field in enumerate(self.fields)
         )
         return (
             f"UPDATE {self.table} SET {sets} FROM (VALUES {', '.join([row] * rows)}) "
-            f'AS "v" ({", ".join(names)}) WHERE {self.table}.{self.quote(self.pk.column)} '
-            f'= "v".{names[0]}'
+            f'AS "djperf_v" ({", ".join(names)}) WHERE {self.table}.{self.quote(self.pk.column)} '
+            f'= "djperf_v".{names[0]}'
         )
+
+
+def _cast(field: Any, connection: BaseDatabaseWrapper) -> str:
+    """The type a value is cast to in VALUES: its column's, but a varchar
+    without its length, so that a value too long fails as save() fails
+    instead of being cut to the length by the cast."""
+    cast = str(field.cast_db_type(connection))
+    return "varchar" if cast.startswith("varchar(") else cast
 
 
 class _SQLite(_Statement):
@@ -135,12 +142,12 @@ class _SQLite(_Statement):
         assert self.pk is not None
         row = "(" + ", ".join(["%s"] * self.width) + ")"
         sets = ", ".join(
-            f'{self.quote(field.column)} = "v"."column{index + 2}"'
+            f'{self.quote(field.column)} = "djperf_v"."column{index + 2}"'
             for index, field in enumerate(self.fields)
         )
         return (
-            f'UPDATE {self.table} SET {sets} FROM (VALUES {", ".join([row] * rows)}) AS "v" '
-            f'WHERE {self.table}.{self.quote(self.pk.column)} = "v"."column1"'
+            f'UPDATE {self.table} SET {sets} FROM (VALUES {", ".join([row] * rows)}) AS "djperf_v" '
+            f'WHERE {self.table}.{self.quote(self.pk.column)} = "djperf_v"."column1"'
         )
 
 
@@ -151,10 +158,10 @@ class _MySQL(_Statement):
         first = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
         rest = " UNION ALL SELECT " + ", ".join(["%s"] * self.width)
         sets = ", ".join(
-            f"{self.table}.{self.quote(field.column)} = `v`.{names[index + 1]}"
+            f"{self.table}.{self.quote(field.column)} = `djperf_v`.{names[index + 1]}"
             for index, field in enumerate(self.fields)
         )
         return (
-            f"UPDATE {self.table} INNER JOIN ({first}{rest * (rows - 1)}) AS `v` "
-            f"ON {self.table}.{self.quote(self.pk.column)} = `v`.{names[0]} SET {sets}"
+            f"UPDATE {self.table} INNER JOIN ({first}{rest * (rows - 1)}) AS `djperf_v` "
+            f"ON {self.table}.{self.quote(self.pk.column)} = `djperf_v`.{names[0]} SET {sets}"
         )

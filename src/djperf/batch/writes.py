@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from djperf.batch.checkpoint import Checkpoint
-from djperf.batch.job import BatchResult, Job
+from djperf.batch.job import BatchResult, Job, write_alias
 from djperf.batch.keyset import BatchError, Plan
 from djperf.batch.update_sql import statement_for
 
@@ -52,9 +52,15 @@ def update_in_batches(
         raise BatchError("update_in_batches() needs model instances, not values() rows")
     model = queryset.model
     targets = _update_fields(model, fields)
-    using = _alias(queryset)
+    using = write_alias(queryset)
     queryset = queryset.using(using)
     plan = Plan(queryset, size, key)
+    overlap = [f.name for f in targets if f.name in plan.key.names]
+    if overlap:
+        raise BatchError(
+            f"{', '.join(overlap)} is the key the job pages on: changing it would move rows "
+            "past the next page or back before it; page on another key (the primary key)"
+        )
     job = Job(plan, "update", using, checkpoint, progress, total)
 
     from django.db import connections, transaction
@@ -80,7 +86,7 @@ def update_in_batches(
                 last = plan.last_key(rows)
                 if job.saves_in_transaction:
                     job.save_in_transaction(last, len(rows), written)
-            job.finished(last, len(rows), written)
+            job.finished(last, len(rows), written, saved=job.saves_in_transaction)
             if len(rows) < plan.size:
                 break
     return job.complete()
@@ -124,15 +130,6 @@ def _update_fields(model: type[Model], names: Sequence[str]) -> list[Any]:
     return found
 
 
-def _alias(queryset: QuerySet[Any]) -> str:
-    """The database the caller chose with using(), or where Django writes the
-    model (never a read replica: the rows are read to be written)."""
-    from django.db import router
-
-    chosen: str | None = getattr(queryset, "_db", None)
-    return chosen or router.db_for_write(queryset.model)
-
-
 def delete_in_batches(
     queryset: QuerySet[Any],
     size: int = 1000,
@@ -155,7 +152,7 @@ def delete_in_batches(
     model = queryset.model
     if queryset._iterable_class.__name__ != "ModelIterable":
         raise BatchError("delete_in_batches() takes a queryset of models, not values() rows")
-    using = _alias(queryset)
+    using = write_alias(queryset)
     queryset = queryset.using(using)
     if fast:
         _refuse_slow_delete(queryset, using)
@@ -183,7 +180,7 @@ def delete_in_batches(
                     job.save_in_transaction(last, len(rows), deleted)
             for label, count in per_model.items():
                 job.deleted[label] = job.deleted.get(label, 0) + count
-            job.finished(last, len(rows), deleted)
+            job.finished(last, len(rows), deleted, saved=job.saves_in_transaction)
             if len(rows) < plan.size:
                 break
     return job.complete()
@@ -225,6 +222,7 @@ def bulk_create_with_m2m(
     size: int = 1000,
     *,
     using: str | None = None,
+    match_on: Sequence[str] | None = None,
 ) -> list[M]:
     """``bulk_create`` the objects and their many-to-many rows, in one
     transaction: one INSERT per `size` objects, one per `size` links.
@@ -237,9 +235,10 @@ def bulk_create_with_m2m(
         bulk_create_with_m2m(stats, {"tags": lambda stat: stat.pending_tags})
 
     Like ``bulk_create``, no ``save()`` and no signals (m2m_changed
-    included). The backend must give the new rows' primary keys back
-    (PostgreSQL, SQLite 3.35+, MariaDB 10.5+), or the objects must carry
-    them already.
+    included). The links need the new rows' primary keys: PostgreSQL, SQLite
+    3.35+ and MariaDB 10.5+ return them; elsewhere (MySQL) give the objects
+    their keys, or name in `match_on` fields whose values are unique together
+    among the new rows, by which they are read back (one query per `size`).
     """
     from django.db import connections, router, transaction
 
@@ -248,32 +247,89 @@ def bulk_create_with_m2m(
         return objs
     model = type(objs[0])
     links = [_m2m_field(model, name) for name in m2m]
+    for field in links:
+        given = m2m[field.name]
+        if not callable(given) and len(given) != len(objs):
+            raise BatchError(
+                f"m2m[{field.name!r}] has {len(given)} entries for {len(objs)} objects: "
+                "give one list of related objects per object, in the objects' order"
+            )
     using = using or router.db_for_write(model)
     connection = connections[using]
-    if not connection.features.can_return_rows_from_bulk_insert and any(
+    read_back = not connection.features.can_return_rows_from_bulk_insert and any(
         obj.pk is None for obj in objs
-    ):
+    )
+    if read_back and not match_on:
         raise BatchError(
             f"{connection.display_name} does not return the primary keys of a bulk insert, "
-            "which the many-to-many rows need: give the objects their primary keys first"
+            "which the many-to-many rows need: give the objects their primary keys first, "
+            "or match_on=(fields unique together among them) to read the keys back"
         )
     with transaction.atomic(using=using):
         created = model._base_manager.using(using).bulk_create(objs, batch_size=size)
+        if read_back:
+            _read_keys_back(model, created, list(match_on or ()), size, using)
         for field in links:
-            related = m2m[field.name]
-            through = field.remote_field.through
-            source = through._meta.get_field(field.m2m_field_name()).attname
-            target = through._meta.get_field(field.m2m_reverse_field_name()).attname
-            symmetric = field.remote_field.symmetrical and field.remote_field.model == model
-            rows = []
-            for index, obj in enumerate(created):
-                targets = related(obj) if callable(related) else related[index]
-                for pk in dict.fromkeys(_pk(value, field) for value in targets):
-                    rows.append(through(**{source: obj.pk, target: pk}))
-                    if symmetric and pk != obj.pk:
-                        rows.append(through(**{source: pk, target: obj.pk}))
-            through._base_manager.using(using).bulk_create(rows, batch_size=size)
+            _link(model, created, field, m2m[field.name], size, using)
     return created
+
+
+def _link(
+    model: type[Model], created: list[Any], field: Any, related: Any, size: int, using: str
+) -> None:
+    """The through rows of `field` for the created objects, in bulk."""
+    through = field.remote_field.through
+    source = through._meta.get_field(field.m2m_field_name())
+    target = through._meta.get_field(field.m2m_reverse_field_name())
+    symmetric = field.remote_field.symmetrical and field.remote_field.model == model
+    # Each through foreign key stores its target field (the primary key, or
+    # the to_field it names).
+    pairs: dict[tuple[Any, Any], None] = {}
+    for index, obj in enumerate(created):
+        mine = getattr(obj, source.target_field.attname)
+        targets = related(obj) if callable(related) else related[index]
+        for value in targets:
+            theirs = _value(value, target.target_field.attname, field)
+            pairs[(mine, theirs)] = None
+            if symmetric:
+                # Both directions, as .add() writes them; once each even when
+                # two new objects name each other.
+                pairs[(theirs, mine)] = None
+    rows = [through(**{source.attname: a, target.attname: b}) for a, b in pairs]
+    through._base_manager.using(using).bulk_create(rows, batch_size=size)
+
+
+def _read_keys_back(
+    model: type[Model], created: list[Any], match_on: list[str], size: int, using: str
+) -> None:
+    """Set the primary keys of rows the backend did not return, by the
+    values of `match_on` (unique together among the new rows)."""
+    fields = [model._meta.get_field(name) for name in match_on]
+    columns = [getattr(field, "attname", field.name) for field in fields]
+    pk = model._meta.pk
+    assert pk is not None
+    for start in range(0, len(created), size):
+        chunk = created[start : start + size]
+        wanted = {tuple(getattr(obj, column) for column in columns): obj for obj in chunk}
+        if len(wanted) != len(chunk):
+            raise BatchError(
+                f"match_on={tuple(match_on)} is not unique among the new "
+                f"{model.__name__} rows: their keys cannot be read back"
+            )
+        first = columns[0]
+        found = model._base_manager.using(using).filter(
+            **{f"{first}__in": {values[0] for values in wanted}}
+        )
+        for row in found.values_list(pk.attname, *columns):
+            obj = wanted.get(tuple(row[1:]))
+            if obj is not None and obj.pk is None:
+                obj.pk = row[0]
+        missing = [obj for obj in chunk if obj.pk is None]
+        if missing:
+            raise BatchError(
+                f"{len(missing)} new {model.__name__} rows were not found again by "
+                f"match_on={tuple(match_on)}"
+            )
 
 
 def _m2m_field(model: type[Model], name: str) -> Any:
@@ -307,7 +363,9 @@ def _m2m_field(model: type[Model], name: str) -> Any:
     return field
 
 
-def _pk(value: Any, field: Any) -> Any:
+def _value(value: Any, attname: str, field: Any) -> Any:
+    """A related object's value for the through row (its primary key, or the
+    to_field), or the value as given."""
     from django.db.models import Model
 
     if isinstance(value, Model):
@@ -315,5 +373,5 @@ def _pk(value: Any, field: Any) -> Any:
             raise BatchError(
                 f"an unsaved {type(value).__name__} in {field.name}: save the related objects first"
             )
-        return value.pk
+        return getattr(value, attname)
     return value
