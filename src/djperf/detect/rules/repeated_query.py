@@ -334,13 +334,22 @@ def _in_the_calling_loop(fix: Fix, queries: list[Query]) -> Fix:
             omits=fix.omits,
         )
     if loop is not None:
+        again = _asked_again(queries, loop)
+        if again:
+            return Fix(
+                fix.method,
+                fix.lookup,
+                f"no code for this line: {location.function}() sends one query per call, and "
+                f"{described(loop, location)} repeats the calls{again}",
+                model=fix.model,
+                omits=fix.omits,
+            )
         return Fix(
             fix.method,
             fix.lookup,
             f"{_seen_from_the_loop(fix.text, loop, location)}  # {location.function}() sends "
             f"one query per call, and {described(loop, location)} repeats the calls: collect "
-            "the values in that loop, run this once before it, and hand the results down"
-            + _asked_again(queries, loop),
+            "the values in that loop, run this once before it, and hand the results down",
             model=fix.model,
             omits=fix.omits,
         )
@@ -524,9 +533,10 @@ def _asked_again(queries: list[Query], loop: Loop) -> str:
         return ""
     return (
         f"; but {called_from(again)}, and the {len(queries)} queries asked for only {values} "
-        f"values, each again in those calls: one batch per call of {again.function} leaves "
-        "most of them. Keep the results where those calls meet (on an object they share, or "
-        "for the request) and look each value up there first"
+        f"values, each again in those calls: one batch per call of {again.function} (the "
+        "values collected in that loop, one query before it) would leave most of them. Keep "
+        "the results where those calls meet (on an object they share, or for the request) "
+        "and look each value up there first"
     )
 
 
