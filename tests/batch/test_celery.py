@@ -29,10 +29,11 @@ def _reachable(port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def worker():
+@pytest.fixture(scope="module")
+def running_worker():
     """A Celery app on RabbitMQ and Redis, with a worker thread consuming a
-    queue of this test's own (deleted when the worker stops)."""
+    queue of this module's own (deleted when the worker stops); started once
+    for the module's tests, as a worker takes seconds to start and stop."""
     missing = [name for name, port in (("RabbitMQ", 5672), ("Redis", 6379)) if not _reachable(port)]
     if missing:
         reason = f"{' and '.join(missing)} not reachable on 127.0.0.1"
@@ -45,7 +46,7 @@ def worker():
 
     import djperf.batch.celery  # noqa: F401  (registers the task)
 
-    queue = f"djperf-test-{uuid.uuid4().hex[:10]}"
+    queue = f"djperf-test-{uuid.uuid4().hex[:10]}"  # this run's alone
     app = celery.Celery("djperf-batch-tests", broker=BROKER, backend=BACKEND)
     app.conf.task_queues = [Queue(queue, auto_delete=True)]
     app.conf.task_default_queue = queue
@@ -63,7 +64,13 @@ def worker():
             yield app
     finally:
         task_postrun.disconnect(close_connections)
-        jobs.FAIL_ON.clear()
+
+
+@pytest.fixture
+def worker(running_worker):
+    running_worker.set_current()
+    yield running_worker
+    jobs.FAIL_ON.clear()
 
 
 @pytest.fixture
