@@ -65,7 +65,8 @@ def test_update_writes_each_batch_with_one_statement_joined_on_values(books):
     assert len(updates) == 3
     for sql in updates:
         assert "CASE" not in sql.upper()
-        assert ("JOIN" if connection.vendor == "mysql" else "FROM (VALUES") in sql.upper()
+        joined = {"mysql": "INNER JOIN (SELECT", "postgresql": "FROM UNNEST("}
+        assert joined.get(connection.vendor, "FROM (VALUES") in sql.upper()
     assert sorted(Book.objects.values_list("title", flat=True)) == [f"b{i:02}!" for i in range(23)]
 
 
@@ -444,3 +445,34 @@ def test_a_value_too_long_fails_as_save_would(books):
         djperf.update_in_batches(
             Book.objects.all(), lambda b: setattr(b, "title", "x" * 101), ["title"], method="values"
         )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ArrayField: PostgreSQL's")
+def test_an_array_column_is_written_from_values_which_unnest_would_flatten():
+    from django.contrib.postgres.fields import ArrayField
+    from django.db import models
+    from django.test.utils import isolate_apps
+
+    with isolate_apps("tests.testapp"):
+
+        class Shelf(models.Model):
+            labels = ArrayField(models.CharField(max_length=10), default=list)
+
+            class Meta:
+                app_label = "testapp"
+
+            def __str__(self):
+                return ",".join(self.labels)
+
+        with connection.schema_editor() as editor:
+            editor.create_model(Shelf)
+        Shelf.objects.create(labels=["a"])
+        Shelf.objects.create(labels=[])
+        with CaptureQueriesContext(connection) as queries:
+            djperf.update_in_batches(
+                Shelf.objects.all(),
+                lambda shelf: setattr(shelf, "labels", [*shelf.labels, "b", "c"]),
+                ["labels"],
+            )
+        assert "FROM (VALUES" in " ".join(_writes(queries))
+        assert [s.labels for s in Shelf.objects.order_by("pk")] == [["a", "b", "c"], ["b", "c"]]

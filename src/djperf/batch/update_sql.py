@@ -6,9 +6,10 @@ each of n rows (quadratic; Django ticket #31202: 100,000 rows x 10 fields took
 minutes). Here the rows travel as a table of values joined on the primary key,
 which every backend runs as one indexed lookup per row:
 
-- PostgreSQL: ``UPDATE t SET f = v.c1 FROM (VALUES (...), ...) AS v(c0, c1)
-  WHERE t.pk = v.c0``, each value cast to its column's type (a quoted literal
-  in VALUES is text otherwise);
+- PostgreSQL: ``UPDATE t SET f = v.c1 FROM unnest(CAST(%s AS bigint[]),
+  CAST(%s AS integer[])) AS v(c0, c1) WHERE t.pk = v.c0``: one array per
+  column (``FROM (VALUES (...), ...)`` for array columns, which unnest()
+  would flatten), each cast to its column's type;
 - SQLite 3.33 and later: the same, its VALUES columns being column1, ...;
 - MariaDB and MySQL: ``UPDATE t JOIN (SELECT ... UNION ALL SELECT ...) AS v
   ON t.pk = v.c0 SET t.f = v.c1`` (a derived table: their VALUES constructors
@@ -21,6 +22,7 @@ the caller then uses bulk_update.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +104,32 @@ class _Postgres(_Statement):
         # A server-side bound statement takes at most 65,535 parameters.
         return 65_535 // self.width
 
+    def write(self, objs: Sequence[Model]) -> int:
+        """One array per column, joined by unnest(): a statement of as many
+        parameters as columns whatever the rows, which PostgreSQL parses
+        and psycopg builds in a fraction of the time of a VALUES list
+        (docs/benchmarks.md). Array columns (ArrayField) would be flattened
+        by unnest(): those take the VALUES list."""
+        casts = [_cast(field, self.connection) for field in [self.pk, *self.fields]]
+        if any(cast.endswith("]") for cast in casts) or not objs:
+            return super().write(objs)
+        rows = [self.prepared(obj) for obj in objs]
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        names = [f'"c{index}"' for index in range(self.width)]
+        arrays = ", ".join(f"CAST(%s AS {cast}[])" for cast in casts)
+        sets = ", ".join(
+            f'{self.quote(field.column)} = "djperf_v".{names[index + 1]}'
+            for index, field in enumerate(self.fields)
+        )
+        sql = (
+            f'UPDATE {self.table} SET {sets} FROM unnest({arrays}) AS "djperf_v" '
+            f"({', '.join(names)}) WHERE {self.table}.{self.quote(self.pk.column)} "
+            f'= "djperf_v".{names[0]}'
+        )
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, columns)
+            return int(cursor.rowcount)
+
     def sql(self, rows: int) -> str:
         assert self.pk is not None
         casts = [_cast(field, self.connection) for field in [self.pk, *self.fields]]
@@ -123,7 +151,7 @@ def _cast(field: Any, connection: BaseDatabaseWrapper) -> str:
     without its length, so that a value too long fails as save() fails
     instead of being cut to the length by the cast."""
     cast = str(field.cast_db_type(connection))
-    return "varchar" if cast.startswith("varchar(") else cast
+    return re.sub(r"^varchar\(\d+\)", "varchar", cast)
 
 
 class _SQLite(_Statement):
