@@ -630,7 +630,7 @@ def draw(cases: list[dict[str, Any]], png: Path) -> None:
                         edgecolor="red" if r["status"] == "wrong" else "black",
                         linewidth=0.5,
                     )
-                    text = f"{value:.3g}"
+                    text = f"{value:.0f}" if value >= 100 else f"{value:.3g}"
                     if r["status"] == "timeout":
                         text = (">" if key == "seconds" else "\u2265") + text
                     ax.annotate(
@@ -663,7 +663,7 @@ def draw(cases: list[dict[str, Any]], png: Path) -> None:
         "Recomputing SomeModel.field on every row: seed 000's five methods and "
         f"djperf.update_in_batches (chunk {chunk}; hatched: killed at the timeout)"
     )
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
     png.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(png, dpi=110)
     plt.close(figure)
