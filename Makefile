@@ -58,7 +58,7 @@ clean:
 # benchmarks/batch.py (seed 000's recompute methods and djperf's, on the three
 # backends; writes docs/batch-benchmark.png) in a venv of its own: matplotlib is
 # no dependency of djperf. E.g. BENCH_ARGS='--sizes 5000' for a quick run.
-BENCH_ARGS ?= --json benchmarks/results/batch.json
+BENCH_ARGS ?= --timeout 600 --per-row-timeout 300 --json benchmarks/results/batch.json
 .PHONY: bench-batch
 bench-batch:
 	$(PYTHON) -m venv .venv-bench
