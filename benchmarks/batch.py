@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import importlib
 import json
 import os
@@ -377,6 +378,23 @@ class Database:
         return "Django's defaults (rollback journal, synchronous=FULL)"
 
 
+def djperf_source() -> str:
+    """A digest of src/djperf as it is now: each child imports djperf afresh, so an
+    edit of the checkout during a run would change the code the later methods run."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "djperf").rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "src_dirty": bool(git("status", "-s", "src"))}
+
+
 def spawn(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run the child; its RESULT, or {"status": "timeout" | "error", ...}."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -463,9 +481,13 @@ def run_case(
             if reset["sum"] != 0 or reset["count"] != size:
                 raise RuntimeError(f"the reset left {reset}")
             timeout = args.per_row_timeout if method in PER_ROW else args.timeout
+            source = djperf_source()
             result = spawn({**spec, "mode": "run", "method": method}, timeout)
             result["method"] = method
             result["timeout"] = timeout
+            result["djperf_source"] = source
+            if djperf_source() != source:
+                result["djperf_source"] += " (changed while the method ran)"
             if result["status"] == "timeout":
                 database.end_sessions()
                 # Rows written before the kill (those whose new value is 0
@@ -686,6 +708,12 @@ def report(data: dict[str, Any], png: str | None) -> int:
         print(table(case), end="\n\n")
     for line in budget_lines(cases):
         print(line)
+    sources = {r.get("djperf_source") for case in cases for r in case["results"]} - {None}
+    if len(sources) > 1:
+        print(
+            f"\n!!! src/djperf changed during the run ({len(sources)} versions): the methods "
+            "did not all run the same djperf (djperf_source in the JSON says which ran which)"
+        )
     if png:
         draw(cases, Path(png))
         print(f"\nplot: {png}")
@@ -737,6 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
+        "git": git_state(),
         "timeout": args.timeout,
         "per_row_timeout": args.per_row_timeout,
         "cases": [],
