@@ -3,8 +3,8 @@
     .venv/bin/python scripts/check_package.py [--django 'Django>=5.2,<5.3'] [--keep]
 
 1. Builds a wheel from this checkout (``pip wheel --no-deps``) and checks its
-   metadata: the MIT licence and its file, the project URLs, the ``demo``
-   and ``records`` extras and no developer extras.
+   metadata: the MIT licence and its file, the project URLs, the ``demo``,
+   ``records`` and ``celery`` extras and no developer extras.
 2. Creates a new virtual environment and installs the wheel there, with
    Django, pytest and pytest-django: nothing from this checkout.
 3. Creates a new project (``django-admin startproject mysite``) with a
@@ -140,7 +140,8 @@ def build_wheel(work: Path) -> Path:
         "no tests or example in the wheel": not any(
             n.startswith(("tests/", "example/")) for n in names
         ),
-        "the demo and records extras": metadata.get_all("Provides-Extra") == ["demo", "records"],
+        "the demo, records and celery extras": sorted(metadata.get_all("Provides-Extra") or [])
+        == ["celery", "demo", "records"],
         "project URLs": len(metadata.get_all("Project-URL") or []) >= 3,
     }
     failed = [what for what, ok in checks.items() if not ok]
