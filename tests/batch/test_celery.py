@@ -47,7 +47,10 @@ def running_worker():
     import djperf.batch.celery  # noqa: F401  (registers the task)
 
     queue = f"djperf-test-{uuid.uuid4().hex[:10]}"  # this run's alone
-    app = celery.Celery("djperf-batch-tests", broker=BROKER, backend=BACKEND)
+    # No Django fix-up: at worker start it runs Django's system checks, which
+    # open a database connection outside any test (pytest-django refuses);
+    # the one thing of it the tests need, closing connections, is below.
+    app = celery.Celery("djperf-batch-tests", broker=BROKER, backend=BACKEND, fixups=[])
     app.conf.task_queues = [Queue(queue, auto_delete=True)]
     app.conf.task_default_queue = queue
     app.conf.result_expires = 300

@@ -339,12 +339,16 @@ def _m2m_field(model: type[Model], name: str) -> Any:
         field: Any = model._meta.get_field(name)
     except FieldDoesNotExist:
         raise BatchError(f"{model.__name__} has no field {name!r}") from None
-    if not field.many_to_many or not field.concrete:
+    from django.db.models import ManyToManyField
+
+    # The forward field (a reverse relation is no ManyToManyField); not
+    # `concrete`, which Django 6.1 no longer sets on many-to-many fields.
+    if not isinstance(field, ManyToManyField):
         raise BatchError(
             f"{model.__name__}.{name} is not a ManyToManyField of {model.__name__} "
             "(give the field as declared on the model)"
         )
-    through = field.remote_field.through
+    through: Any = field.remote_field.through
     if not through._meta.auto_created:
         known = {field.m2m_field_name(), field.m2m_reverse_field_name()}
         required = [
