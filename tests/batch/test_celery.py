@@ -54,6 +54,7 @@ def running_worker():
     app.conf.task_queues = [Queue(queue, auto_delete=True)]
     app.conf.task_default_queue = queue
     app.conf.result_expires = 300
+    app.conf.broker_heartbeat = 0
 
     def close_connections(**kwargs):
         # The worker thread's connections, as Celery's Django fix-up closes
