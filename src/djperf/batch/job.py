@@ -3,6 +3,7 @@ checkpoint), its progress bar and its counts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -109,6 +110,33 @@ class Job:
         self.before = int(state.get("rows", 0))
         fields = [self.plan.ordered.model._meta.get_field(name) for name in self.plan.key.names]
         return decode(state["last"], fields)
+
+    def write_batches(
+        self, step: Callable[[list[Any]], tuple[int, Mapping[str, int]]]
+    ) -> BatchResult:
+        """Each batch read and passed to `step` (which writes it and says how
+        many rows it wrote, and per model) in one transaction, the position
+        saved with it when the checkpoint can be; then the job's counts."""
+        from django.db import transaction
+
+        plan = self.plan
+        last = self.resume()
+        with self.progress:
+            while True:
+                with transaction.atomic(using=self.using):
+                    rows = list(plan.page(last))
+                    if not rows:
+                        break
+                    written, per_model = step(rows)
+                    last = plan.last_key(rows)
+                    if self.saves_in_transaction:
+                        self.save_in_transaction(last, len(rows), written)
+                for label, count in per_model.items():
+                    self.deleted[label] = self.deleted.get(label, 0) + count
+                self.finished(last, len(rows), written, saved=self.saves_in_transaction)
+                if len(rows) < plan.size:
+                    break
+        return self.complete()
 
     def finished(
         self, last: tuple[Any, ...], rows: int, written: int, *, saved: bool = False

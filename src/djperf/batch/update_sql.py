@@ -104,6 +104,15 @@ class _Postgres(_Statement):
         # A server-side bound statement takes at most 65,535 parameters.
         return 65_535 // self.width
 
+    def _names(self) -> list[str]:
+        return [f'"c{index}"' for index in range(self.width)]
+
+    def _sets(self, names: list[str]) -> str:
+        return ", ".join(
+            f'{self.quote(field.column)} = "djperf_v".{names[index + 1]}'
+            for index, field in enumerate(self.fields)
+        )
+
     def write(self, objs: Sequence[Model]) -> int:
         """One array per column, joined by unnest(): a statement of as many
         parameters as columns whatever the rows, which PostgreSQL parses
@@ -115,12 +124,9 @@ class _Postgres(_Statement):
             return super().write(objs)
         rows = [self.prepared(obj) for obj in objs]
         columns = [list(column) for column in zip(*rows, strict=True)]
-        names = [f'"c{index}"' for index in range(self.width)]
+        names = self._names()
         arrays = ", ".join(f"CAST(%s AS {cast}[])" for cast in casts)
-        sets = ", ".join(
-            f'{self.quote(field.column)} = "djperf_v".{names[index + 1]}'
-            for index, field in enumerate(self.fields)
-        )
+        sets = self._sets(names)
         sql = (
             f'UPDATE {self.table} SET {sets} FROM unnest({arrays}) AS "djperf_v" '
             f"({', '.join(names)}) WHERE {self.table}.{self.quote(self.pk.column)} "
@@ -134,11 +140,8 @@ class _Postgres(_Statement):
         assert self.pk is not None
         casts = [_cast(field, self.connection) for field in [self.pk, *self.fields]]
         row = "(" + ", ".join(f"CAST(%s AS {cast})" for cast in casts) + ")"
-        names = [f'"c{index}"' for index in range(self.width)]
-        sets = ", ".join(
-            f'{self.quote(field.column)} = "djperf_v".{names[index + 1]}'
-            for index, field in enumerate(self.fields)
-        )
+        names = self._names()
+        sets = self._sets(names)
         return (
             f"UPDATE {self.table} SET {sets} FROM (VALUES {', '.join([row] * rows)}) "
             f'AS "djperf_v" ({", ".join(names)}) WHERE {self.table}.{self.quote(self.pk.column)} '

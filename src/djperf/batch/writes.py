@@ -63,7 +63,7 @@ def update_in_batches(
         )
     job = Job(plan, "update", using, checkpoint, progress, total)
 
-    from django.db import connections, transaction
+    from django.db import connections
 
     statement = None
     if method != "bulk_update":
@@ -74,22 +74,12 @@ def update_in_batches(
             "UPDATE ... FROM VALUES (see docs/batch.md); use method='auto'"
         )
     names = [field.name for field in targets]
-    last = job.resume()
-    with job.progress:
-        while True:
-            with transaction.atomic(using=using):
-                rows = list(plan.page(last))
-                if not rows:
-                    break
-                changed = [obj for obj in rows if fn(obj) is not False]
-                written = _write(model, changed, names, statement, using)
-                last = plan.last_key(rows)
-                if job.saves_in_transaction:
-                    job.save_in_transaction(last, len(rows), written)
-            job.finished(last, len(rows), written, saved=job.saves_in_transaction)
-            if len(rows) < plan.size:
-                break
-    return job.complete()
+
+    def write(rows: list[Any]) -> tuple[int, dict[str, int]]:
+        changed = [obj for obj in rows if fn(obj) is not False]
+        return _write(model, changed, names, statement, using), {}
+
+    return job.write_batches(write)
 
 
 def _write(
@@ -164,26 +154,13 @@ def delete_in_batches(
     job = Job(plan, "delete", using, checkpoint, progress, total)
     at = columns.index(pk.attname)
 
-    from django.db import transaction
-
     base = model._base_manager.using(using)
-    last = job.resume()
-    with job.progress:
-        while True:
-            with transaction.atomic(using=using):
-                rows = list(plan.page(last))
-                if not rows:
-                    break
-                deleted, per_model = base.filter(pk__in=[row[at] for row in rows]).delete()
-                last = plan.last_key(rows)
-                if job.saves_in_transaction:
-                    job.save_in_transaction(last, len(rows), deleted)
-            for label, count in per_model.items():
-                job.deleted[label] = job.deleted.get(label, 0) + count
-            job.finished(last, len(rows), deleted, saved=job.saves_in_transaction)
-            if len(rows) < plan.size:
-                break
-    return job.complete()
+
+    def delete(rows: list[Any]) -> tuple[int, dict[str, int]]:
+        deleted, per_model = base.filter(pk__in=[row[at] for row in rows]).delete()
+        return int(deleted), dict(per_model)
+
+    return job.write_batches(delete)
 
 
 def _refuse_slow_delete(queryset: QuerySet[Any], using: str) -> None:
